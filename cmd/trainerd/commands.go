@@ -1,0 +1,12 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// subcommands lists every subcommand; each is defined in its own file.
+func subcommands() []*cobra.Command {
+	return []*cobra.Command{
+		newIngestCmd(),
+		newStatsCmd(),
+		newGenCmd(),
+	}
+}

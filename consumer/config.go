@@ -1,0 +1,64 @@
+package consumer
+
+import (
+	"github.com/trainerd/trainerd/graph"
+)
+
+// Config selects and sizes a model, its loss and its optimiser. The zero
+// value of each field means "the documented default" (see EnsureDefaults).
+// Field tags are the YAML/viper keys under `model:`.
+type Config struct {
+	// Model is one of mf, deepwalk, lightgcn, ngcf, graphsage, pinsage.
+	Model string `mapstructure:"name"`
+	// Dim is the embedding / output dimension. Default 64.
+	Dim int `mapstructure:"dim"`
+	// Layers is the number of propagation or convolution layers (LightGCN,
+	// NGCF, GraphSAGE, PinSage). Default 3 for LightGCN/NGCF, 2 otherwise.
+	Layers int `mapstructure:"layers"`
+	// Hidden is the hidden width of GNN layers. Default 2*Dim.
+	Hidden int `mapstructure:"hidden"`
+	// Aggregator for GraphSAGE/PinSage: importance (PinSage), mean, max,
+	// pool, gcn, gat. Default importance for PinSage, mean for GraphSAGE.
+	Aggregator string `mapstructure:"aggregator"`
+	// Inputs for GNN models: id (learnable id embeddings), features (store
+	// features), both. Default id when the store has no features, else both.
+	Inputs string `mapstructure:"inputs"`
+	// Normalize L2-normalises output embeddings (PinSage's z/‖z‖). Scoring
+	// is then cosine similarity.
+	Normalize bool `mapstructure:"normalize"`
+
+	// Loss is bpr, margin or softmax (sampled softmax over the shared pool).
+	Loss string `mapstructure:"loss"`
+	// Margin Δ of the max-margin loss. Default 0.1.
+	Margin float64 `mapstructure:"margin"`
+	// Temperature of the sampled softmax. Default 0.1.
+	Temperature float64 `mapstructure:"temperature"`
+	// L2 is the regularisation weight on the embeddings used by a batch.
+	L2 float64 `mapstructure:"l2"`
+
+	// Optimizer is adam, sgd or adagrad. Id-embedding tables always get
+	// sparse (lazy) row updates. Default adam.
+	Optimizer string `mapstructure:"optimizer"`
+	// LR is the base learning rate. Default 0.001 (adam), 0.05 (sgd).
+	LR float64 `mapstructure:"lr"`
+	// Seed initialises parameters deterministically.
+	Seed uint64 `mapstructure:"seed"`
+	// Threads bounds the goroutines a step may use. Default GOMAXPROCS.
+	Threads int `mapstructure:"threads"`
+}
+
+// Info is what a model needs to know about the data set.
+type Info struct {
+	NumUsers int
+	NumItems int
+	// Graph is the training graph (LightGCN and NGCF propagate over it).
+	Graph *graph.Bipartite
+	// UserFeatDim and ItemFeatDim are the store's feature dims; a Batch's
+	// FeatDim is their sum.
+	UserFeatDim int
+	ItemFeatDim int
+	// UserFeatures and ItemFeatures are the full feature matrices, needed by
+	// Embed for feature-based models (nil when absent).
+	UserFeatures []float32
+	ItemFeatures []float32
+}

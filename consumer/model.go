@@ -1,0 +1,52 @@
+// Package consumer trains models on the minibatches the producers deliver:
+// the models (MF, random-walk embeddings, LightGCN, NGCF, GraphSAGE, PinSage),
+// their losses and the optimisers. On CPU the dense math runs through
+// gorgonia (with hand-written kernels where gorgonia is wrong or slow); the
+// CUDA consumer (package cuda, build tag cuda) implements the same Model.
+//
+// The consumer never reads the store or the graph on its hot path: everything
+// a step needs arrives in a producer.Batch.
+package consumer
+
+import (
+	"context"
+
+	"github.com/trainerd/trainerd/producer"
+)
+
+// Tensor is one named array of model or optimiser state, float32 row-major.
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// StepStats is what one training step reports.
+type StepStats struct {
+	Loss     float64
+	Examples int
+}
+
+// Embeddings are the final user and item vectors of a model, row-major.
+type Embeddings struct {
+	Dim   int
+	Users []float32 // NumUsers × Dim
+	Items []float32 // NumItems × Dim
+}
+
+// Model is one trainable recommender.
+type Model interface {
+	// Name is the model's config name ("mf", "lightgcn", "pinsage", ...).
+	Name() string
+	// Step runs forward, backward and one optimiser update on b.
+	Step(ctx context.Context, b *producer.Batch) (StepStats, error)
+	// Embed computes the embeddings of every user and item for evaluation,
+	// export and serving.
+	Embed(ctx context.Context) (*Embeddings, error)
+	// State returns parameters and optimiser state, everything needed to
+	// continue training bit-identically. Parameter tensors come first and
+	// are named "param/..."; optimiser tensors are named "opt/...".
+	State() []Tensor
+	// Load restores what State returned.
+	Load(state []Tensor) error
+}

@@ -1,0 +1,67 @@
+package graph
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestBuild(t *testing.T) {
+	tests := []struct {
+		name      string
+		nu, ni    int
+		edges     []Edge
+		wantUser  [][]uint32
+		wantItem  [][]uint32
+		wantError bool
+	}{
+		{
+			name: "small with duplicate", nu: 3, ni: 2,
+			edges:    []Edge{{0, 1}, {0, 0}, {2, 1}, {0, 1}},
+			wantUser: [][]uint32{{0, 1}, {}, {1}},
+			wantItem: [][]uint32{{0}, {0, 2}},
+		},
+		{name: "user out of range", nu: 1, ni: 1, edges: []Edge{{1, 0}}, wantError: true},
+		{name: "item out of range", nu: 1, ni: 1, edges: []Edge{{0, 1}}, wantError: true},
+		{name: "empty", nu: 2, ni: 2, wantUser: [][]uint32{{}, {}}, wantItem: [][]uint32{{}, {}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := Build(tc.nu, tc.ni, tc.edges)
+			if tc.wantError {
+				if err == nil {
+					t.Fatal("want error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for u, want := range tc.wantUser {
+				if got := g.ItemsOf(uint32(u)); !slices.Equal(got, want) {
+					t.Errorf("ItemsOf(%d) = %v, want %v", u, got, want)
+				}
+				if g.UserDegree(uint32(u)) != len(want) {
+					t.Errorf("UserDegree(%d) = %d", u, g.UserDegree(uint32(u)))
+				}
+			}
+			for i, want := range tc.wantItem {
+				if got := g.UsersOf(uint32(i)); !slices.Equal(got, want) {
+					t.Errorf("UsersOf(%d) = %v, want %v", i, got, want)
+				}
+			}
+			if g.NumEdges() != len(g.ItemAdj) {
+				t.Errorf("directions disagree: %d vs %d edges", g.NumEdges(), len(g.ItemAdj))
+			}
+		})
+	}
+}
+
+func TestHasEdge(t *testing.T) {
+	g, err := Build(2, 3, []Edge{{0, 2}, {1, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.HasEdge(0, 2) || g.HasEdge(0, 0) || !g.HasEdge(1, 0) || g.HasEdge(1, 2) {
+		t.Fatal("HasEdge wrong")
+	}
+}

@@ -1,0 +1,82 @@
+package producer
+
+// Node ids inside a Batch are global: users are 0..NumUsers-1 and items are
+// NumUsers..NumUsers+NumItems-1, so one computation graph can mix both sides.
+// GlobalItem and LocalItem convert.
+
+// GlobalItem returns the global id of item i.
+func GlobalItem(numUsers int, i uint32) uint32 { return uint32(numUsers) + i }
+
+// LocalItem returns the item id of global id g (g must be ≥ numUsers).
+func LocalItem(numUsers int, g uint32) uint32 { return g - uint32(numUsers) }
+
+// ExampleKind says what a training example pairs.
+type ExampleKind uint8
+
+const (
+	// UserItem examples pair a user (query) with an item it engaged (positive).
+	UserItem ExampleKind = iota
+	// ItemItem examples pair two related items (PinSage's related pins).
+	ItemItem
+)
+
+// Batch is one minibatch as the consumer receives it. Batches of one epoch
+// are numbered 0,1,2,... and delivered in that order whatever the number of
+// producers; a Batch is fully determined by (seed, epoch, index).
+//
+// All slices are owned by the Batch. The consumer hands it back through
+// Pipeline.Release (or drops it) when done; after that it must not be used.
+type Batch struct {
+	Epoch int
+	Index int
+	Kind  ExampleKind
+
+	// Query and Pos hold B global node ids: example j is (Query[j], Pos[j]).
+	Query []uint32
+	Pos   []uint32
+	// Neg is the shared negative pool (global item ids), used by every example.
+	Neg []uint32
+	// Hard holds HardPer hard negatives per example, example j's at
+	// Hard[j*HardPer:(j+1)*HardPer] (global item ids). HardPer may be 0.
+	Hard    []uint32
+	HardPer int
+
+	// The K-hop computation graph, present when the model convolves
+	// (PinSage, GraphSAGE); Layers is nil otherwise.
+	//
+	// Layers[0] are the target nodes: the distinct nodes among Query, Pos,
+	// Neg and Hard. Layers[k] (k=1..K) starts with Layers[k-1] (same order)
+	// followed by the new nodes first seen as neighbors at hop k, so the node
+	// itself is always available one hop deeper (CONVOLVE's z_u).
+	Layers [][]uint32
+	// T is the number of neighbor slots per node.
+	T int
+	// NbrIdx[k] has len(Layers[k])*T indices into Layers[k+1]: node n of
+	// Layers[k] has neighbors NbrIdx[k][n*T:(n+1)*T]. NbrW[k] holds their
+	// importance weights (sum 1 over a node's slots; unused slots have
+	// weight 0 and point at the node itself).
+	NbrIdx [][]int32
+	NbrW   [][]float32
+	// QueryIdx, PosIdx, NegIdx and HardIdx index Query, Pos, Neg and Hard
+	// into Layers[0].
+	QueryIdx, PosIdx, NegIdx, HardIdx []int32
+
+	// Feat holds the input features of Layers[K] (or of Layers[0] when K=0
+	// and features are requested), row-major with FeatDim columns: the user
+	// feature columns followed by the item feature columns, zeros in the
+	// other side's columns. Nil when the store has no features or the model
+	// uses none.
+	Feat    []float32
+	FeatDim int
+}
+
+// Size is the number of examples in the batch.
+func (b *Batch) Size() int { return len(b.Query) }
+
+// K is the number of convolution layers the batch was built for.
+func (b *Batch) K() int {
+	if len(b.Layers) == 0 {
+		return 0
+	}
+	return len(b.Layers) - 1
+}
