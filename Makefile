@@ -1,0 +1,41 @@
+# trainerd: the README's two commands are `make quickstart` and `make test`.
+export OPENBLAS_CORETYPE ?= Haswell
+GO ?= go
+BIN := bin
+STORE ?= stores/quickstart
+RUN ?= runs/quickstart
+
+.PHONY: all build build-cuda deps quickstart test test-race vet clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	$(GO) build -o $(BIN)/trainerd ./cmd/trainerd
+
+# The CUDA consumer: the same main package with -tags cuda (needs CUDA headers, see scripts/install-deps.sh --cuda).
+build-cuda:
+	bash scripts/install-deps.sh --cuda
+	$(GO) build -tags cuda -o $(BIN)/trainerd-cuda ./cmd/trainerd
+
+# Main job: generate a synthetic data set with planted communities (first use only), train, evaluate.
+quickstart: build
+	@if ! $(BIN)/trainerd stats --store $(STORE) >/dev/null 2>&1; then \
+		$(BIN)/trainerd gen --store $(STORE) --preset small; fi
+	$(BIN)/trainerd stats --store $(STORE)
+	$(BIN)/trainerd train --config configs/quickstart.yaml --store $(STORE) --run-dir $(RUN)
+	$(BIN)/trainerd eval --store $(STORE) --run-dir $(RUN) --json
+
+# Tests: vet (default and cuda tags), unit tests, race tests of the concurrent packages, cuda build.
+test: deps
+	$(GO) vet ./...
+	$(GO) test ./...
+	$(GO) test -race ./producer/... ./checkpoints/... ./obs/... ./serve/...
+	@if command -v nvcc >/dev/null 2>&1 || [ -e /usr/include/cuda.h ]; then \
+		$(GO) vet -tags cuda ./... && $(GO) build -tags cuda -o /dev/null ./cmd/trainerd; \
+	else echo "make test: CUDA headers absent, skipping the cuda build tag (scripts/install-deps.sh --cuda)"; fi
+
+clean:
+	rm -rf $(BIN)

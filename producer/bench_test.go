@@ -1,0 +1,154 @@
+package producer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/graph"
+)
+
+// benchGraphs returns the graphs the benchmarks run on, each built on first
+// use and kept for the sub-benchmarks of the calling benchmark only.
+func benchGraphs() []struct {
+	name string
+	get  func(b *testing.B) *graph.Bipartite
+} {
+	var gw, lg, real *graph.Bipartite
+	return []struct {
+		name string
+		get  func(b *testing.B) *graph.Bipartite
+	}{
+		{"gen-gowalla", func(b *testing.B) *graph.Bipartite {
+			if gw == nil {
+				gw = genGraph(b, 29858, 40981, 810000, 0.9, 1)
+			}
+			return gw
+		}},
+		{"gen-20M", func(b *testing.B) *graph.Bipartite {
+			if lg == nil {
+				lg = genGraph(b, 1_000_000, 500_000, 20_000_000, 0.9, 2)
+			}
+			return lg
+		}},
+		{"gowalla", func(b *testing.B) *graph.Bipartite {
+			if real == nil {
+				real = loadGowalla(b)
+			}
+			return real
+		}},
+	}
+}
+
+// BenchmarkWalk measures single-core Pixie steps (item→user→item, two CSR
+// row reads each) with the default α=0.5, 200 steps per query.
+func BenchmarkWalk(b *testing.B) {
+	for _, bg := range benchGraphs() {
+		b.Run(bg.name, func(b *testing.B) {
+			g := bg.get(b)
+			b.Logf("%d users, %d items, %d edges", g.NumUsers, g.NumItems, g.NumEdges())
+			w := newWalker(g)
+			r := newRNG(1)
+			alphaT := restartThreshold(0.5)
+			b.ResetTimer()
+			t0 := time.Now()
+			for i := 0; i < b.N; i++ {
+				q := r.intn(uint32(g.NumItems))
+				w.pixie(dataset.Item, q, false, alphaT, 200, 1<<30, -1, &r)
+				w.reset()
+			}
+			el := time.Since(t0).Seconds()
+			b.ReportMetric(float64(w.steps)/el, "steps/s")
+			b.ReportMetric(2*float64(w.steps)/el, "hops/s")
+		})
+	}
+}
+
+// BenchmarkRandomRowRead is the memory-latency bound of a walk: read a
+// random CSR row's offsets and one entry of it, dependent on the previous
+// read like a walk hop is.
+func BenchmarkRandomRowRead(b *testing.B) {
+	for _, bg := range benchGraphs() {
+		b.Run(bg.name, func(b *testing.B) {
+			g := bg.get(b)
+			r := newRNG(2)
+			ptr, adj := g.ItemPtr, g.ItemAdj
+			n := uint32(g.NumItems)
+			acc := uint32(0)
+			const rows = 1000
+			b.ResetTimer()
+			t0 := time.Now()
+			for i := 0; i < b.N; i++ {
+				for k := 0; k < rows; k++ {
+					row := (r.intn(n) + acc) % n
+					s, e := ptr[row], ptr[row+1]
+					if e > s {
+						acc = adj[s+(e-s)/2] & 1
+					}
+				}
+			}
+			el := time.Since(t0).Seconds()
+			b.ReportMetric(float64(b.N)*rows/el, "rows/s")
+			if acc == 7 {
+				b.Log(acc)
+			}
+		})
+	}
+}
+
+// BenchmarkMinibatch builds 2-layer, T=10, batch-512 PinSage minibatches
+// with 500 shared negatives and 64-dim item features from an in-memory
+// source, on one goroutine, without and with the per-epoch neighborhood
+// cache.
+func BenchmarkMinibatch(b *testing.B) {
+	for _, bg := range benchGraphs() {
+		for _, mode := range []string{"nocache", "cache", "warm"} {
+			cache := mode != "nocache"
+			name := bg.name + "/" + mode
+			b.Run(name, func(b *testing.B) {
+				g := bg.get(b)
+				cfg := Config{Seed: 1, BatchSize: 512, Layers: 2}
+				cfg.Neighbors.T = 10
+				cfg.Neighbors.Cache = cache
+				cfg.Walk.Steps = 100
+				cfg.Negatives.PoolSize = 500
+				s, err := New(g, &memFS{id: 64}, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode == "warm" { // steady state: every neighborhood cached
+					sc := s.getScratch()
+					s.cache.acquire(0)
+					ids, wts := make([]uint32, 10), make([]float32, 10)
+					for v := 0; v < g.NumUsers+g.NumItems; v++ {
+						s.neighborhood(sc, 0, 0, uint32(v), ids, wts)
+					}
+					s.cache.release()
+					s.putScratch(sc)
+				}
+				var dst Batch
+				// Warm the scratch (and, with the cache, the epoch's
+				// neighborhoods of the first batches) outside the timer.
+				if err := s.Batch(0, 0, EpochParams{}, &dst); err != nil {
+					b.Fatal(err)
+				}
+				nodes := 0
+				st0 := s.Stats()
+				b.ReportAllocs()
+				b.ResetTimer()
+				t0 := time.Now()
+				for i := 0; i < b.N; i++ {
+					if err := s.Batch(0, (i+1)%s.BatchesPerEpoch(), EpochParams{}, &dst); err != nil {
+						b.Fatal(err)
+					}
+					nodes += len(dst.Layers[2])
+				}
+				el := time.Since(t0).Seconds()
+				st := s.Stats()
+				b.ReportMetric(float64(b.N)/el, "batches/s")
+				b.ReportMetric(float64(nodes)/float64(b.N), "nodes/batch")
+				b.ReportMetric(float64(st.Steps-st0.Steps)/float64(b.N), "steps/batch")
+			})
+		}
+	}
+}

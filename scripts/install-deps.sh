@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the system libraries trainerd needs, only when missing:
+#   - OpenBLAS (libopenblas-dev): the CPU consumer's GEMM, through cgo;
+#   - with --cuda: Debian's CUDA 11.8 toolkit (cuda.h, libcuda stub, nvcc) from
+#     bookworm contrib/non-free, to compile the `cuda` build tag. Installed
+#     with --no-install-recommends (the recommends build a DKMS module for ~13 min).
+set -euo pipefail
+want_cuda=0
+[ "${1:-}" = "--cuda" ] && want_cuda=1
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+updated=0
+apt_update() { [ $updated -eq 1 ] || { $SUDO apt-get update -qq; updated=1; }; }
+
+if ! [ -e /usr/include/x86_64-linux-gnu/cblas.h ] && ! [ -e /usr/include/cblas.h ]; then
+  echo "install-deps: installing libopenblas-dev" >&2
+  apt_update
+  $SUDO apt-get install -y -qq --no-install-recommends libopenblas-dev >/dev/null
+fi
+
+if [ $want_cuda -eq 1 ] && ! command -v nvcc >/dev/null 2>&1; then
+  echo "install-deps: installing nvidia-cuda-toolkit (CUDA 11.8, Debian non-free)" >&2
+  if ! grep -rqs 'non-free' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    $SUDO tee /etc/apt/sources.list.d/trainerd-nonfree.sources >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: contrib non-free
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  updated=0
+  apt_update
+  $SUDO apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >/dev/null
+fi
