@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// readBufSize is the initial line buffer; lines may grow to maxLine.
+const (
+	readBufSize = 1 << 20
+	maxLine     = 1 << 30
+)
+
+// openFile opens path and converts failures into an *Error naming it.
+func openFile(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		reason := err.Error()
+		if errors.As(err, &pe) {
+			reason = pe.Err.Error()
+		}
+		return nil, &Error{File: path, Reason: "cannot open: " + reason, Err: err}
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, &Error{File: path, Reason: "is a directory, want a file"}
+	}
+	return f, nil
+}
+
+// lineReader yields the lines of one file without their "\n" or "\r\n",
+// counting line numbers and reporting progress in chunks.
+type lineReader struct {
+	ctx    context.Context
+	path   string
+	f      *os.File
+	sc     *bufio.Scanner
+	line   int   // number of the line last returned, 1-based
+	nbytes int64 // bytes consumed so far
+	prog   *Progress
+	pendR  int64
+	err    error
+}
+
+func openLines(ctx context.Context, path string, prog *Progress) (*lineReader, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(&countingReader{r: f, prog: prog})
+	sc.Buffer(make([]byte, readBufSize), maxLine)
+	return &lineReader{ctx: ctx, path: path, f: f, sc: sc, prog: prog}, nil
+}
+
+// next returns the next line (valid until the following call) or false at
+// the end of input or on error; check r.err afterwards.
+func (r *lineReader) next() ([]byte, bool) {
+	if r.err != nil {
+		return nil, false
+	}
+	if !r.sc.Scan() {
+		r.flush()
+		if err := r.sc.Err(); err != nil {
+			reason := err.Error()
+			if errors.Is(err, bufio.ErrTooLong) {
+				reason = "line longer than 1 GiB"
+			}
+			r.err = &Error{File: r.path, Line: r.line + 1, Reason: reason, Err: err}
+		}
+		return nil, false
+	}
+	r.line++
+	b := r.sc.Bytes()
+	r.nbytes += int64(len(b)) + 1
+	r.pendR++
+	if r.pendR >= ctxCheckEvery {
+		r.flush()
+		if err := ctxErr(r.ctx); err != nil {
+			r.err = err
+			return nil, false
+		}
+	}
+	return b, true
+}
+
+func (r *lineReader) flush() {
+	r.prog.add(0, r.pendR)
+	r.pendR = 0
+}
+
+// countingReader reports the bytes read through it to a Progress, one
+// buffer fill (up to 1 MiB) at a time.
+type countingReader struct {
+	r    io.Reader
+	prog *Progress
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.prog.add(int64(n), 0)
+	return n, err
+}
+
+// empty reports whether the file held no bytes at all (valid after next
+// returned false).
+func (r *lineReader) empty() bool { return r.nbytes == 0 && r.line == 0 }
+
+func (r *lineReader) close() { r.f.Close() }
+
+// isBlank reports whether b holds only spaces, tabs and carriage returns.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// bufReader wraps r in a large read buffer.
+func bufReader(r io.Reader) io.Reader { return bufio.NewReaderSize(r, readBufSize) }
