@@ -1,0 +1,133 @@
+package obs
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// CurvePoint is one epoch of the training curve. Recall is NaN for epochs
+// that were not evaluated.
+type CurvePoint struct {
+	Epoch  int
+	Loss   float64
+	Recall float64
+}
+
+// Plot file names in the run directory.
+const (
+	CurvePNG = "curve.png"
+	CurveSVG = "curve.svg"
+)
+
+// WriteCurve draws loss by epoch (top panel) and recall by epoch (bottom;
+// recallLabel names it, e.g. "recall@20") and writes runDir/curve.png and
+// runDir/curve.svg, each atomically (temp file, fsync, rename).
+func WriteCurve(runDir string, pts []CurvePoint, recallLabel string) error {
+	var loss, recall plotter.XYs
+	for _, p := range pts {
+		if !math.IsNaN(p.Loss) && !math.IsInf(p.Loss, 0) {
+			loss = append(loss, plotter.XY{X: float64(p.Epoch), Y: p.Loss})
+		}
+		if !math.IsNaN(p.Recall) && !math.IsInf(p.Recall, 0) {
+			recall = append(recall, plotter.XY{X: float64(p.Epoch), Y: p.Recall})
+		}
+	}
+	top, err := panel("training loss", "loss", loss, color.RGBA{R: 200, G: 40, B: 40, A: 255})
+	if err != nil {
+		return err
+	}
+	bottom, err := panel(recallLabel+" (test)", recallLabel, recall, color.RGBA{R: 30, G: 90, B: 200, A: 255})
+	if err != nil {
+		return err
+	}
+	if len(pts) > 0 { // one epoch axis for both panels
+		lo, hi := float64(pts[0].Epoch), float64(pts[0].Epoch)
+		for _, p := range pts {
+			lo, hi = math.Min(lo, float64(p.Epoch)), math.Max(hi, float64(p.Epoch))
+		}
+		for _, p := range []*plot.Plot{top, bottom} {
+			p.X.Min, p.X.Max = lo, hi
+		}
+	}
+	const w, h = 6 * vg.Inch, 6 * vg.Inch
+	render := func(c vg.CanvasWriterTo) vg.CanvasWriterTo {
+		dc := draw.New(c)
+		tiles := draw.Tiles{Rows: 2, Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+			PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 2 * vg.Millimeter}
+		cs := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+		top.Draw(cs[0][0])
+		bottom.Draw(cs[1][0])
+		return c
+	}
+	if err := writeAtomic(filepath.Join(runDir, CurvePNG), render(vgimg.PngCanvas{Canvas: vgimg.New(w, h)})); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(runDir, CurveSVG), render(vgsvg.New(w, h)))
+}
+
+func panel(title, ylabel string, xys plotter.XYs, c color.Color) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	if len(xys) == 0 {
+		return p, nil
+	}
+	line, points, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return nil, fmt.Errorf("obs: plot %s: %w", title, err)
+	}
+	line.Color = c
+	line.Width = vg.Points(1.5)
+	points.Color = c
+	points.Shape = draw.CircleGlyph{}
+	p.Add(line, points)
+	return p, nil
+}
+
+// writeAtomic writes w's output to path through a temp file in the same
+// directory, fsynced and renamed into place.
+func writeAtomic(path string, w io.WriterTo) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("obs: %w", err)
+	}
+	tmp := f.Name()
+	if _, err := w.WriteTo(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("obs: write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("obs: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("obs: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("obs: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("obs: %w", err)
+	}
+	return nil
+}
