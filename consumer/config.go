@@ -45,6 +45,25 @@ type Config struct {
 	Seed uint64 `mapstructure:"seed"`
 	// Threads bounds the goroutines a step may use. Default GOMAXPROCS.
 	Threads int `mapstructure:"threads"`
+
+	// InBatch adds the other examples' positives as extra negatives of each
+	// example (in-batch negatives), for every loss. Default false.
+	InBatch bool `mapstructure:"in_batch"`
+	// LRSchedule is constant, step or cosine (package consumer/optim).
+	// Default constant.
+	LRSchedule string `mapstructure:"lr_schedule"`
+	// WarmupSteps ramps the learning rate linearly over the first steps.
+	// Default 0 (none).
+	WarmupSteps int `mapstructure:"warmup_steps"`
+	// DecaySteps is the step-decay period, or the cosine length.
+	DecaySteps int `mapstructure:"decay_steps"`
+	// DecayRate is the step-decay factor. Default 0.1.
+	DecayRate float64 `mapstructure:"decay_rate"`
+	// MinLR is the floor of the cosine schedule. Default 0.
+	MinLR float64 `mapstructure:"min_lr"`
+	// InitStd is the standard deviation of the normal initialisation of
+	// id-embedding tables (MF, DeepWalk, LightGCN, NGCF). Default 0.1.
+	InitStd float64 `mapstructure:"init_std"`
 }
 
 // Info is what a model needs to know about the data set.

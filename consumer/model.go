@@ -50,3 +50,18 @@ type Model interface {
 	// Load restores what State returned.
 	Load(state []Tensor) error
 }
+
+// Hyper are the hyper-parameters a curriculum may change between steps.
+// A zero field leaves the model's configured value.
+type Hyper struct {
+	// LR is the learning rate of the next step.
+	LR float64
+	// Margin is the max-margin loss's Δ for the next step.
+	Margin float64
+}
+
+// Tunable is implemented by models whose learning rate and margin follow a
+// curriculum; the trainer calls SetHyper before every step.
+type Tunable interface {
+	SetHyper(h Hyper)
+}

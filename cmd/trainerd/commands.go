@@ -6,7 +6,14 @@ import "github.com/spf13/cobra"
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		newIngestCmd(),
-		newStatsCmd(),
 		newGenCmd(),
+		newStatsCmd(),
+		newTrainCmd(),
+		newEvalCmd(),
+		newExportCmd(),
+		newServeCmd(),
+		newCheckpointsCmd(),
+		newConfigCmd(),
+		newCurriculumCmd(),
 	}
 }

@@ -1,0 +1,41 @@
+//go:build cuda
+
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/cuda"
+)
+
+// cudaBuilt is true in trainerd-cuda (built with -tags cuda).
+const cudaBuilt = true
+
+// cudaModel is a GPU model that owns its Device.
+type cudaModel struct {
+	cuda.Model
+	dev *cuda.Device
+}
+
+// Close frees the model and its device context.
+func (m *cudaModel) Close() error {
+	return errors.Join(m.Model.Close(), m.dev.Close())
+}
+
+// newCUDAModel opens device ordinal and builds cfg.Model on it (mf or
+// lightgcn). The returned model's Close (it implements io.Closer) releases
+// the device.
+func newCUDAModel(cfg consumer.Config, info consumer.Info, ordinal int) (consumer.Model, error) {
+	dev, err := cuda.Open(ordinal)
+	if err != nil {
+		return nil, fmt.Errorf("open cuda:%d: %w", ordinal, err)
+	}
+	m, err := cuda.New(dev, cfg, info)
+	if err != nil {
+		_ = dev.Close()
+		return nil, err
+	}
+	return &cudaModel{Model: m, dev: dev}, nil
+}

@@ -1,0 +1,17 @@
+//go:build !cuda
+
+package main
+
+import (
+	"errors"
+
+	"github.com/trainerd/trainerd/consumer"
+)
+
+// cudaBuilt is false in the default (CPU) binary.
+const cudaBuilt = false
+
+// newCUDAModel is only available in trainerd-cuda.
+func newCUDAModel(consumer.Config, consumer.Info, int) (consumer.Model, error) {
+	return nil, errors.New("this trainerd was built without CUDA (build trainerd-cuda with -tags cuda)")
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trainerd/trainerd/eval"
+	"github.com/trainerd/trainerd/export"
+	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/graph"
+)
+
+func newEvalCmd() *cobra.Command {
+	var store, runDir string
+	var asJSON bool
+	var ks []int
+	cmd := &cobra.Command{
+		Use:   "eval --store DIR --run-dir DIR [--k 20] [--json]",
+		Short: "Evaluate trained embeddings with the LightGCN full-ranking protocol",
+		Long: `eval loads RUN/embeddings/users.npy and items.npy (written by train or
+export), the store's train graph and test interactions, and for every user with
+at least one test item ranks all items by inner product, removes the user's
+train items and compares the top K with the test items.
+
+It prints one JSON object with recall@K, ndcg@K, precision@K, hit@K, mrr@K (the
+reciprocal rank truncated at K), mrr (reciprocal rank of the first test item in
+the full ranking) and users (the number of test users averaged over), for
+every --k given. Without --json a short table goes to stdout instead.
+Set OPENBLAS_NUM_THREADS=1: eval runs one GEMM per worker goroutine itself.`,
+		Example: `  trainerd eval --store store/gowalla --run-dir runs/lightgcn-1 --json
+  trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEvalCmd(cmd, store, runDir, ks, asJSON, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&store, "store", "", "feature store directory holding the train and test split (required)")
+	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/users.npy and items.npy (required)")
+	cmd.Flags().IntSliceVar(&ks, "k", []int{eval.DefaultK}, "cutoff K; repeat or comma-separate for several")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (the default output is a table)")
+	_ = cmd.MarkFlagRequired("store")
+	_ = cmd.MarkFlagRequired("run-dir")
+	return cmd
+}
+
+func runEvalCmd(cmd *cobra.Command, storeDir, runDir string, ks []int, asJSON bool, w io.Writer) error {
+	if len(ks) == 0 {
+		return fmt.Errorf("eval: --k needs at least one value")
+	}
+	emb, err := export.Load(runDir)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	train, test, err := loadSplits(storeDir)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if emb.NumUsers() != train.NumUsers || emb.NumItems() != train.NumItems {
+		return fmt.Errorf("eval: embeddings in %s are %d users × %d items but the store has %d × %d",
+			export.Dir(runDir), emb.NumUsers(), emb.NumItems(), train.NumUsers, train.NumItems)
+	}
+	start := time.Now()
+	m, err := eval.Evaluate(cmd.Context(), emb.Users, emb.Items, emb.Dim, train, test, eval.Options{K: ks[0], Ks: ks[1:]})
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	slog.Info("eval: done", "users", m.Users(), "dim", emb.Dim, "elapsed", time.Since(start).Round(time.Millisecond))
+	if asJSON {
+		return json.NewEncoder(w).Encode(m)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := strconv.FormatFloat(m[k], 'f', 6, 64)
+		if k == "users" {
+			v = strconv.Itoa(m.Users())
+		}
+		fmt.Fprintf(w, "%-14s %s\n", k, v)
+	}
+	return nil
+}
+
+// loadSplits opens the store read-only and returns its train graph and the
+// test interactions as a graph of the same shape.
+func loadSplits(storeDir string) (train, test *graph.Bipartite, err error) {
+	s, err := featurestore.Open(storeDir, featurestore.Options{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	if train, err = s.LoadGraph(); err != nil {
+		return nil, nil, err
+	}
+	ints, err := s.Interactions("test")
+	if err != nil {
+		return nil, nil, err
+	}
+	es := make([]graph.Edge, len(ints))
+	for i, e := range ints {
+		es[i] = graph.Edge{User: e.User, Item: e.Item}
+	}
+	if test, err = graph.Build(train.NumUsers, train.NumItems, es); err != nil {
+		return nil, nil, fmt.Errorf("store %s: test split: %w", storeDir, err)
+	}
+	return train, test, nil
+}
+
+// loadTrainGraph opens the store read-only and returns its train graph.
+func loadTrainGraph(storeDir string) (*graph.Bipartite, error) {
+	s, err := featurestore.Open(storeDir, featurestore.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.LoadGraph()
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trainerd/trainerd/config"
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/obs"
+	"github.com/trainerd/trainerd/trainer"
+)
+
+func newTrainCmd() *cobra.Command {
+	var (
+		cfgPath, store, runDir, httpAddr string
+		sets                             []string
+		force                            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "train --config FILE --store DIR --run-dir DIR [--set key=value ...]",
+		Short: "Train a model: producers → consumer, checkpoints, evaluation, metrics",
+		Long: `Train the model the config describes on the store's train split.
+
+One line per epoch (loss, examples/s, recall and ndcg when evaluated). Checkpoints
+go to RUN/checkpoints every checkpoint.every_steps steps, every
+checkpoint.every_minutes minutes, at epoch ends and on SIGTERM/SIGINT (the current
+step finishes first, then the process exits 0). Started again with the same
+command, training resumes from the newest valid checkpoint and ends with
+bit-identical parameters. Embeddings go to RUN/embeddings (NumPy .npy + TSV id
+maps), the evaluation history to RUN/curve.json and RUN/curve.png/svg.
+
+Config layers: defaults < --config YAML < TRAINERD_<KEY> environment
+(TRAINERD_MODEL_LR for model.lr) < --set key=value. Unknown keys, wrong types and
+out-of-range values are refused naming the key.
+
+HTTP (default 127.0.0.1, a free port; logged at start): /metrics (Prometheus),
+/healthz, /status (JSON).
+
+The device follows train.device: auto trains on the GPU through trainerd-cuda
+(found beside this binary or at $TRAINERD_CUDA_BINARY) when a GPU answers, else
+on CPU, and logs which and why.`,
+		Example: `  trainerd gen --store stores/small --preset small
+  trainerd train --config configs/quickstart.yaml --store stores/small --run-dir runs/q
+  trainerd train --config configs/gowalla-lightgcn.yaml --store stores/gowalla --run-dir runs/lgcn --set model.lr=0.002`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if store == "" || runDir == "" {
+				return fmt.Errorf("train: --store and --run-dir are required")
+			}
+			if httpAddr != "" {
+				sets = append(sets, "http.addr="+httpAddr)
+			}
+			cfg, err := config.Load(cfgPath, sets)
+			if err != nil {
+				return err
+			}
+			log := slog.Default()
+			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device, cfg.Model.Model, log)
+			if err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			opts := trainer.Options{Config: cfg, StoreDir: store, RunDir: runDir, Force: force,
+				Logger: log, Out: cmd.OutOrStdout(), Progress: obs.NewProgress(os.Stderr), Device: "cpu"}
+			if dec.Action == runCUDA {
+				ord := dec.Ordinal
+				opts.Device = fmt.Sprintf("cuda:%d", ord)
+				opts.NewModel = func(c consumer.Config, i consumer.Info) (consumer.Model, error) {
+					return newCUDAModel(c, i, ord)
+				}
+			}
+			res, err := trainer.Run(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if res.Interrupted {
+				log.Info("stopped on signal; run the same command to resume", "checkpoint", res.Checkpoint)
+				return nil
+			}
+			log.Info("training done", "epoch", res.Epoch, "step", res.Step, "run_dir", runDir)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "YAML config file (see configs/reference.yaml); empty: defaults")
+	f.StringVar(&store, "store", "", "feature store directory (trainerd ingest / gen)")
+	f.StringVar(&runDir, "run-dir", "", "run directory: checkpoints, embeddings, curves")
+	f.StringArrayVar(&sets, "set", nil, "override a config key, key=value (repeatable)")
+	f.BoolVar(&force, "force", false, "resume even from a checkpoint of another config or data set")
+	f.StringVar(&httpAddr, "http-addr", "", "metrics/status address (overrides http.addr), e.g. 127.0.0.1:9090")
+	return cmd
+}

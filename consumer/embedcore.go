@@ -1,0 +1,365 @@
+package consumer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"github.com/trainerd/trainerd/consumer/loss"
+	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// embedDefaults fills the zero fields the embedding models (MF, DeepWalk,
+// LightGCN, NGCF) use with their documented defaults.
+func embedDefaults(cfg Config, defLoss string) Config {
+	if cfg.Dim <= 0 {
+		cfg.Dim = 64
+	}
+	if cfg.Layers <= 0 {
+		cfg.Layers = 3
+	}
+	if cfg.Loss == "" {
+		cfg.Loss = defLoss
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = 0.1
+	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = 0.1
+	}
+	if cfg.Optimizer == "" {
+		cfg.Optimizer = "adam"
+	}
+	if cfg.LR == 0 {
+		switch cfg.Optimizer {
+		case "sgd", "adagrad":
+			cfg.LR = 0.05
+		default:
+			cfg.LR = 0.001
+		}
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.GOMAXPROCS(0)
+	}
+	if cfg.InitStd == 0 {
+		cfg.InitStd = 0.1
+	}
+	return cfg
+}
+
+// embedCore is what every embedding model shares: the loss, the schedule,
+// the step counter, gathering a batch's rows out of a global-id-indexed
+// output matrix F (users 0..U-1 then items), and scattering the loss
+// gradients back.
+type embedCore struct {
+	name     string
+	cfg      Config
+	numUsers int
+	numItems int
+	n        int // numUsers + numItems
+	outDim   int // columns of F
+	loss     *loss.Loss
+	sched    optim.Schedule
+	step     int
+
+	in loss.Inputs // gather buffers, reused
+
+	// unique-row accumulator for sparse updates
+	slot    []int32
+	rows    []int32
+	rowGrad []float32
+}
+
+func newEmbedCore(name string, cfg Config, info Info, outDim int) (*embedCore, error) {
+	if info.NumUsers <= 0 || info.NumItems <= 0 {
+		return nil, fmt.Errorf("%s: need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
+	}
+	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), Temperature: float32(cfg.Temperature),
+		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("%s: model.loss: %w", name, err)
+	}
+	s := optim.Schedule{Kind: cfg.LRSchedule, Base: cfg.LR, Warmup: cfg.WarmupSteps, DecaySteps: cfg.DecaySteps,
+		DecayRate: cfg.DecayRate, MinLR: cfg.MinLR}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: model.lr_schedule: %w", name, err)
+	}
+	n := info.NumUsers + info.NumItems
+	c := &embedCore{name: name, cfg: cfg, numUsers: info.NumUsers, numItems: info.NumItems, n: n,
+		outDim: outDim, loss: l, sched: s, slot: make([]int32, n)}
+	for i := range c.slot {
+		c.slot[i] = -1
+	}
+	return c, nil
+}
+
+func (c *embedCore) newOptimizer(rows, dim int) (optim.Optimizer, error) {
+	o, err := optim.New(optim.Params{Kind: c.cfg.Optimizer, Threads: c.cfg.Threads}, rows, dim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: model.optimizer: %w", c.name, err)
+	}
+	return o, nil
+}
+
+// lr returns the learning rate of the current step.
+func (c *embedCore) lr() float32 { return float32(c.sched.LR(c.step)) }
+
+// initNormal returns n values ~ N(0, std²) from a generator seeded by seed
+// and stream.
+func initNormal(n int, std float64, seed, stream uint64) []float32 {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * std)
+	}
+	return v
+}
+
+func growF(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// check validates a batch's ids and shapes.
+func (c *embedCore) check(b *producer.Batch) error {
+	if len(b.Pos) != len(b.Query) {
+		return fmt.Errorf("%s: batch %d/%d: %d queries but %d positives", c.name, b.Epoch, b.Index, len(b.Query), len(b.Pos))
+	}
+	if len(b.Hard) != len(b.Query)*b.HardPer {
+		return fmt.Errorf("%s: batch %d/%d: %d hard negatives, want %d×%d", c.name, b.Epoch, b.Index, len(b.Hard), len(b.Query), b.HardPer)
+	}
+	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
+		for _, id := range ids {
+			if int(id) >= c.n {
+				return fmt.Errorf("%s: batch %d/%d: node id %d out of range (%d nodes)", c.name, b.Epoch, b.Index, id, c.n)
+			}
+		}
+	}
+	return nil
+}
+
+// gather copies the rows of F (n × outDim) the batch uses into loss inputs.
+func (c *embedCore) gather(b *producer.Batch, F []float32) loss.Inputs {
+	d := c.outDim
+	B, P, H := len(b.Query), len(b.Neg), b.HardPer
+	in := &c.in
+	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
+		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d)}
+	cp := func(dst []float32, ids []uint32) {
+		for k, id := range ids {
+			copy(dst[k*d:k*d+d], F[int(id)*d:int(id)*d+d])
+		}
+	}
+	cp(in.Q, b.Query)
+	cp(in.Pos, b.Pos)
+	cp(in.Pool, b.Neg)
+	cp(in.Hard, b.Hard)
+	return *in
+}
+
+// scatterDense adds the gradients of g into G (n × outDim), in batch order.
+func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
+	d := c.outDim
+	add := func(src []float32, ids []uint32) {
+		for k, id := range ids {
+			dst := G[int(id)*d : int(id)*d+d]
+			for i, v := range src[k*d : k*d+d] {
+				dst[i] += v
+			}
+		}
+	}
+	add(g.Q, b.Query)
+	add(g.Pos, b.Pos)
+	add(g.Pool, b.Neg)
+	add(g.Hard, b.Hard)
+}
+
+// scatterSparse sums the gradients of g per distinct node into c.rows (in
+// order of first appearance) and c.rowGrad.
+func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads) {
+	d := c.outDim
+	c.rows = c.rows[:0]
+	c.rowGrad = c.rowGrad[:0]
+	add := func(src []float32, ids []uint32) {
+		for k, id := range ids {
+			s := c.slot[id]
+			if s < 0 {
+				s = int32(len(c.rows))
+				c.slot[id] = s
+				c.rows = append(c.rows, int32(id))
+				c.rowGrad = append(c.rowGrad, make([]float32, d)...)
+			}
+			dst := c.rowGrad[int(s)*d : int(s)*d+d]
+			for i, v := range src[k*d : k*d+d] {
+				dst[i] += v
+			}
+		}
+	}
+	add(g.Q, b.Query)
+	add(g.Pos, b.Pos)
+	add(g.Pool, b.Neg)
+	add(g.Hard, b.Hard)
+	for _, r := range c.rows {
+		c.slot[r] = -1
+	}
+}
+
+// distinctRows lists the distinct nodes of a batch in order of first
+// appearance (used for the L2 term of dense models).
+func (c *embedCore) distinctRows(b *producer.Batch) []int32 {
+	c.rows = c.rows[:0]
+	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
+		for _, id := range ids {
+			if c.slot[id] < 0 {
+				c.slot[id] = 0
+				c.rows = append(c.rows, int32(id))
+			}
+		}
+	}
+	for _, r := range c.rows {
+		c.slot[r] = -1
+	}
+	return c.rows
+}
+
+// l2 adds the regularisation (L2/2)·Σ‖e_r‖²/B over rows (of table E, width
+// d) into grad rows (width d, indexed like rows when sparse is true, by node
+// id otherwise) and returns the loss term.
+func (c *embedCore) l2(E []float32, d int, rows []int32, grad []float32, sparse bool, B int) float64 {
+	if c.cfg.L2 == 0 || B == 0 {
+		return 0
+	}
+	lam := float32(c.cfg.L2 / float64(B))
+	var sum float64
+	for k, r := range rows {
+		e := E[int(r)*d : int(r)*d+d]
+		gi := int(r)
+		if sparse {
+			gi = k
+		}
+		g := grad[gi*d : gi*d+d]
+		for i, v := range e {
+			sum += float64(v) * float64(v)
+			g[i] += lam * v
+		}
+	}
+	return 0.5 * c.cfg.L2 * sum / float64(B)
+}
+
+// embeddings splits F into users and items, L2-normalising the rows when
+// the model scores by cosine similarity.
+func (c *embedCore) embeddings(F []float32) *Embeddings {
+	d := c.outDim
+	out := make([]float32, len(F))
+	copy(out, F)
+	if c.cfg.Normalize {
+		for r := 0; r < c.n; r++ {
+			row := out[r*d : r*d+d]
+			var s float64
+			for _, v := range row {
+				s += float64(v) * float64(v)
+			}
+			inv := float32(1 / math.Sqrt(s+1e-12))
+			for i := range row {
+				row[i] *= inv
+			}
+		}
+	}
+	return &Embeddings{Dim: d, Users: out[:c.numUsers*d], Items: out[c.numUsers*d:]}
+}
+
+// stepTensor exports the step counter.
+func (c *embedCore) stepTensor() Tensor {
+	return Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(c.step)}}
+}
+
+func optTensors(arrs []optim.Array) []Tensor {
+	out := make([]Tensor, len(arrs))
+	for i, a := range arrs {
+		out[i] = Tensor{Name: a.Name, Shape: a.Shape, Data: a.Data}
+	}
+	return out
+}
+
+func optArrays(ts []Tensor) []optim.Array {
+	out := make([]optim.Array, len(ts))
+	for i, t := range ts {
+		out[i] = optim.Array{Name: t.Name, Shape: t.Shape, Data: t.Data}
+	}
+	return out
+}
+
+// cloneTensors deep-copies state so that later training does not change a
+// returned snapshot.
+func cloneTensors(ts []Tensor) []Tensor {
+	out := make([]Tensor, len(ts))
+	for i, t := range ts {
+		out[i] = Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	}
+	return out
+}
+
+// loadParams copies the named parameter tensors and the step counter out
+// of state, checking sizes.
+func (c *embedCore) loadParams(state []Tensor, params map[string][]float32) error {
+	found := 0
+	stepFound := false
+	for _, t := range state {
+		if t.Name == "opt/step" {
+			if len(t.Data) != 1 {
+				return fmt.Errorf("%s: load: opt/step has %d values, want 1", c.name, len(t.Data))
+			}
+			c.step = int(t.Data[0])
+			stepFound = true
+			continue
+		}
+		dst, ok := params[t.Name]
+		if !ok {
+			continue
+		}
+		if len(dst) != len(t.Data) {
+			return fmt.Errorf("%s: load: %s has %d values, want %d", c.name, t.Name, len(t.Data), len(dst))
+		}
+		copy(dst, t.Data)
+		found++
+	}
+	if found != len(params) || !stepFound {
+		return fmt.Errorf("%s: load: found %d of %d parameter tensors (step counter found: %v)", c.name, found, len(params), stepFound)
+	}
+	return nil
+}
+
+// parallelFor runs f over [0,n) in at most threads fixed contiguous chunks
+// (inline when n < 256: not worth a goroutine).
+func parallelFor(n, threads int, f func(lo, hi int)) {
+	if n < 256 {
+		f(0, n)
+		return
+	}
+	parallelChunks(n, threads, f)
+}
+
+// parallelChunks is parallelFor without the small-n shortcut, for loops
+// whose items are already big (SpMM row chunks).
+func parallelChunks(n, threads int, f func(lo, hi int)) {
+	if threads <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + threads - 1) / threads
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,772 @@
+//go:build !cuda
+
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/trainerd/trainerd/consumer/loss"
+	"github.com/trainerd/trainerd/consumer/nn"
+	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// dparam is one dense parameter with its optimiser.
+type dparam struct {
+	name  string
+	shape []int // rows × cols
+	data  []float32
+	opt   optim.Optimizer
+}
+
+// convSpec is what distinguishes PinSage from GraphSAGE: its layers.
+type convSpec interface {
+	// params lists the dense parameters (shapes) for input width in.
+	params(in int) []dparam
+	// forward maps the K+1 layers' input h (rows of Layers[K]) to the
+	// outputs of Layers[0] through the hops (hops[k] maps Layers[k+1] to
+	// Layers[k]).
+	forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error)
+	// needs says which hop inputs the aggregator uses.
+	needs() hopNeeds
+}
+
+type hopNeeds struct {
+	w, uniform, mask, self, idxSelf, wSelf, bias bool
+}
+
+// convModel is the shared machinery of PinSage and GraphSAGE: inputs (id
+// embeddings gathered outside the graph and updated with sparse Adam, store
+// features through a projection), one gorgonia machine per padded shape,
+// the loss bridge, dense Adam on the layer parameters, Embed and State.
+type convModel struct {
+	name    string
+	cfg     Config
+	info    Info
+	spec    convSpec
+	k       int
+	useID   bool
+	useFeat bool
+	featDim int
+
+	params []*dparam
+	emb    []float32 // (U+I)×Dim id table, nil unless useID
+	embOpt optim.Optimizer
+	loss   gnnLoss
+	sched  optim.Schedule
+	step   int
+
+	train map[string]*machine
+	embed map[string]*machine
+
+	nbrFn  NeighborFunc
+	embedT int
+
+	rows []int32 // scratch: Layers[K] ids for the sparse update
+}
+
+// machine is one compiled graph for one padded shape.
+type machine struct {
+	sizes  []int // padded |Layers[0..K]|
+	t      int
+	g      *G.ExprGraph
+	vm     G.VM
+	x, f   *G.Node
+	xv, fv []float32
+	hops   []hopInputs
+	pnodes []*G.Node
+	out    *G.Node
+	cost   *G.Node
+	grads  []*G.Node // params then x (when useID)
+}
+
+type hopInputs struct {
+	idx, self, idxSelf []int
+	w, mask, wSelf     []float32
+	bias               []float32
+}
+
+// gnnDefaults fills the zero fields the convolutional models use.
+func gnnDefaults(cfg Config, defAgg, defLoss string, info Info) Config {
+	if cfg.Dim <= 0 {
+		cfg.Dim = 64
+	}
+	if cfg.Layers <= 0 {
+		cfg.Layers = 2
+	}
+	if cfg.Hidden <= 0 {
+		cfg.Hidden = 2 * cfg.Dim
+	}
+	if cfg.Aggregator == "" {
+		cfg.Aggregator = defAgg
+	}
+	if cfg.Inputs == "" {
+		cfg.Inputs = "id"
+		if info.UserFeatDim+info.ItemFeatDim > 0 {
+			cfg.Inputs = "both"
+		}
+	}
+	if cfg.Loss == "" {
+		cfg.Loss = defLoss
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = 0.1
+	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = 0.1
+	}
+	if cfg.Optimizer == "" {
+		cfg.Optimizer = "adam"
+	}
+	if cfg.LR == 0 {
+		cfg.LR = 0.001
+		if cfg.Optimizer != "adam" {
+			cfg.LR = 0.05
+		}
+	}
+	if cfg.InitStd == 0 {
+		cfg.InitStd = 0.1
+	}
+	return cfg
+}
+
+func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel, error) {
+	G.Use(linalg.Implementation{})
+	if info.NumUsers <= 0 || info.NumItems <= 0 {
+		return nil, fmt.Errorf("%s: need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
+	}
+	m := &convModel{name: name, cfg: cfg, info: info, spec: spec, k: cfg.Layers,
+		featDim: info.UserFeatDim + info.ItemFeatDim, train: map[string]*machine{}, embed: map[string]*machine{}, embedT: 10}
+	switch cfg.Inputs {
+	case "id":
+		m.useID = true
+	case "features":
+		m.useFeat = true
+	case "both":
+		m.useID, m.useFeat = true, true
+	default:
+		return nil, fmt.Errorf("%s: model.inputs: unknown %q (want id, features or both)", name, cfg.Inputs)
+	}
+	if m.useFeat && m.featDim == 0 {
+		return nil, fmt.Errorf("%s: model.inputs=%s but the store has no features", name, cfg.Inputs)
+	}
+	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), Temperature: float32(cfg.Temperature),
+		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("%s: model.loss: %w", name, err)
+	}
+	m.loss.loss = l
+	m.sched = optim.Schedule{Kind: cfg.LRSchedule, Base: cfg.LR, Warmup: cfg.WarmupSteps, DecaySteps: cfg.DecaySteps,
+		DecayRate: cfg.DecayRate, MinLR: cfg.MinLR}
+	if err := m.sched.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: model.lr_schedule: %w", name, err)
+	}
+	newOpt := func(rows, dim int) (optim.Optimizer, error) {
+		o, err := optim.New(optim.Params{Kind: cfg.Optimizer, Threads: cfg.Threads}, rows, dim)
+		if err != nil {
+			return nil, fmt.Errorf("%s: model.optimizer: %w", name, err)
+		}
+		return o, nil
+	}
+	var ps []dparam
+	if m.useFeat {
+		ps = append(ps, dparam{name: "proj/W", shape: []int{m.featDim, cfg.Dim}}, dparam{name: "proj/b", shape: []int{1, cfg.Dim}})
+	}
+	ps = append(ps, spec.params(cfg.Dim)...)
+	for i := range ps {
+		p := ps[i]
+		rows, cols := p.shape[0], p.shape[1]
+		if strings.HasSuffix(p.name, "/b") || rows == 1 {
+			p.data = make([]float32, rows*cols) // biases start at zero
+		} else {
+			// Glorot normal
+			p.data = initNormal(rows*cols, math.Sqrt(2/float64(rows+cols)), cfg.Seed, uint64(100+i))
+		}
+		if p.opt, err = newOpt(rows, cols); err != nil {
+			return nil, err
+		}
+		m.params = append(m.params, &p)
+	}
+	if m.useID {
+		n := info.NumUsers + info.NumItems
+		m.emb = initNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
+		if m.embOpt, err = newOpt(n, cfg.Dim); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Name implements Model.
+func (m *convModel) Name() string { return m.name }
+
+// SetNeighbors implements NeighborSetter.
+func (m *convModel) SetNeighbors(fn NeighborFunc, t int) {
+	m.nbrFn = fn
+	if t > 0 {
+		m.embedT = t
+	}
+}
+
+// bucket rounds n up to a padded size: at most 12.5% larger than n, so a
+// training run meets few distinct shapes (one compiled machine each).
+func bucket(n int) int {
+	if n <= 64 {
+		return 64
+	}
+	step := 1 << (bits.Len(uint(n)) - 4)
+	return (n + step - 1) / step * step
+}
+
+// maxMachines bounds the machine caches; beyond it the cache is dropped.
+const maxMachines = 64
+
+func shapeKey(sizes []int, t int) string { return fmt.Sprint(sizes, t) }
+
+// buildMachine compiles the graph for padded sizes and T slots; with
+// train it adds the loss and the gradients.
+func (m *convModel) buildMachine(sizes []int, t int, train bool) (*machine, error) {
+	g := G.NewGraph()
+	mc := &machine{sizes: sizes, t: t, g: g}
+	K := m.k
+	nK := sizes[K]
+	var h *G.Node
+	if m.useID {
+		mc.xv = make([]float32, nK*m.cfg.Dim)
+		mc.x = G.NewMatrix(g, tensor.Float32, G.WithShape(nK, m.cfg.Dim), G.WithName("x"),
+			G.WithValue(tensor.New(tensor.WithShape(nK, m.cfg.Dim), tensor.WithBacking(mc.xv))))
+		h = mc.x
+	}
+	pn := map[string]*G.Node{}
+	for _, p := range m.params {
+		n := G.NewMatrix(g, tensor.Float32, G.WithShape(p.shape...), G.WithName(p.name),
+			G.WithValue(tensor.New(tensor.WithShape(p.shape...), tensor.WithBacking(p.data))))
+		pn[p.name] = n
+		mc.pnodes = append(mc.pnodes, n)
+	}
+	if m.useFeat {
+		mc.fv = make([]float32, nK*m.featDim)
+		mc.f = G.NewMatrix(g, tensor.Float32, G.WithShape(nK, m.featDim), G.WithName("feat"),
+			G.WithValue(tensor.New(tensor.WithShape(nK, m.featDim), tensor.WithBacking(mc.fv))))
+		fp, err := nn.Linear{W: pn["proj/W"], B: pn["proj/b"]}.Fwd(mc.f)
+		if err != nil {
+			return nil, err
+		}
+		if h == nil {
+			h = fp
+		} else if h, err = G.Add(h, fp); err != nil {
+			return nil, err
+		}
+	}
+	need := m.spec.needs()
+	hops := make([]nn.Hop, K)
+	mc.hops = make([]hopInputs, K)
+	intVec := func(name string, v []int) *G.Node {
+		return G.NewVector(g, tensor.Int, G.WithShape(len(v)), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v))))
+	}
+	f32 := func(name string, v []float32, shape ...int) *G.Node {
+		return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))))
+	}
+	for k := 0; k < K; k++ {
+		n := sizes[k]
+		hi := &mc.hops[k]
+		hp := nn.Hop{N: n, T: t}
+		pre := fmt.Sprintf("hop%d/", k)
+		if need.w {
+			hi.idx, hi.w = make([]int, n*t), make([]float32, n*t)
+			hp.Idx, hp.W = intVec(pre+"idx", hi.idx), f32(pre+"w", hi.w, n*t)
+		}
+		if need.mask {
+			if hi.idx == nil {
+				hi.idx = make([]int, n*t)
+				hp.Idx = intVec(pre+"idx", hi.idx)
+			}
+			hi.mask = make([]float32, n*t)
+			hp.Mask = f32(pre+"mask", hi.mask, n*t)
+		}
+		if need.self {
+			hi.self = make([]int, n)
+			for i := range hi.self {
+				hi.self[i] = i
+			}
+			hp.Self = intVec(pre+"self", hi.self)
+		}
+		if need.idxSelf {
+			hi.idxSelf = make([]int, n*(t+1))
+			hp.IdxSelf = intVec(pre+"idxself", hi.idxSelf)
+		}
+		if need.wSelf {
+			hi.wSelf = make([]float32, n*(t+1))
+			hp.WSelf = f32(pre+"wself", hi.wSelf, n*(t+1))
+		}
+		if need.bias {
+			hi.bias = make([]float32, n*(t+1))
+			hp.BiasSelf = f32(pre+"bias", hi.bias, n, t+1)
+		}
+		hops[k] = hp
+	}
+	out, err := m.spec.forward(pn, h, hops)
+	if err != nil {
+		return nil, fmt.Errorf("%s: building graph %v: %w", m.name, sizes, err)
+	}
+	mc.out = out
+	if train {
+		if mc.cost, err = G.ApplyOp(lossOp{&m.loss}, out); err != nil {
+			return nil, fmt.Errorf("%s: loss node: %w", m.name, err)
+		}
+		wrt := append([]*G.Node(nil), mc.pnodes...)
+		if m.useID {
+			wrt = append(wrt, mc.x)
+		}
+		if mc.grads, err = G.Grad(mc.cost, wrt...); err != nil {
+			return nil, fmt.Errorf("%s: gradient graph %v: %w", m.name, sizes, err)
+		}
+	}
+	mc.vm = G.NewTapeMachine(g)
+	return mc, nil
+}
+
+// machineFor returns the (cached) machine for padded sizes.
+func (m *convModel) machineFor(sizes []int, t int, train bool) (*machine, error) {
+	cache := m.embed
+	if train {
+		cache = m.train
+	}
+	key := shapeKey(sizes, t)
+	if mc, ok := cache[key]; ok {
+		return mc, nil
+	}
+	if len(cache) >= maxMachines {
+		for k, mc := range cache {
+			mc.vm.Close()
+			delete(cache, k)
+		}
+	}
+	mc, err := m.buildMachine(sizes, t, train)
+	if err != nil {
+		return nil, err
+	}
+	cache[key] = mc
+	return mc, nil
+}
+
+// fill copies a computation graph (layers, hops, features) into mc's inputs.
+func (m *convModel) fill(mc *machine, layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32, feat []float32) {
+	d, t := m.cfg.Dim, mc.t
+	K := m.k
+	if m.useID {
+		clear(mc.xv)
+		for r, id := range layers[K] {
+			copy(mc.xv[r*d:r*d+d], m.emb[int(id)*d:int(id)*d+d])
+		}
+	}
+	if m.useFeat {
+		clear(mc.fv)
+		copy(mc.fv, feat)
+	}
+	for k := 0; k < K; k++ {
+		hi := &mc.hops[k]
+		n := len(layers[k])
+		idx, w := nbrIdx[k], nbrW[k]
+		for u := 0; u < mc.sizes[k]; u++ {
+			valid := 0
+			if u < n {
+				for s := 0; s < t; s++ {
+					if w[u*t+s] > 0 {
+						valid++
+					}
+				}
+			}
+			for s := 0; s < t; s++ {
+				j := u*t + s
+				var ix int
+				var wt float32
+				ok := u < n && w[j] > 0
+				if ok {
+					ix, wt = int(idx[j]), w[j]
+				}
+				if hi.w != nil {
+					hi.idx[j] = ix
+					if m.spec.needs().uniform {
+						wt = 0
+						if ok {
+							wt = 1 / float32(valid)
+						}
+					}
+					hi.w[j] = wt
+				} else if hi.idx != nil {
+					hi.idx[j] = ix
+				}
+				if hi.mask != nil {
+					hi.mask[j] = 0
+					if ok {
+						hi.mask[j] = 1
+					}
+				}
+				js := u*(t+1) + s
+				if hi.idxSelf != nil {
+					hi.idxSelf[js] = ix
+				}
+				if hi.wSelf != nil {
+					hi.wSelf[js] = 0
+					if ok {
+						hi.wSelf[js] = 1 / float32(valid+1)
+					}
+				}
+				if hi.bias != nil {
+					hi.bias[js] = -1e9
+					if ok {
+						hi.bias[js] = 0
+					}
+				}
+			}
+			js := u*(t+1) + t
+			if hi.idxSelf != nil {
+				hi.idxSelf[js] = u
+			}
+			if hi.wSelf != nil {
+				hi.wSelf[js] = 1 / float32(valid+1)
+			}
+			if hi.bias != nil {
+				hi.bias[js] = 0
+			}
+		}
+	}
+}
+
+// check validates a batch against the model.
+func (m *convModel) check(b *producer.Batch) error {
+	where := fmt.Sprintf("%s: batch %d/%d", m.name, b.Epoch, b.Index)
+	if b.K() != m.k {
+		return fmt.Errorf("%s: built for %d layers, model has %d (model.layers)", where, b.K(), m.k)
+	}
+	if b.T <= 0 || len(b.NbrIdx) != m.k || len(b.NbrW) != m.k {
+		return fmt.Errorf("%s: T=%d with %d/%d hops, want T>0 and %d hops", where, b.T, len(b.NbrIdx), len(b.NbrW), m.k)
+	}
+	n := m.info.NumUsers + m.info.NumItems
+	for k := 0; k <= m.k; k++ {
+		for _, id := range b.Layers[k] {
+			if int(id) >= n {
+				return fmt.Errorf("%s: layer %d: node %d out of range (%d nodes)", where, k, id, n)
+			}
+		}
+		if k > 0 && len(b.Layers[k]) < len(b.Layers[k-1]) {
+			return fmt.Errorf("%s: layer %d smaller than layer %d", where, k, k-1)
+		}
+	}
+	for k := 0; k < m.k; k++ {
+		if len(b.NbrIdx[k]) != len(b.Layers[k])*b.T || len(b.NbrW[k]) != len(b.Layers[k])*b.T {
+			return fmt.Errorf("%s: hop %d: %d indices, %d weights for %d nodes × T=%d", where, k, len(b.NbrIdx[k]), len(b.NbrW[k]), len(b.Layers[k]), b.T)
+		}
+		for _, ix := range b.NbrIdx[k] {
+			if ix < 0 || int(ix) >= len(b.Layers[k+1]) {
+				return fmt.Errorf("%s: hop %d: neighbour index %d out of range [0,%d)", where, k, ix, len(b.Layers[k+1]))
+			}
+		}
+	}
+	n0 := int32(len(b.Layers[0]))
+	for _, idx := range [][]int32{b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx} {
+		for _, ix := range idx {
+			if ix < 0 || ix >= n0 {
+				return fmt.Errorf("%s: example index %d out of range [0,%d)", where, ix, n0)
+			}
+		}
+	}
+	if len(b.QueryIdx) != len(b.PosIdx) || len(b.HardIdx) != len(b.QueryIdx)*b.HardPer {
+		return fmt.Errorf("%s: %d queries, %d positives, %d hard (HardPer %d)", where, len(b.QueryIdx), len(b.PosIdx), len(b.HardIdx), b.HardPer)
+	}
+	if m.useFeat && (b.FeatDim != m.featDim || len(b.Feat) != len(b.Layers[m.k])*m.featDim) {
+		return fmt.Errorf("%s: features %d×%d, want %d×%d (model.inputs=%s)", where, len(b.Feat)/max(1, b.FeatDim), b.FeatDim, len(b.Layers[m.k]), m.featDim, m.cfg.Inputs)
+	}
+	return nil
+}
+
+// Step implements Model: one forward, loss, backward and update.
+func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
+	if err := ctx.Err(); err != nil {
+		return StepStats{}, err
+	}
+	if err := m.check(b); err != nil {
+		return StepStats{}, err
+	}
+	if len(b.QueryIdx) == 0 {
+		return StepStats{}, nil
+	}
+	sizes := make([]int, m.k+1)
+	for k := range sizes {
+		sizes[k] = bucket(len(b.Layers[k]))
+	}
+	mc, err := m.machineFor(sizes, b.T, true)
+	if err != nil {
+		return StepStats{}, err
+	}
+	m.fill(mc, b.Layers, b.NbrIdx, b.NbrW, b.Feat)
+	m.loss.queryIdx, m.loss.posIdx, m.loss.negIdx, m.loss.hardIdx, m.loss.hardPer = b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx, b.HardPer
+	m.loss.err = nil
+	mc.vm.Reset()
+	if err := mc.vm.RunAll(); err != nil {
+		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+	}
+	lr := float32(m.sched.LR(m.step))
+	for i, p := range m.params {
+		gd, ok := mc.grads[i].Value().Data().([]float32)
+		if !ok || len(gd) != len(p.data) {
+			return StepStats{}, fmt.Errorf("%s: gradient of %s has the wrong type or size", m.name, p.name)
+		}
+		p.opt.Update(p.data, nil, gd, lr)
+	}
+	lossV := m.loss.value
+	if m.useID {
+		gx := mc.grads[len(m.params)].Value().Data().([]float32)
+		d := m.cfg.Dim
+		ids := b.Layers[m.k]
+		m.rows = m.rows[:0]
+		for _, id := range ids {
+			m.rows = append(m.rows, int32(id))
+		}
+		g := gx[:len(ids)*d]
+		if m.cfg.L2 > 0 {
+			lam := float32(m.cfg.L2 / float64(len(b.QueryIdx)))
+			var s float64
+			for r, id := range ids {
+				e := m.emb[int(id)*d : int(id)*d+d]
+				for c, v := range e {
+					g[r*d+c] += lam * v
+					s += float64(v) * float64(v)
+				}
+			}
+			lossV += 0.5 * m.cfg.L2 * s / float64(len(b.QueryIdx))
+		}
+		m.embOpt.Update(m.emb, m.rows, g, lr)
+	}
+	m.step++
+	if math.IsNaN(lossV) || math.IsInf(lossV, 0) {
+		return StepStats{}, fmt.Errorf("%s: batch %d/%d: loss is %v", m.name, b.Epoch, b.Index, lossV)
+	}
+	return StepStats{Loss: lossV, Examples: len(b.QueryIdx)}, nil
+}
+
+// graphNeighbors is Embed's fallback NeighborFunc: up to T direct
+// neighbours in the training graph, evenly spaced, uniform weights.
+func (m *convModel) graphNeighbors(node uint32, nbr []uint32, w []float32) int {
+	g := m.info.Graph
+	if g == nil {
+		return 0
+	}
+	U := uint32(m.info.NumUsers)
+	var adj []uint32
+	off := uint32(0)
+	if node < U {
+		adj, off = g.ItemsOf(node), U
+	} else {
+		adj = g.UsersOf(node - U)
+	}
+	t := len(nbr)
+	n := min(len(adj), t)
+	for s := 0; s < n; s++ {
+		nbr[s] = adj[s*len(adj)/n] + off
+		w[s] = 1 / float32(n)
+	}
+	return n
+}
+
+// hopsFor builds the K-hop computation graph of targets with fn and t
+// slots, in the producer's layout (producer.Batch): Layers[k+1] starts with
+// Layers[k]; unused slots point at the node itself with weight 0.
+func hopsFor(targets []uint32, k, t int, fn NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
+	layers = make([][]uint32, k+1)
+	layers[0] = append([]uint32(nil), targets...)
+	nbrIdx = make([][]int32, k)
+	nbrW = make([][]float32, k)
+	nb := make([]uint32, t)
+	w := make([]float32, t)
+	for h := 0; h < k; h++ {
+		cur := layers[h]
+		next := append(make([]uint32, 0, len(cur)*2), cur...)
+		pos := make(map[uint32]int32, len(cur)*2)
+		for i, id := range cur {
+			pos[id] = int32(i)
+		}
+		idx := make([]int32, len(cur)*t)
+		wt := make([]float32, len(cur)*t)
+		for i, id := range cur {
+			n := fn(id, nb, w)
+			for s := 0; s < t; s++ {
+				j := i*t + s
+				if s >= n || w[s] <= 0 {
+					idx[j] = int32(i)
+					continue
+				}
+				p, ok := pos[nb[s]]
+				if !ok {
+					p = int32(len(next))
+					pos[nb[s]] = p
+					next = append(next, nb[s])
+				}
+				idx[j], wt[j] = p, w[s]
+			}
+		}
+		layers[h+1], nbrIdx[h], nbrW[h] = next, idx, wt
+	}
+	return layers, nbrIdx, nbrW
+}
+
+// embedChunk is the number of target nodes Embed convolves at once.
+const embedChunk = 1024
+
+// Embed implements Model: every user's and item's output vector, computed
+// chunk by chunk over the neighbourhoods of SetNeighbors (or the graph's).
+func (m *convModel) Embed(ctx context.Context) (*Embeddings, error) {
+	fn := m.nbrFn
+	if fn == nil {
+		fn = m.graphNeighbors
+	}
+	n := m.info.NumUsers + m.info.NumItems
+	d := m.cfg.Dim
+	out := make([]float32, n*d)
+	targets := make([]uint32, 0, embedChunk)
+	for lo := 0; lo < n; lo += embedChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+embedChunk, n)
+		targets = targets[:0]
+		for id := lo; id < hi; id++ {
+			targets = append(targets, uint32(id))
+		}
+		layers, idx, w := hopsFor(targets, m.k, m.embedT, fn)
+		var feat []float32
+		if m.useFeat {
+			feat = m.features(layers[m.k])
+		}
+		sizes := make([]int, m.k+1)
+		for k := range sizes {
+			sizes[k] = bucket(len(layers[k]))
+		}
+		mc, err := m.machineFor(sizes, m.embedT, false)
+		if err != nil {
+			return nil, err
+		}
+		m.fill(mc, layers, idx, w, feat)
+		mc.vm.Reset()
+		if err := mc.vm.RunAll(); err != nil {
+			return nil, fmt.Errorf("%s: embed nodes %d..%d: %w", m.name, lo, hi, err)
+		}
+		z := mc.out.Value().Data().([]float32)
+		copy(out[lo*d:hi*d], z[:(hi-lo)*d])
+	}
+	if m.cfg.Normalize {
+		for r := 0; r < n; r++ {
+			row := out[r*d : r*d+d]
+			var s float64
+			for _, v := range row {
+				s += float64(v) * float64(v)
+			}
+			inv := float32(1 / math.Sqrt(s+1e-12))
+			for i := range row {
+				row[i] *= inv
+			}
+		}
+	}
+	return &Embeddings{Dim: d, Users: out[:m.info.NumUsers*d], Items: out[m.info.NumUsers*d:]}, nil
+}
+
+// features assembles the feature rows of nodes from Info (user columns
+// then item columns, zeros on the other side), as the producer does.
+func (m *convModel) features(nodes []uint32) []float32 {
+	du, di := m.info.UserFeatDim, m.info.ItemFeatDim
+	f := make([]float32, len(nodes)*m.featDim)
+	U := uint32(m.info.NumUsers)
+	for r, id := range nodes {
+		row := f[r*m.featDim : (r+1)*m.featDim]
+		if id < U {
+			if du > 0 && m.info.UserFeatures != nil {
+				copy(row[:du], m.info.UserFeatures[int(id)*du:int(id+1)*du])
+			}
+		} else if di > 0 && m.info.ItemFeatures != nil {
+			i := int(id - U)
+			copy(row[du:], m.info.ItemFeatures[i*di:(i+1)*di])
+		}
+	}
+	return f
+}
+
+// State implements Model: "param/<name>" for every dense parameter and
+// "param/emb" for the id table, then "opt/<name>/..." and "opt/step".
+func (m *convModel) State() []Tensor {
+	var ts []Tensor
+	for _, p := range m.params {
+		ts = append(ts, Tensor{Name: "param/" + p.name, Shape: p.shape, Data: p.data})
+	}
+	if m.useID {
+		ts = append(ts, Tensor{Name: "param/emb", Shape: []int{m.info.NumUsers + m.info.NumItems, m.cfg.Dim}, Data: m.emb})
+	}
+	for _, p := range m.params {
+		ts = append(ts, optTensors(p.opt.State("opt/"+p.name+"/"))...)
+	}
+	if m.useID {
+		ts = append(ts, optTensors(m.embOpt.State("opt/emb/"))...)
+	}
+	ts = append(ts, Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(m.step)}})
+	return cloneTensors(ts)
+}
+
+// Load implements Model.
+func (m *convModel) Load(state []Tensor) error {
+	byName := make(map[string]Tensor, len(state))
+	for _, t := range state {
+		byName[t.Name] = t
+	}
+	want := map[string][]float32{}
+	for _, p := range m.params {
+		want["param/"+p.name] = p.data
+	}
+	if m.useID {
+		want["param/emb"] = m.emb
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t, ok := byName[n]
+		if !ok {
+			return fmt.Errorf("%s: load: missing %s", m.name, n)
+		}
+		if len(t.Data) != len(want[n]) {
+			return fmt.Errorf("%s: load: %s has %d values, want %d", m.name, n, len(t.Data), len(want[n]))
+		}
+	}
+	st, ok := byName["opt/step"]
+	if !ok || len(st.Data) != 1 {
+		return fmt.Errorf("%s: load: missing opt/step", m.name)
+	}
+	arrs := optArrays(state)
+	for _, p := range m.params {
+		if err := p.opt.Load("opt/"+p.name+"/", arrs); err != nil {
+			return fmt.Errorf("%s: load optimiser of %s: %w", m.name, p.name, err)
+		}
+	}
+	if m.useID {
+		if err := m.embOpt.Load("opt/emb/", arrs); err != nil {
+			return fmt.Errorf("%s: load optimiser of emb: %w", m.name, err)
+		}
+	}
+	for _, n := range names {
+		copy(want[n], byName[n].Data)
+	}
+	m.step = int(st.Data[0])
+	return nil
+}

@@ -1,0 +1,90 @@
+//go:build !cuda
+
+package consumer
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/trainerd/trainerd/consumer/nn"
+)
+
+// graphSAGE is GraphSAGE (Hamilton et al. 2017) over the batch's uniform
+// neighbour samples with the mean and pool aggregators, plus GCN-style
+// (normalised sum including self, one W) and GAT-style (attention over the
+// T slots and self) aggregators. Layers 1..K-1 have width model.hidden and
+// ReLU; layer K maps to model.dim without activation.
+type graphSAGE struct {
+	k, dim, hidden int
+	agg            string
+}
+
+// newGraphSAGE builds GraphSAGE. Defaults: 2 layers, aggregator mean,
+// sampled-softmax loss.
+func newGraphSAGE(cfg Config, info Info) (Model, error) {
+	cfg = gnnDefaults(cfg, "mean", "softmax", info)
+	switch cfg.Aggregator {
+	case "mean", "pool", "gcn", "gat":
+	default:
+		return nil, fmt.Errorf("graphsage: model.aggregator: unknown %q (want mean, pool, gcn or gat)", cfg.Aggregator)
+	}
+	spec := &graphSAGE{k: cfg.Layers, dim: cfg.Dim, hidden: cfg.Hidden, agg: cfg.Aggregator}
+	return newConvModel("graphsage", cfg, info, spec)
+}
+
+func (s *graphSAGE) width(l int) int {
+	if l == s.k {
+		return s.dim
+	}
+	return s.hidden
+}
+
+func (s *graphSAGE) params(in int) []dparam {
+	var ps []dparam
+	d := in
+	for l := 1; l <= s.k; l++ {
+		pre := fmt.Sprintf("sage%d/", l)
+		out := s.width(l)
+		switch s.agg {
+		case "mean":
+			ps = append(ps, dparam{name: pre + "W", shape: []int{2 * d, out}})
+		case "pool":
+			ps = append(ps, dparam{name: pre + "Q", shape: []int{d, s.hidden}}, dparam{name: pre + "Q/b", shape: []int{1, s.hidden}},
+				dparam{name: pre + "W", shape: []int{d + s.hidden, out}})
+		case "gcn":
+			ps = append(ps, dparam{name: pre + "W", shape: []int{d, out}})
+		case "gat":
+			ps = append(ps, dparam{name: pre + "W", shape: []int{d, out}},
+				dparam{name: pre + "att/l", shape: []int{out, 1}}, dparam{name: pre + "att/r", shape: []int{out, 1}})
+		}
+		ps = append(ps, dparam{name: pre + "W/b", shape: []int{1, out}})
+		d = out
+	}
+	return ps
+}
+
+func (s *graphSAGE) needs() hopNeeds {
+	switch s.agg {
+	case "pool":
+		return hopNeeds{mask: true, self: true}
+	case "gcn":
+		return hopNeeds{idxSelf: true, wSelf: true}
+	case "gat":
+		return hopNeeds{idxSelf: true, bias: true, self: true}
+	}
+	return hopNeeds{w: true, uniform: true, self: true}
+}
+
+func (s *graphSAGE) forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error) {
+	var err error
+	for l := 1; l <= s.k; l++ {
+		pre := fmt.Sprintf("sage%d/", l)
+		layer := nn.SAGE{Agg: s.agg, W: nn.Linear{W: p[pre+"W"], B: p[pre+"W/b"]}, Q: nn.Linear{W: p[pre+"Q"], B: p[pre+"Q/b"]},
+			AttL: p[pre+"att/l"], AttR: p[pre+"att/r"], Act: l < s.k}
+		if h, err = layer.Fwd(h, hops[s.k-l]); err != nil {
+			return nil, fmt.Errorf("graphsage layer %d: %w", l, err)
+		}
+	}
+	return h, nil
+}

@@ -1,0 +1,315 @@
+// Package optim owns the parameter-update rules of trainerd's CPU consumer:
+// Adam, SGD and Adagrad over row-major float32 tables, applied either to every
+// row (dense) or only to the rows a batch touched (sparse, "lazy"), and the
+// learning-rate schedules.
+//
+// Sparse semantics (documented choice): a row's moments and its Adam step
+// count advance only when the row receives a gradient, so bias correction
+// uses the row's own step count (TensorFlow LazyAdam / per-row counters).
+// Rows that are not in a batch are left untouched — neither their values nor
+// their moments decay. Dense updates are the special case where every row is
+// touched every step, which reproduces textbook Adam exactly.
+//
+// The package never imports package consumer: optimiser state is exported as
+// plain Arrays (name, shape, float32 data) which the consumer converts.
+// Updates are elementwise per row, so splitting rows across goroutines gives
+// bit-identical results whatever the scheduling.
+package optim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Array is one named float32 array of optimiser state, row-major.
+type Array struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// ErrState is returned (wrapped) by Load when the state does not match the
+// optimiser's shape or kind.
+var ErrState = errors.New("optim: state mismatch")
+
+// Optimizer updates one rows×dim float32 table.
+type Optimizer interface {
+	// Update applies grads to param. With rows nil every row is updated and
+	// grads has the size of param; otherwise rows lists distinct row indices
+	// and grads holds one dim-wide gradient per listed row, in that order.
+	Update(param []float32, rows []int32, grads []float32, lr float32)
+	// State exports the optimiser state, names prefixed by prefix.
+	State(prefix string) []Array
+	// Load restores what State(prefix) returned.
+	Load(prefix string, state []Array) error
+}
+
+// Params configures an optimiser. Zero values mean the documented defaults.
+type Params struct {
+	// Kind is adam, sgd or adagrad. Default adam.
+	Kind string
+	// Beta1, Beta2 and Eps are Adam's constants. Defaults 0.9, 0.999, 1e-8.
+	Beta1, Beta2, Eps float32
+	// Threads bounds the goroutines of a dense update. Default GOMAXPROCS.
+	Threads int
+}
+
+// New returns an optimiser for a rows×dim table.
+func New(p Params, rows, dim int) (Optimizer, error) {
+	if p.Threads <= 0 {
+		p.Threads = runtime.GOMAXPROCS(0)
+	}
+	switch p.Kind {
+	case "", "adam":
+		if p.Beta1 == 0 {
+			p.Beta1 = 0.9
+		}
+		if p.Beta2 == 0 {
+			p.Beta2 = 0.999
+		}
+		if p.Eps == 0 {
+			p.Eps = 1e-8
+		}
+		return &Adam{Rows: rows, Dim: dim, Beta1: p.Beta1, Beta2: p.Beta2, Eps: p.Eps, Threads: p.Threads,
+			M: make([]float32, rows*dim), V: make([]float32, rows*dim), Steps: make([]float32, rows)}, nil
+	case "sgd":
+		return &SGD{Rows: rows, Dim: dim}, nil
+	case "adagrad":
+		if p.Eps == 0 {
+			p.Eps = 1e-10
+		}
+		return &Adagrad{Rows: rows, Dim: dim, Eps: p.Eps, Threads: p.Threads, G: make([]float32, rows*dim)}, nil
+	}
+	return nil, fmt.Errorf("optim: unknown optimizer %q (want adam, sgd or adagrad)", p.Kind)
+}
+
+// parallelRows runs f over [0,n) split into at most threads contiguous
+// chunks. Chunks write disjoint rows, so the result does not depend on
+// scheduling.
+func parallelRows(n, threads int, f func(lo, hi int)) {
+	if threads <= 1 || n < 1024 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + threads - 1) / threads
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// Adam is Adam with per-row step counters (see the package doc for the
+// sparse semantics). Steps holds each row's step count as float32, exact up
+// to 2^24 updates of one row.
+type Adam struct {
+	Rows, Dim         int
+	Beta1, Beta2, Eps float32
+	Threads           int
+	M, V              []float32
+	Steps             []float32
+}
+
+// Update implements Optimizer.
+func (a *Adam) Update(param []float32, rows []int32, grads []float32, lr float32) {
+	d := a.Dim
+	n := a.Rows
+	if rows != nil {
+		n = len(rows)
+	}
+	b1, b2 := float64(a.Beta1), float64(a.Beta2)
+	parallelRows(n, a.Threads, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			r := k
+			if rows != nil {
+				r = int(rows[k])
+			}
+			a.Steps[r]++
+			t := float64(a.Steps[r])
+			// Fold the bias corrections into the step size and epsilon.
+			c1 := 1 - math.Pow(b1, t)
+			c2 := math.Sqrt(1 - math.Pow(b2, t))
+			step := float32(float64(lr) * c2 / c1)
+			eps := float32(float64(a.Eps) * c2)
+			p := param[r*d : r*d+d]
+			m := a.M[r*d : r*d+d]
+			v := a.V[r*d : r*d+d]
+			g := grads[k*d : k*d+d]
+			for i := range p {
+				gi := g[i]
+				m[i] = a.Beta1*m[i] + (1-a.Beta1)*gi
+				v[i] = a.Beta2*v[i] + (1-a.Beta2)*gi*gi
+				p[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i]))) + eps)
+			}
+		}
+	})
+}
+
+// State implements Optimizer.
+func (a *Adam) State(prefix string) []Array {
+	return []Array{
+		{Name: prefix + "/adam_m", Shape: []int{a.Rows, a.Dim}, Data: a.M},
+		{Name: prefix + "/adam_v", Shape: []int{a.Rows, a.Dim}, Data: a.V},
+		{Name: prefix + "/adam_steps", Shape: []int{a.Rows}, Data: a.Steps},
+	}
+}
+
+// Load implements Optimizer.
+func (a *Adam) Load(prefix string, state []Array) error {
+	return load(state, map[string][]float32{
+		prefix + "/adam_m": a.M, prefix + "/adam_v": a.V, prefix + "/adam_steps": a.Steps,
+	})
+}
+
+// SGD is plain stochastic gradient descent; it has no state.
+type SGD struct {
+	Rows, Dim int
+}
+
+// Update implements Optimizer.
+func (s *SGD) Update(param []float32, rows []int32, grads []float32, lr float32) {
+	if rows == nil {
+		for i, g := range grads {
+			param[i] -= lr * g
+		}
+		return
+	}
+	d := s.Dim
+	for k, r := range rows {
+		p := param[int(r)*d : int(r)*d+d]
+		for i, g := range grads[k*d : k*d+d] {
+			p[i] -= lr * g
+		}
+	}
+}
+
+// State implements Optimizer (SGD has none).
+func (s *SGD) State(string) []Array { return nil }
+
+// Load implements Optimizer.
+func (s *SGD) Load(string, []Array) error { return nil }
+
+// Adagrad accumulates squared gradients per element.
+type Adagrad struct {
+	Rows, Dim int
+	Eps       float32
+	Threads   int
+	G         []float32
+}
+
+// Update implements Optimizer.
+func (a *Adagrad) Update(param []float32, rows []int32, grads []float32, lr float32) {
+	d := a.Dim
+	n := a.Rows
+	if rows != nil {
+		n = len(rows)
+	}
+	parallelRows(n, a.Threads, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			r := k
+			if rows != nil {
+				r = int(rows[k])
+			}
+			p := param[r*d : r*d+d]
+			acc := a.G[r*d : r*d+d]
+			for i, g := range grads[k*d : k*d+d] {
+				acc[i] += g * g
+				p[i] -= lr * g / (float32(math.Sqrt(float64(acc[i]))) + a.Eps)
+			}
+		}
+	})
+}
+
+// State implements Optimizer.
+func (a *Adagrad) State(prefix string) []Array {
+	return []Array{{Name: prefix + "/adagrad_g", Shape: []int{a.Rows, a.Dim}, Data: a.G}}
+}
+
+// Load implements Optimizer.
+func (a *Adagrad) Load(prefix string, state []Array) error {
+	return load(state, map[string][]float32{prefix + "/adagrad_g": a.G})
+}
+
+// load copies each wanted array out of state, checking sizes.
+func load(state []Array, want map[string][]float32) error {
+	found := 0
+	for _, s := range state {
+		dst, ok := want[s.Name]
+		if !ok {
+			continue
+		}
+		if len(dst) != len(s.Data) {
+			return fmt.Errorf("%w: %s has %d values, want %d", ErrState, s.Name, len(s.Data), len(dst))
+		}
+		copy(dst, s.Data)
+		found++
+	}
+	if found != len(want) {
+		return fmt.Errorf("%w: found %d of %d arrays", ErrState, found, len(want))
+	}
+	return nil
+}
+
+// Schedule maps a step number to a learning rate.
+type Schedule struct {
+	// Kind is constant, step or cosine. Default constant.
+	Kind string
+	// Base is the peak learning rate.
+	Base float64
+	// Warmup linearly ramps the rate from Base/Warmup to Base over the first
+	// Warmup steps. 0 means no warmup.
+	Warmup int
+	// DecaySteps: for step, multiply by DecayRate every DecaySteps steps; for
+	// cosine, the length of the cosine from Base to MinLR (after warmup),
+	// after which the rate stays at MinLR.
+	DecaySteps int
+	// DecayRate is the step decay factor. Default 0.1.
+	DecayRate float64
+	// MinLR is the floor of the cosine schedule.
+	MinLR float64
+}
+
+// LR returns the learning rate of step (0-based).
+func (s Schedule) LR(step int) float64 {
+	if s.Warmup > 0 && step < s.Warmup {
+		return s.Base * float64(step+1) / float64(s.Warmup)
+	}
+	t := step - s.Warmup
+	switch s.Kind {
+	case "step":
+		if s.DecaySteps <= 0 {
+			return s.Base
+		}
+		r := s.DecayRate
+		if r == 0 {
+			r = 0.1
+		}
+		return s.Base * math.Pow(r, float64(t/s.DecaySteps))
+	case "cosine":
+		if s.DecaySteps <= 0 {
+			return s.Base
+		}
+		if t >= s.DecaySteps {
+			return s.MinLR
+		}
+		return s.MinLR + 0.5*(s.Base-s.MinLR)*(1+math.Cos(math.Pi*float64(t)/float64(s.DecaySteps)))
+	}
+	return s.Base
+}
+
+// Validate reports an unknown schedule kind.
+func (s Schedule) Validate() error {
+	switch s.Kind {
+	case "", "constant", "step", "cosine":
+		return nil
+	}
+	return fmt.Errorf("optim: unknown lr schedule %q (want constant, step or cosine)", s.Kind)
+}

@@ -1,0 +1,335 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"gorgonia.org/cu"
+
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/cuda/probe"
+	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// Model is a consumer.Model trained on the GPU.
+type Model interface {
+	consumer.Model
+	// StepNext is Step(b) that also stages next (the batch the caller will
+	// pass to its following Step/StepNext) into the other upload buffer
+	// while the GPU works on b. next may be nil.
+	StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error)
+	// Timing returns the device timings accumulated so far.
+	Timing() Timing
+	// Close frees the model's device memory (not the Device).
+	Close() error
+}
+
+// New builds the GPU model cfg.Model names on dev: one of
+// probe.CUDAModels() (mf, lightgcn). Every other model trains on CPU only.
+func New(dev *Device, cfg consumer.Config, info consumer.Info) (Model, error) {
+	if !probe.HasCUDAConsumer(cfg.Model) {
+		return nil, fmt.Errorf("model.name: %q has no CUDA implementation (want one of %s); it trains on CPU with the default trainerd binary",
+			cfg.Model, strings.Join(probe.CUDAModels(), ", "))
+	}
+	switch cfg.Model {
+	case "mf":
+		return NewMF(dev, cfg, info)
+	case "lightgcn":
+		return NewLightGCN(dev, cfg, info)
+	}
+	return nil, fmt.Errorf("model.name: %q is listed by probe.CUDAModels but cuda.New does not build it", cfg.Model)
+}
+
+// MF is matrix factorisation on the GPU, the same model as consumer's mf:
+// one global (users then items) table, sparse Adam on the rows a batch
+// touches.
+type MF struct {
+	*embedGPU
+}
+
+// NewMF builds MF on dev.
+func NewMF(dev *Device, cfg consumer.Config, info consumer.Info) (*MF, error) {
+	e, err := newEmbedGPU(dev, "mf", embedDefaults(cfg, "bpr"), info)
+	if err != nil {
+		return nil, err
+	}
+	return &MF{e}, nil
+}
+
+// Name implements consumer.Model.
+func (m *MF) Name() string { return m.name }
+
+// Step implements consumer.Model.
+func (m *MF) Step(ctx context.Context, b *producer.Batch) (consumer.StepStats, error) {
+	return m.StepNext(ctx, b, nil)
+}
+
+// StepNext implements Model.
+func (m *MF) StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error) {
+	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
+		k, s, d := m.dev.Kernels, sl.shape, m.d
+		R := s.Rows()
+		if err := k.GatherRows(st, m.x, m.table, sl.ids, R, d); err != nil {
+			return 0, err
+		}
+		if err := m.loss.Enqueue(st, m.x, m.g, s); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD32Async(m.rowGrad.Ptr, 0, int64(sl.nRows*d), st); err != nil {
+			return 0, fmt.Errorf("cuda: zero row gradients: %w", err)
+		}
+		if err := k.ScatterAddRows(st, m.rowGrad, m.g, sl.pos, R, d, 1); err != nil {
+			return 0, err
+		}
+		n, err := m.l2(sl, st, m.rowGrad, true)
+		if err != nil {
+			return 0, err
+		}
+		p := m.adam
+		p.LR = m.lr()
+		return n, k.SparseAdam(st, m.table, m.m, m.v, m.steps, sl.rows, m.rowGrad, sl.nRows, d, p)
+	})
+}
+
+// Embed implements consumer.Model.
+func (m *MF) Embed(ctx context.Context) (*consumer.Embeddings, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	F, err := m.download(m.table)
+	if err != nil {
+		return nil, fmt.Errorf("mf (cuda): embed: %w", err)
+	}
+	return m.embeddings(F), nil
+}
+
+// State implements consumer.Model.
+func (m *MF) State() []consumer.Tensor {
+	st, err := m.state()
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// Load implements consumer.Model.
+func (m *MF) Load(state []consumer.Tensor) error { return m.load(state) }
+
+// Close implements Model.
+func (m *MF) Close() error { return m.close() }
+
+// normAdjCSR builds D^-½ A D^-½ over global ids exactly as consumer's
+// LightGCN does (users' rows list their items, items' rows their users,
+// weights in float64 then rounded).
+func normAdjCSR(g *graph.Bipartite) (ptr, col []int32, val []float32, err error) {
+	if g == nil {
+		return nil, nil, nil, fmt.Errorf("model needs the training graph (Info.Graph is nil)")
+	}
+	U, I := g.NumUsers, g.NumItems
+	n := U + I
+	e := g.NumEdges()
+	if 2*e >= math.MaxInt32 {
+		return nil, nil, nil, fmt.Errorf("graph: %d edges too many for int32 offsets", e)
+	}
+	ptr = make([]int32, n+1)
+	col = make([]int32, 0, 2*e)
+	val = make([]float32, 0, 2*e)
+	inv := func(d int) float64 {
+		if d == 0 {
+			return 0
+		}
+		return 1 / math.Sqrt(float64(d))
+	}
+	for u := 0; u < U; u++ {
+		du := inv(g.UserDegree(uint32(u)))
+		for _, it := range g.ItemsOf(uint32(u)) {
+			col = append(col, int32(U+int(it)))
+			val = append(val, float32(du*inv(g.ItemDegree(it))))
+		}
+		ptr[u+1] = int32(len(col))
+	}
+	for i := 0; i < I; i++ {
+		di := inv(g.ItemDegree(uint32(i)))
+		for _, u := range g.UsersOf(uint32(i)) {
+			col = append(col, int32(u))
+			val = append(val, float32(di*inv(g.UserDegree(u))))
+		}
+		ptr[U+i+1] = int32(len(col))
+	}
+	return ptr, col, val, nil
+}
+
+// LightGCN is consumer's lightgcn on the GPU: every step propagates the
+// whole graph (K CSR SpMMs), takes the loss on the mean of the layers,
+// propagates the gradient back (Â is symmetric) and applies a dense Adam
+// update to the base table.
+type LightGCN struct {
+	*embedGPU
+	adj                       CSR
+	graphMem                  *Arena
+	final, grad, cur, nx, acc F32
+}
+
+// NewLightGCN builds LightGCN on dev.
+func NewLightGCN(dev *Device, cfg consumer.Config, info consumer.Info) (*LightGCN, error) {
+	cfg = embedDefaults(cfg, "bpr")
+	ptr, col, val, err := normAdjCSR(info.Graph)
+	if err != nil {
+		return nil, fmt.Errorf("lightgcn (cuda): %w", err)
+	}
+	if len(ptr)-1 != info.NumUsers+info.NumItems {
+		return nil, fmt.Errorf("lightgcn (cuda): graph has %d nodes, info says %d", len(ptr)-1, info.NumUsers+info.NumItems)
+	}
+	e, err := newEmbedGPU(dev, "lightgcn", cfg, info)
+	if err != nil {
+		return nil, err
+	}
+	m := &LightGCN{embedGPU: e}
+	n, d := e.n, e.d
+	err = dev.Do(func() error {
+		var err error
+		bytes := int64(4*(len(ptr)+2*len(col)) + 4*5*n*d + 16*arenaAlign)
+		if m.graphMem, err = NewArena(bytes); err != nil {
+			return err
+		}
+		a := m.graphMem
+		m.adj.N = n
+		if m.adj.Ptr, err = a.I32(len(ptr)); err != nil {
+			return err
+		}
+		if m.adj.Col, err = a.I32(len(col)); err != nil {
+			return err
+		}
+		if m.adj.Val, err = a.F32(len(val)); err != nil {
+			return err
+		}
+		for _, b := range []*F32{&m.final, &m.grad, &m.cur, &m.nx, &m.acc} {
+			if *b, err = a.F32(n * d); err != nil {
+				return err
+			}
+		}
+		if err := UploadI32(m.adj.Ptr, ptr); err != nil {
+			return err
+		}
+		if err := UploadI32(m.adj.Col, col); err != nil {
+			return err
+		}
+		return UploadF32(m.adj.Val, val)
+	})
+	if err != nil {
+		_ = m.Close()
+		return nil, fmt.Errorf("lightgcn (cuda): %w", err)
+	}
+	return m, nil
+}
+
+// propagate enqueues out = (1/(K+1)) Σ_{k=0..K} Â^k x; out may alias x.
+func (m *LightGCN) propagate(st cu.Stream, out, x F32) error {
+	k, n := m.dev.Kernels, m.n*m.d
+	if err := k.Axpby(st, m.cur, x, n, 1, 0); err != nil {
+		return err
+	}
+	if err := k.Axpby(st, m.acc, x, n, 1, 0); err != nil {
+		return err
+	}
+	cur, nx := m.cur, m.nx
+	for l := 0; l < m.cfg.Layers; l++ {
+		if err := k.SpMM(st, nx, m.adj, cur, m.d, 1, 0); err != nil {
+			return err
+		}
+		cur, nx = nx, cur
+		if err := k.Axpby(st, m.acc, cur, n, 1, 1); err != nil {
+			return err
+		}
+	}
+	return k.Axpby(st, out, m.acc, n, float32(1/float64(m.cfg.Layers+1)), 0)
+}
+
+// Name implements consumer.Model.
+func (m *LightGCN) Name() string { return m.name }
+
+// Step implements consumer.Model.
+func (m *LightGCN) Step(ctx context.Context, b *producer.Batch) (consumer.StepStats, error) {
+	return m.StepNext(ctx, b, nil)
+}
+
+// StepNext implements Model.
+func (m *LightGCN) StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error) {
+	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
+		k, s, d := m.dev.Kernels, sl.shape, m.d
+		R := s.Rows()
+		if err := m.propagate(st, m.final, m.table); err != nil {
+			return 0, err
+		}
+		if err := k.GatherRows(st, m.x, m.final, sl.ids, R, d); err != nil {
+			return 0, err
+		}
+		if err := m.loss.Enqueue(st, m.x, m.g, s); err != nil {
+			return 0, err
+		}
+		if err := cu.MemsetD32Async(m.grad.Ptr, 0, int64(m.grad.N), st); err != nil {
+			return 0, fmt.Errorf("cuda: zero gradient: %w", err)
+		}
+		if err := k.ScatterAddRows(st, m.grad, m.g, sl.ids, R, d, 1); err != nil {
+			return 0, err
+		}
+		if err := m.propagate(st, m.grad, m.grad); err != nil {
+			return 0, err
+		}
+		n, err := m.l2(sl, st, m.grad, false)
+		if err != nil {
+			return 0, err
+		}
+		p := m.adam
+		p.LR = m.lr()
+		return n, k.SparseAdam(st, m.table, m.m, m.v, m.steps, I32{}, m.grad, m.n, d, p)
+	})
+}
+
+// Embed implements consumer.Model.
+func (m *LightGCN) Embed(ctx context.Context) (*consumer.Embeddings, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := m.dev.Do(func() error { return m.propagate(m.dev.Compute, m.final, m.table) }); err != nil {
+		return nil, fmt.Errorf("lightgcn (cuda): embed: %w", err)
+	}
+	F, err := m.download(m.final)
+	if err != nil {
+		return nil, fmt.Errorf("lightgcn (cuda): embed: %w", err)
+	}
+	return m.embeddings(F), nil
+}
+
+// State implements consumer.Model.
+func (m *LightGCN) State() []consumer.Tensor {
+	st, err := m.state()
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+// Load implements consumer.Model.
+func (m *LightGCN) Load(state []consumer.Tensor) error { return m.load(state) }
+
+// Close implements Model.
+func (m *LightGCN) Close() error {
+	err := m.dev.Do(func() error {
+		if m.graphMem != nil {
+			err := m.graphMem.Free()
+			m.graphMem = nil
+			return err
+		}
+		return nil
+	})
+	if cerr := m.close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,340 @@
+//go:build cuda && cudadevice
+
+package cuda
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/cuda/probe"
+	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// synthGraph makes a bipartite graph with skewed item popularity.
+func synthGraph(tb testing.TB, users, items, edges int, seed uint64) *graph.Bipartite {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(seed, 99))
+	es := make([]graph.Edge, edges)
+	for i := range es {
+		u := uint32(rng.IntN(users))
+		// squaring a uniform skews towards low item ids (popular items)
+		f := rng.Float64()
+		it := uint32(f * f * float64(items))
+		es[i] = graph.Edge{User: u, Item: min(it, uint32(items-1))}
+	}
+	g, err := graph.Build(users, items, es)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// synthBatch draws B (user, item) edges, P shared negatives and H hard
+// negatives per example.
+func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *producer.Batch {
+	U := g.NumUsers
+	b := &producer.Batch{Index: index, HardPer: H}
+	for len(b.Query) < B {
+		u := uint32(rng.IntN(U))
+		its := g.ItemsOf(u)
+		if len(its) == 0 {
+			continue
+		}
+		b.Query = append(b.Query, u)
+		b.Pos = append(b.Pos, producer.GlobalItem(U, its[rng.IntN(len(its))]))
+	}
+	for i := 0; i < P; i++ {
+		b.Neg = append(b.Neg, producer.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
+	}
+	for i := 0; i < B*H; i++ {
+		b.Hard = append(b.Hard, producer.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
+	}
+	return b
+}
+
+func tensor(tb testing.TB, st []consumer.Tensor, name string) []float32 {
+	tb.Helper()
+	for _, t := range st {
+		if t.Name == name {
+			return t.Data
+		}
+	}
+	tb.Fatalf("state has no %s", name)
+	return nil
+}
+
+func TestModelsMatchCPU(t *testing.T) {
+	dev := testDevice(t)
+	g := synthGraph(t, 300, 500, 4000, 1)
+	info := consumer.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
+	for _, tc := range []consumer.Config{
+		{Model: "mf", Dim: 32, Loss: "bpr", Seed: 7, Threads: 1},
+		{Model: "mf", Dim: 24, Loss: "softmax", Temperature: 0.2, L2: 1e-3, InBatch: true, Seed: 8, Threads: 1},
+		{Model: "mf", Dim: 16, Loss: "margin", Normalize: true, Seed: 9, Threads: 1},
+		{Model: "lightgcn", Dim: 32, Layers: 2, Loss: "bpr", L2: 1e-4, Seed: 10, Threads: 1},
+		{Model: "lightgcn", Dim: 16, Layers: 3, Loss: "softmax", Temperature: 0.1, Seed: 11, Threads: 1},
+	} {
+		t.Run(fmt.Sprintf("%s-%s-l2=%v-inbatch=%v-cos=%v", tc.Model, tc.Loss, tc.L2, tc.InBatch, tc.Normalize), func(t *testing.T) {
+			ctx := context.Background()
+			cpu, err := consumer.New(tc, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gm, err := New(dev, tc, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gm.Close()
+			// Same initial parameters by construction; assert it.
+			assertClose(t, "initial table", tensor(t, gm.State(), "param/emb"), to64(tensor(t, cpu.State(), "param/emb")))
+			rng := rand.New(rand.NewPCG(tc.Seed, 5))
+			batches := make([]*producer.Batch, 6)
+			for i := range batches {
+				batches[i] = synthBatch(g, rng, 64, 40, (i+1)%2, i) // hard negatives on even batches; the first is the largest, so every next one fits and is prefetched
+			}
+			for i, b := range batches {
+				var next *producer.Batch
+				if i+1 < len(batches) {
+					next = batches[i+1]
+				}
+				cs, err := cpu.Step(ctx, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gs, err := gm.StepNext(ctx, b, next)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if gs.Examples != cs.Examples || math.Abs(gs.Loss-cs.Loss) > 1e-4*math.Max(1, math.Abs(cs.Loss)) {
+					t.Fatalf("step %d: gpu %+v, cpu %+v", i, gs, cs)
+				}
+			}
+			if tm := gm.Timing(); tm.Steps != len(batches) || tm.Prefetched != len(batches)-1 {
+				t.Fatalf("timing %+v: want %d steps, %d prefetched", tm, len(batches), len(batches)-1)
+			}
+			gst, cst := gm.State(), cpu.State()
+			for _, name := range []string{"param/emb", "opt/emb/adam_m", "opt/emb/adam_v", "opt/emb/adam_steps"} {
+				assertClose(t, name, tensor(t, gst, name), to64(tensor(t, cst, name)))
+			}
+			ge, err := gm.Embed(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ce, err := cpu.Embed(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "user embeddings", ge.Users, to64(ce.Users))
+			assertClose(t, "item embeddings", ge.Items, to64(ce.Items))
+			// Load round trip: a second GPU model continues identically.
+			g2, err := New(dev, tc, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g2.Close()
+			if err := g2.Load(gst); err != nil {
+				t.Fatal(err)
+			}
+			b := synthBatch(g, rng, 64, 40, 0, 99)
+			s1, err := gm.Step(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2, err := g2.Step(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(s1.Loss-s2.Loss) > 1e-6*math.Max(1, math.Abs(s1.Loss)) {
+				t.Fatalf("after Load: loss %v vs %v", s2.Loss, s1.Loss)
+			}
+		})
+	}
+}
+
+// New builds exactly the models probe.CUDAModels lists, the list the CPU
+// trainerd uses to decide whether to hand a run over to trainerd-cuda.
+func TestNewBuildsExactlyProbeModels(t *testing.T) {
+	dev := testDevice(t)
+	g := synthGraph(t, 20, 30, 100, 3)
+	info := consumer.Info{NumUsers: 20, NumItems: 30, Graph: g}
+	for _, name := range []string{"mf", "deepwalk", "lightgcn", "ngcf", "graphsage", "pinsage"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := New(dev, consumer.Config{Model: name, Dim: 8, Layers: 1, Loss: "bpr", Seed: 1, Threads: 1}, info)
+			if want := probe.HasCUDAConsumer(name); (err == nil) != want {
+				t.Fatalf("New(%s): err %v, probe.HasCUDAConsumer %v", name, err, want)
+			}
+			if err == nil {
+				if m.Name() != name {
+					t.Errorf("built %q, want %q", m.Name(), name)
+				}
+				if err := m.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestModelRejectsBadBatch(t *testing.T) {
+	dev := testDevice(t)
+	g := synthGraph(t, 20, 30, 100, 2)
+	m, err := NewMF(dev, consumer.Config{Model: "mf", Dim: 8}, consumer.Info{NumUsers: 20, NumItems: 30, Graph: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, b := range []*producer.Batch{
+		{Query: []uint32{1}, Pos: []uint32{50}},             // id out of range
+		{Query: []uint32{1, 2}, Pos: []uint32{25}},          // length mismatch
+		{Query: []uint32{1}, Pos: []uint32{25}, HardPer: 1}, // missing hard
+	} {
+		if _, err := m.Step(context.Background(), b); err == nil {
+			t.Errorf("batch %+v accepted", b)
+		}
+	}
+}
+
+// gowallaShape is the LightGCN split of Gowalla.
+const gowallaUsers, gowallaItems, gowallaEdges = 29858, 40981, 810128
+
+// loadGowalla reads $TRAINERD_DATA/gowalla/train.txt ("user item item ...")
+// or returns nil when TRAINERD_DATA is unset or the file is missing.
+func loadGowalla(tb testing.TB) *graph.Bipartite {
+	dir := os.Getenv("TRAINERD_DATA")
+	if dir == "" {
+		return nil
+	}
+	p := filepath.Join(dir, "gowalla", "train.txt")
+	f, err := os.Open(p)
+	if err != nil {
+		tb.Logf("real Gowalla skipped: %v", err)
+		return nil
+	}
+	defer f.Close()
+	var es []graph.Edge
+	U, I := 0, 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		fs := strings.Fields(sc.Text())
+		if len(fs) == 0 {
+			continue
+		}
+		u, err := strconv.Atoi(fs[0])
+		if err != nil {
+			tb.Fatalf("%s:%d: %v", p, line, err)
+		}
+		U = max(U, u+1)
+		for _, s := range fs[1:] {
+			it, err := strconv.Atoi(s)
+			if err != nil {
+				tb.Fatalf("%s:%d: %v", p, line, err)
+			}
+			I = max(I, it+1)
+			es = append(es, graph.Edge{User: uint32(u), Item: uint32(it)})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("%s: %v", p, err)
+	}
+	g, err := graph.Build(U, I, es)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// BenchmarkStep measures examples/s of one training step, GPU (with and
+// without prefetching the next batch) and the CPU consumer in the same
+// process, on Gowalla-shaped synthetic data (and real Gowalla when
+// TRAINERD_DATA points at the data dir).
+func BenchmarkStep(b *testing.B) {
+	dev := testDevice(b)
+	type data struct {
+		name string
+		g    *graph.Bipartite
+	}
+	sets := []data{{"synthetic-gowalla", synthGraph(b, gowallaUsers, gowallaItems, gowallaEdges, 3)}}
+	if g := loadGowalla(b); g != nil {
+		sets = append(sets, data{"gowalla", g})
+	}
+	cpuOK := os.Getenv("TRAINERD_BENCH_CPU") != "0"
+	for _, ds := range sets {
+		info := consumer.Info{NumUsers: ds.g.NumUsers, NumItems: ds.g.NumItems, Graph: ds.g}
+		for _, model := range []string{"mf", "lightgcn"} {
+			for _, B := range []int{512, 2048, 8192} {
+				cfg := consumer.Config{Model: model, Dim: 64, Layers: 3, Loss: "bpr", Seed: 1}
+				rng := rand.New(rand.NewPCG(1, uint64(B)))
+				batches := make([]*producer.Batch, 16)
+				for i := range batches {
+					batches[i] = synthBatch(ds.g, rng, B, 256, 0, i)
+				}
+				for _, mode := range []string{"gpu", "gpu-prefetch", "cpu"} {
+					if mode == "cpu" && (!cpuOK || (model == "lightgcn" && B > 2048)) {
+						continue
+					}
+					b.Run(fmt.Sprintf("%s/%s/B=%d/%s", ds.name, model, B, mode), func(b *testing.B) {
+						ctx := context.Background()
+						var m consumer.Model
+						var gm Model
+						var err error
+						if mode == "cpu" {
+							m, err = consumer.New(cfg, info)
+						} else {
+							gm, err = New(dev, cfg, info)
+							m = gm
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						if gm != nil {
+							defer gm.Close()
+						}
+						// warm up (module JIT, first allocation)
+						if _, err := m.Step(ctx, batches[0]); err != nil {
+							b.Fatal(err)
+						}
+						var t0 Timing
+						if gm != nil {
+							t0 = gm.Timing()
+						}
+						start := time.Now()
+						b.ResetTimer()
+						for i := 0; i < b.N; i++ {
+							cur := batches[i%len(batches)]
+							var err error
+							if mode == "gpu-prefetch" {
+								_, err = gm.StepNext(ctx, cur, batches[(i+1)%len(batches)])
+							} else {
+								_, err = m.Step(ctx, cur)
+							}
+							if err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.StopTimer()
+						el := time.Since(start).Seconds()
+						b.ReportMetric(float64(b.N*B)/el, "examples/s")
+						if gm != nil {
+							t1 := gm.Timing()
+							d := Timing{Steps: t1.Steps - t0.Steps, Step: t1.Step - t0.Step, CopyWait: t1.CopyWait - t0.CopyWait}
+							b.ReportMetric(d.WaitFraction(), "copywait-frac")
+							b.ReportMetric(float64(d.Step.Microseconds())/float64(max(d.Steps, 1)), "gpu-us/step")
+						}
+					})
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,554 @@
+// Package trainer runs one training job end to end: it opens the feature
+// store, builds the producers' sampler and the model, resumes from the newest
+// valid checkpoint, drives producers → consumer epoch by epoch with the
+// curriculum, checkpoints (every N steps, every M minutes, at epoch ends and
+// on interrupt), evaluates every E epochs, writes embeddings, the training
+// curve and the status, and serves metrics over HTTP.
+//
+// The parts run as actors in an oklog/run group (training loop, HTTP server)
+// with one interrupt path: cancelling the context passed to Run makes the
+// loop finish its current step, write a checkpoint and return, which stops
+// the rest.
+//
+// Exactness: a batch is a pure function of (seed, epoch, index, curriculum
+// params) and model steps are deterministic, so a run resumed from any
+// checkpoint ends with the same parameters as an uninterrupted one.
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/oklog/run"
+
+	"github.com/trainerd/trainerd/checkpoints"
+	"github.com/trainerd/trainerd/config"
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/curriculum"
+	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/eval"
+	"github.com/trainerd/trainerd/export"
+	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/obs"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// Options configure one run.
+type Options struct {
+	// Config is the validated training config.
+	Config *config.Config
+	// StoreDir is the feature store; RunDir receives checkpoints,
+	// embeddings, curves and the status.
+	StoreDir string
+	RunDir   string
+	// Force resumes from a checkpoint made with another config or data set.
+	Force bool
+	// Device names where the consumer runs ("cpu", "cuda:0"), for status.
+	Device string
+	// NewModel builds the model; nil means consumer.New (the CPU consumer).
+	// The CUDA binary passes its own constructor.
+	NewModel func(consumer.Config, consumer.Info) (consumer.Model, error)
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Out receives one line per epoch; nil means os.Stdout.
+	Out io.Writer
+	// Progress, when non-nil, shows a live progress line.
+	Progress *obs.Progress
+	// Ready, when non-nil, is called with the HTTP server's address once it
+	// listens (tests use it to find a :0 port).
+	Ready func(httpAddr string)
+}
+
+// Result summarises a finished (or interrupted) run.
+type Result struct {
+	Epoch, Step int
+	// Interrupted is true when the run stopped on a cancelled context.
+	Interrupted bool
+	// Eval is the last evaluation.
+	Eval eval.Metrics
+	// Checkpoint is the last checkpoint written.
+	Checkpoint string
+}
+
+// CurveFile is the run-directory file holding the evaluation history.
+const CurveFile = "curve.json"
+
+// EvalRecord is one evaluation in the run's history (CurveFile).
+type EvalRecord struct {
+	Epoch int `json:"epoch"`
+	// Loss is the epoch's mean training loss.
+	Loss float64 `json:"loss"`
+	// TrainSeconds is the training wall time accumulated up to this epoch.
+	TrainSeconds float64      `json:"train_seconds"`
+	Metrics      eval.Metrics `json:"metrics"`
+}
+
+// Run trains until the configured number of epochs is done or ctx is
+// cancelled; an interrupt is not an error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.NewModel == nil {
+		o.NewModel = consumer.New
+	}
+	if o.Device == "" {
+		o.Device = "cpu"
+	}
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("trainer: run dir: %w", err)
+	}
+	j, err := newJob(o)
+	if err != nil {
+		return nil, err
+	}
+	defer j.close()
+
+	var g run.Group
+	var res *Result
+	trainCtx, cancel := context.WithCancel(ctx)
+	g.Add(func() error {
+		var err error
+		res, err = j.loop(trainCtx)
+		return err
+	}, func(error) { cancel() })
+
+	srv := obs.NewServer(o.Config.HTTP.Addr, j.metrics, &j.status)
+	if err := srv.Listen(); err != nil {
+		return nil, fmt.Errorf("trainer: http %s: %w", o.Config.HTTP.Addr, err)
+	}
+	o.Logger.Info("http listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /status")
+	if o.Ready != nil {
+		o.Ready(srv.Addr())
+	}
+	g.Add(func() error { return srv.Serve() }, func(error) {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = srv.Shutdown(sctx)
+	})
+	if err := g.Run(); err != nil {
+		j.status.Update(func(s *obs.Status) { s.State = "failed"; s.Error = err.Error() })
+		return res, err
+	}
+	return res, nil
+}
+
+// job is one run's wired parts.
+type job struct {
+	o        Options
+	cfg      *config.Config
+	log      *slog.Logger
+	store    *featurestore.Store
+	train    *graph.Bipartite
+	test     *graph.Bipartite
+	sampler  *producer.Sampler
+	model    consumer.Model
+	sched    *curriculum.Schedule
+	hash     string
+	fp       string
+	metrics  *obs.Metrics
+	status   obs.StatusBox
+	userIDs  []string
+	itemIDs  []string
+	curve    []EvalRecord
+	trainSec float64
+}
+
+func newJob(o Options) (*job, error) {
+	cfg := o.Config
+	j := &job{o: o, cfg: cfg, log: o.Logger, metrics: obs.NewMetrics()}
+	store, err := featurestore.Open(o.StoreDir, featurestore.Options{ReadOnly: true, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("trainer: store %s: %w", o.StoreDir, err)
+	}
+	j.store = store
+	if err := j.wire(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+func (j *job) close() { j.store.Close() }
+
+// usesFeatures reports whether the model reads store features.
+func usesFeatures(m consumer.Config) bool {
+	switch m.Model {
+	case "pinsage", "graphsage":
+		return m.Inputs != "id"
+	}
+	return false
+}
+
+// convolves reports whether the model needs the producer's K-hop graph.
+func convolves(name string) bool { return name == "pinsage" || name == "graphsage" }
+
+func (j *job) wire() error {
+	cfg, st := j.cfg, j.store
+	stats := st.Stats()
+	g, err := st.LoadGraph()
+	if err != nil {
+		return fmt.Errorf("trainer: load graph: %w", err)
+	}
+	j.train = g
+	testEdges, err := st.Interactions("test")
+	if err != nil {
+		return fmt.Errorf("trainer: test split: %w", err)
+	}
+	te := make([]graph.Edge, len(testEdges))
+	for i, e := range testEdges {
+		te[i] = graph.Edge{User: e.User, Item: e.Item}
+	}
+	if j.test, err = graph.Build(stats.Users, stats.Items, te); err != nil {
+		return fmt.Errorf("trainer: test graph: %w", err)
+	}
+	if j.userIDs, err = st.IDs(dataset.User); err != nil {
+		return err
+	}
+	if j.itemIDs, err = st.IDs(dataset.Item); err != nil {
+		return err
+	}
+
+	pcfg := cfg.Producer.Config
+	if pcfg.Seed == 0 {
+		pcfg.Seed = cfg.Train.Seed
+	}
+	if !convolves(cfg.Model.Model) {
+		pcfg.Layers = 0 // config.Validate keeps producer.layers == model.layers for GNNs
+	}
+	if cfg.Model.Model == "deepwalk" {
+		pcfg.Examples.Kind = "walks"
+	}
+	var fs producer.FeatureSource
+	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
+		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
+	if usesFeatures(cfg.Model) && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
+		fs = st
+		if info.UserFeatures, err = st.FeatureMatrix(dataset.User); err != nil {
+			return err
+		}
+		if info.ItemFeatures, err = st.FeatureMatrix(dataset.Item); err != nil {
+			return err
+		}
+	} else {
+		info.UserFeatDim, info.ItemFeatDim = 0, 0
+	}
+	if j.sampler, err = producer.New(g, fs, pcfg); err != nil {
+		return fmt.Errorf("trainer: producer: %w", err)
+	}
+	mcfg := cfg.Model
+	if mcfg.Seed == 0 {
+		mcfg.Seed = cfg.Train.Seed
+	}
+	if j.model, err = j.o.NewModel(mcfg, info); err != nil {
+		return fmt.Errorf("trainer: model: %w", err)
+	}
+	if j.sched, err = cfg.Schedule(); err != nil {
+		return fmt.Errorf("trainer: curriculum: %w", err)
+	}
+	j.hash = config.Hash(cfg)
+	j.fp = st.Fingerprint()
+	j.log.Info("wired", "model", mcfg.Model, "users", stats.Users, "items", stats.Items,
+		"train_edges", g.NumEdges(), "test_edges", len(testEdges), "batches_per_epoch", j.sampler.BatchesPerEpoch(),
+		"device", j.o.Device)
+	return nil
+}
+
+// hyper is the curriculum's learning rate and margin at (epoch, step); a
+// schedule left unset gives 0, which keeps the model's own value (and its
+// model.lr_schedule).
+func (j *job) hyper(epoch, step int) consumer.Hyper {
+	p := j.sched.At(epoch, step)
+	var h consumer.Hyper
+	if j.cfg.Curriculum.LR.Kind != "" {
+		h.LR = p.LR
+	}
+	if j.cfg.Curriculum.Margin.Kind != "" {
+		h.Margin = p.Margin
+	}
+	return h
+}
+
+// epochParams maps the curriculum onto the producer's per-epoch knobs.
+func epochParams(p curriculum.Params) producer.EpochParams {
+	return producer.EpochParams{HardPer: p.HardPer, PoolSize: p.PoolSize, RankLo: p.RankLo, RankHi: p.RankHi}
+}
+
+func (j *job) resume() (checkpoints.Position, error) {
+	pos := checkpoints.Position{Epoch: 1}
+	dir := checkpoints.Dir(j.o.RunDir)
+	ck, skipped, err := checkpoints.Latest(dir)
+	for _, s := range skipped {
+		j.log.Warn("skipped invalid checkpoint", "path", s.Path, "reason", s.Err)
+	}
+	if errors.Is(err, checkpoints.ErrNoCheckpoint) || errors.Is(err, os.ErrNotExist) {
+		return pos, nil
+	}
+	if err != nil {
+		return pos, fmt.Errorf("trainer: checkpoints: %w", err)
+	}
+	if err := ck.Check(j.hash, j.fp, j.o.Force); err != nil {
+		return pos, fmt.Errorf("trainer: %s: %w (use --force to resume anyway)", ck.Path, err)
+	}
+	state := make([]consumer.Tensor, len(ck.Tensors))
+	for i, t := range ck.Tensors {
+		state[i] = consumer.Tensor(t)
+	}
+	if err := j.model.Load(state); err != nil {
+		return pos, fmt.Errorf("trainer: load %s: %w", ck.Path, err)
+	}
+	j.trainSec = ck.TrainSeconds
+	j.loadCurve()
+	j.log.Info("resumed", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "batch", ck.BatchCursor)
+	return ck.Position, nil
+}
+
+func (j *job) save(pos checkpoints.Position) (string, error) {
+	st := j.model.State()
+	ts := make([]checkpoints.Tensor, len(st))
+	for i, t := range st {
+		ts[i] = checkpoints.Tensor(t)
+	}
+	ck := &checkpoints.Checkpoint{Header: checkpoints.Header{Position: pos, ConfigHash: j.hash,
+		Fingerprint: j.fp, WallTime: time.Now(), TrainSeconds: j.trainSec}, Tensors: ts}
+	path, err := checkpoints.Save(checkpoints.Dir(j.o.RunDir), ck, j.cfg.Checkpoint.KeepLast)
+	if err != nil {
+		return "", fmt.Errorf("trainer: checkpoint: %w", err)
+	}
+	j.metrics.CheckpointWritten(time.Now())
+	j.status.Update(func(s *obs.Status) { s.LastCheckpoint = path })
+	j.log.Debug("checkpoint", "path", path, "epoch", pos.Epoch, "step", pos.Step, "batch", pos.BatchCursor)
+	return path, nil
+}
+
+func (j *job) loop(ctx context.Context) (*Result, error) {
+	cfg := j.cfg
+	res := &Result{}
+	j.status.Update(func(s *obs.Status) {
+		s.State, s.Model, s.Device, s.RunDir, s.Epochs = "starting", cfg.Model.Model, j.o.Device, j.o.RunDir, cfg.Train.Epochs
+		s.ConfigHash, s.Started = j.hash, time.Now()
+	})
+	pos, err := j.resume()
+	if err != nil {
+		return res, err
+	}
+	stepCtx := context.WithoutCancel(ctx) // a step, once begun, always finishes
+	tunable, _ := j.model.(consumer.Tunable)
+	lastCkpt := time.Now()
+	perEpoch := j.sampler.BatchesPerEpoch()
+	workers, queue := cfg.Producer.Workers, cfg.Producer.Queue
+	j.status.Update(func(s *obs.Status) { s.State = "training" })
+
+	for pos.Epoch <= cfg.Train.Epochs {
+		epoch := pos.Epoch
+		params := j.sched.At(epoch, pos.Step)
+		pl := producer.NewPipeline(ctx, j.sampler, workers, queue, epoch, pos.BatchCursor, epochParams(params))
+		epochStart := time.Now()
+		var lossSum float64
+		var nLoss, examples int
+		var waited time.Duration
+		interrupted := false
+		for {
+			t0 := time.Now()
+			b, err := pl.Next(ctx)
+			waited += time.Since(t0)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					interrupted = true
+					break
+				}
+				pl.Close()
+				return res, fmt.Errorf("trainer: producer: epoch %d: %w", epoch, err)
+			}
+			if tunable != nil {
+				tunable.SetHyper(j.hyper(epoch, pos.Step))
+			}
+			st, err := j.model.Step(stepCtx, b)
+			pl.Release(b)
+			if err != nil {
+				pl.Close()
+				return res, fmt.Errorf("trainer: step %d (epoch %d batch %d): %w", pos.Step, epoch, pos.BatchCursor, err)
+			}
+			pos.Step++
+			pos.BatchCursor++
+			lossSum += st.Loss
+			nLoss++
+			examples += st.Examples
+			j.observe(pos, st, examples, epochStart, waited, pl.Stats().QueueDepth, perEpoch)
+			if ctx.Err() != nil {
+				interrupted = true
+				break
+			}
+			due := cfg.Checkpoint.EverySteps > 0 && pos.Step%cfg.Checkpoint.EverySteps == 0
+			due = due || (cfg.Checkpoint.EveryMinutes > 0 && time.Since(lastCkpt).Minutes() >= cfg.Checkpoint.EveryMinutes)
+			if due && pos.BatchCursor < perEpoch {
+				j.trainSec += time.Since(epochStart).Seconds()
+				epochStart = time.Now()
+				if res.Checkpoint, err = j.save(pos); err != nil {
+					pl.Close()
+					return res, err
+				}
+				lastCkpt = time.Now()
+			}
+		}
+		pl.Close()
+		j.trainSec += time.Since(epochStart).Seconds()
+		res.Epoch, res.Step = pos.Epoch, pos.Step
+		if interrupted {
+			if j.o.Progress != nil {
+				j.o.Progress.Clear()
+			}
+			path, err := j.save(pos)
+			if err != nil {
+				return res, err
+			}
+			res.Checkpoint, res.Interrupted = path, true
+			j.log.Info("interrupted: checkpoint written, stopping", "path", path, "epoch", epoch, "step", pos.Step)
+			j.status.Update(func(s *obs.Status) { s.State = "stopped" })
+			return res, nil
+		}
+		secs := time.Since(epochStart).Seconds()
+		loss := 0.0
+		if nLoss > 0 {
+			loss = lossSum / float64(nLoss)
+		}
+		evalDue := cfg.Train.EvalEvery > 0 && (epoch%cfg.Train.EvalEvery == 0 || epoch == cfg.Train.Epochs)
+		line := fmt.Sprintf("epoch %3d  loss %.4f  examples/s %8.0f  train %.1fs", epoch, loss, float64(examples)/max(secs, 1e-9), secs)
+		if evalDue {
+			m, evalSec, err := j.evaluate(ctx, epoch, loss)
+			if err != nil {
+				if ctx.Err() == nil {
+					return res, err
+				}
+			} else {
+				res.Eval = m
+				k := cfg.Train.EvalK
+				line += fmt.Sprintf("  recall@%d %.4f  ndcg@%d %.4f  eval %.1fs", k, m.Recall(k), k, m.NDCG(k), evalSec)
+			}
+		}
+		if j.o.Progress != nil {
+			j.o.Progress.Clear()
+		}
+		fmt.Fprintln(j.o.Out, line)
+		pos.Epoch++
+		pos.BatchCursor = 0
+		if res.Checkpoint, err = j.save(pos); err != nil {
+			return res, err
+		}
+		lastCkpt = time.Now()
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			return res, nil
+		}
+	}
+	if err := j.writeEmbeddings(ctx); err != nil {
+		return res, err
+	}
+	j.status.Update(func(s *obs.Status) { s.State = "done" })
+	return res, nil
+}
+
+func (j *job) observe(pos checkpoints.Position, st consumer.StepStats, examples int, start time.Time, waited time.Duration, depth, perEpoch int) {
+	el := time.Since(start).Seconds()
+	eps := float64(examples) / max(el, 1e-9)
+	m := j.metrics
+	m.Loss.Set(st.Loss)
+	m.Examples.Add(float64(st.Examples))
+	m.Batches.Inc()
+	m.ExamplesPerSec.Set(eps)
+	m.BatchesPerSec.Set(float64(pos.BatchCursor) / max(el, 1e-9))
+	m.QueueDepth.Set(float64(depth))
+	m.ConsumerWait.Set(waited.Seconds() / max(el, 1e-9))
+	m.Epoch.Set(float64(pos.Epoch))
+	m.Step.Set(float64(pos.Step))
+	j.status.Update(func(s *obs.Status) {
+		s.Epoch, s.Step, s.Batch, s.Loss, s.ExamplesPerSec = pos.Epoch, pos.Step, pos.BatchCursor, st.Loss, eps
+	})
+	if p := j.o.Progress; p != nil {
+		p.Update("epoch %d  batch %d/%d  loss %.4f  %.0f examples/s", pos.Epoch, pos.BatchCursor, perEpoch, st.Loss, eps)
+	}
+}
+
+// embeddings computes the model's embeddings with the store's id maps.
+func (j *job) embeddings(ctx context.Context) (*export.Embeddings, error) {
+	e, err := j.model.Embed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trainer: embed: %w", err)
+	}
+	return &export.Embeddings{Dim: e.Dim, Users: e.Users, Items: e.Items, UserIDs: j.userIDs, ItemIDs: j.itemIDs}, nil
+}
+
+func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metrics, float64, error) {
+	j.status.Update(func(s *obs.Status) { s.State = "evaluating" })
+	defer j.status.Update(func(s *obs.Status) { s.State = "training" })
+	t0 := time.Now()
+	e, err := j.embeddings(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	k := j.cfg.Train.EvalK
+	m, err := eval.Evaluate(ctx, e.Users, e.Items, e.Dim, j.train, j.test, eval.Options{K: k})
+	if err != nil {
+		return nil, 0, fmt.Errorf("trainer: evaluate: %w", err)
+	}
+	secs := time.Since(t0).Seconds()
+	j.metrics.SetEval(m)
+	j.status.Update(func(s *obs.Status) { s.Eval, s.EvalEpoch = m, epoch })
+	if err := export.Save(j.o.RunDir, e); err != nil {
+		return nil, 0, fmt.Errorf("trainer: save embeddings: %w", err)
+	}
+	j.curve = append(j.curve, EvalRecord{Epoch: epoch, Loss: loss, TrainSeconds: j.trainSec, Metrics: m})
+	if err := j.saveCurve(); err != nil {
+		return nil, 0, err
+	}
+	pts := make([]obs.CurvePoint, len(j.curve))
+	for i, r := range j.curve {
+		pts[i] = obs.CurvePoint{Epoch: r.Epoch, Loss: r.Loss, Recall: r.Metrics.Recall(k)}
+	}
+	if err := obs.WriteCurve(j.o.RunDir, pts, fmt.Sprintf("recall@%d", k)); err != nil {
+		j.log.Warn("training curve plot", "err", err)
+	}
+	return m, secs, nil
+}
+
+func (j *job) writeEmbeddings(ctx context.Context) error {
+	e, err := j.embeddings(ctx)
+	if err != nil {
+		return err
+	}
+	return export.Save(j.o.RunDir, e)
+}
+
+func (j *job) saveCurve() error {
+	return export.WriteFileAtomic(filepath.Join(j.o.RunDir, CurveFile), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(j.curve)
+	})
+}
+
+// loadCurve restores the evaluation history after a resume.
+func (j *job) loadCurve() {
+	b, err := os.ReadFile(filepath.Join(j.o.RunDir, CurveFile))
+	if err != nil {
+		return
+	}
+	var pts []EvalRecord
+	if json.Unmarshal(b, &pts) == nil {
+		j.curve = pts
+	}
+}
