@@ -24,3 +24,6 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 func dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	gonum.Implementation{}.Dgemm(bt(transA), bt(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// SetThreads is a no-op for gonum's single-threaded GEMM.
+func SetThreads(int) {}

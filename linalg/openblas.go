@@ -5,6 +5,7 @@ package linalg
 /*
 #cgo LDFLAGS: -lopenblas
 #include <cblas.h>
+void openblas_set_num_threads(int);
 */
 import "C"
 
@@ -45,3 +46,9 @@ func dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int
 	C.cblas_dgemm(C.CblasRowMajor, trans(transA), trans(transB), C.blasint(m), C.blasint(n), C.blasint(k),
 		C.double(alpha), pa, C.blasint(lda), pb, C.blasint(ldb), C.double(beta), (*C.double)(unsafe.Pointer(&c[0])), C.blasint(ldc))
 }
+
+// SetThreads sets the number of threads OpenBLAS uses for one call. trainerd
+// parallelises over goroutines itself, so 1 is usually best: idle OpenBLAS
+// worker threads spin in sched_yield and burned a third of the CPU of a
+// 2-core PinSage run before this was set.
+func SetThreads(n int) { C.openblas_set_num_threads(C.int(max(n, 1))) }

@@ -426,7 +426,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		if nLoss > 0 {
 			loss = lossSum / float64(nLoss)
 		}
-		evalDue := cfg.Train.EvalEvery > 0 && (epoch%cfg.Train.EvalEvery == 0 || epoch == cfg.Train.Epochs)
+		evalDue := epoch == cfg.Train.Epochs || (cfg.Train.EvalEvery > 0 && epoch%cfg.Train.EvalEvery == 0)
 		line := fmt.Sprintf("epoch %3d  loss %.4f  examples/s %8.0f  train %.1fs", epoch, loss, float64(examples)/max(secs, 1e-9), secs)
 		if evalDue {
 			m, evalSec, err := j.evaluate(ctx, epoch, loss)

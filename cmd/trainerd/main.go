@@ -14,9 +14,17 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trainerd/trainerd/linalg"
 )
 
 func main() {
+	// Producers, the consumer and the evaluator parallelise over goroutines;
+	// OpenBLAS's own threads would only spin beside them. The environment
+	// variable keeps the last word.
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		linalg.SetThreads(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ func newTrainCmd() *cobra.Command {
 		cfgPath, store, runDir, httpAddr string
 		sets                             []string
 		force                            bool
+		cpuProfile                       string
 	)
 	cmd := &cobra.Command{
 		Use:   "train --config FILE --store DIR --run-dir DIR [--set key=value ...]",
@@ -58,6 +60,12 @@ on CPU, and logs which and why.`,
 				return err
 			}
 			log := slog.Default()
+			if cfg.Train.CUDABinary != "" && os.Getenv(cudaBinaryEnv) == "" {
+				// train.cuda_binary names trainerd-cuda; the environment keeps the last word.
+				if err := os.Setenv(cudaBinaryEnv, cfg.Train.CUDABinary); err != nil {
+					return fmt.Errorf("train: train.cuda_binary: %w", err)
+				}
+			}
 			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device, cfg.Model.Model, log)
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
@@ -70,6 +78,17 @@ on CPU, and logs which and why.`,
 				opts.NewModel = func(c consumer.Config, i consumer.Info) (consumer.Model, error) {
 					return newCUDAModel(c, i, ord)
 				}
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("train: --cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("train: --cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			res, err := trainer.Run(cmd.Context(), opts)
 			if err != nil {
@@ -89,6 +108,7 @@ on CPU, and logs which and why.`,
 	f.StringVar(&runDir, "run-dir", "", "run directory: checkpoints, embeddings, curves")
 	f.StringArrayVar(&sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.BoolVar(&force, "force", false, "resume even from a checkpoint of another config or data set")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	f.StringVar(&httpAddr, "http-addr", "", "metrics/status address (overrides http.addr), e.g. 127.0.0.1:9090")
 	return cmd
 }
