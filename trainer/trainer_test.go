@@ -162,4 +162,3 @@ func lastParams(t *testing.T, run string) string {
 	}
 	return sha
 }
-
