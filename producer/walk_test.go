@@ -293,3 +293,34 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("unexpected defaults %+v", c)
 	}
 }
+
+func TestNeighborhoodMatchesCachedBatches(t *testing.T) {
+	g := genGraph(t, 60, 80, 600, 1.0, 5)
+	cfg := Config{Seed: 3, BatchSize: 16, Layers: 1}
+	cfg.Neighbors.Cache = true
+	cfg.EnsureDefaults()
+	s, err := New(g, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	if err := s.Batch(2, 0, EpochParams{}, &b); err != nil {
+		t.Fatal(err)
+	}
+	T := b.T
+	ids, wts := make([]uint32, T), make([]float32, T)
+	for n, v := range b.Layers[0] {
+		valid := s.Neighborhood(2, v, ids, wts)
+		sum := float32(0)
+		for k := 0; k < T; k++ {
+			got := b.Layers[1][b.NbrIdx[0][n*T+k]]
+			if b.NbrW[0][n*T+k] != wts[k] || (wts[k] != 0 && got != ids[k]) {
+				t.Fatalf("node %d slot %d: batch (%d, %v), Neighborhood (%d, %v)", v, k, got, b.NbrW[0][n*T+k], ids[k], wts[k])
+			}
+			sum += wts[k]
+		}
+		if valid > 0 && (sum < 0.999 || sum > 1.001) {
+			t.Fatalf("node %d: weights sum to %v", v, sum)
+		}
+	}
+}

@@ -146,23 +146,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // job is one run's wired parts.
 type job struct {
-	o        Options
-	cfg      *config.Config
-	log      *slog.Logger
-	store    *featurestore.Store
-	train    *graph.Bipartite
-	test     *graph.Bipartite
-	sampler  *producer.Sampler
-	model    consumer.Model
-	sched    *curriculum.Schedule
-	hash     string
-	fp       string
-	metrics  *obs.Metrics
-	status   obs.StatusBox
-	userIDs  []string
-	itemIDs  []string
-	curve    []EvalRecord
-	trainSec float64
+	o       Options
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *featurestore.Store
+	train   *graph.Bipartite
+	test    *graph.Bipartite
+	sampler *producer.Sampler
+	model   consumer.Model
+	sched   *curriculum.Schedule
+	hash    string
+	fp      string
+	metrics *obs.Metrics
+	status  obs.StatusBox
+	userIDs []string
+	itemIDs []string
+	curve   []EvalRecord
+	// embedEpoch is the epoch whose neighborhoods Embed samples.
+	embedEpoch int
+	trainSec   float64
 }
 
 func newJob(o Options) (*job, error) {
@@ -253,6 +255,14 @@ func (j *job) wire() error {
 	}
 	if j.model, err = j.o.NewModel(mcfg, info); err != nil {
 		return fmt.Errorf("trainer: model: %w", err)
+	}
+	if ns, ok := j.model.(consumer.NeighborSetter); ok {
+		// Embed convolves over the producer's neighborhoods, sampled as
+		// training samples them (the epoch's randomness).
+		T := j.sampler.Config().Neighbors.T
+		ns.SetNeighbors(func(node uint32, nbr []uint32, w []float32) int {
+			return j.sampler.Neighborhood(j.embedEpoch, node, nbr, w)
+		}, T)
 	}
 	if j.sched, err = cfg.Schedule(); err != nil {
 		return fmt.Errorf("trainer: curriculum: %w", err)
@@ -496,6 +506,7 @@ func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metri
 	j.status.Update(func(s *obs.Status) { s.State = "evaluating" })
 	defer j.status.Update(func(s *obs.Status) { s.State = "training" })
 	t0 := time.Now()
+	j.embedEpoch = epoch
 	e, err := j.embeddings(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -526,6 +537,7 @@ func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metri
 }
 
 func (j *job) writeEmbeddings(ctx context.Context) error {
+	j.embedEpoch = j.cfg.Train.Epochs
 	e, err := j.embeddings(ctx)
 	if err != nil {
 		return err
