@@ -3,104 +3,20 @@ package consumer
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/trainerd/trainerd/consumer/optim"
-	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/producer"
 )
-
-// normAdj is the symmetric normalised adjacency D^-½ A D^-½ of the
-// bipartite training graph over global node ids, in CSR form. Rows are split
-// into chunks of roughly equal edge counts once, so the parallel SpMM is
-// balanced and its result independent of scheduling (each output row is
-// written by exactly one goroutine, summing its edges in CSR order).
-type normAdj struct {
-	n      int
-	ptr    []int32
-	adj    []int32
-	w      []float32
-	chunks []int // row boundaries, len = parts+1
-}
-
-func newNormAdj(g *graph.Bipartite, threads int) (*normAdj, error) {
-	if g == nil {
-		return nil, fmt.Errorf("model needs the training graph (Info.Graph is nil)")
-	}
-	U, I := g.NumUsers, g.NumItems
-	n := U + I
-	e := g.NumEdges()
-	if 2*e >= math.MaxInt32 {
-		return nil, fmt.Errorf("graph: %d edges too many for int32 offsets", e)
-	}
-	a := &normAdj{n: n, ptr: make([]int32, n+1), adj: make([]int32, 0, 2*e), w: make([]float32, 0, 2*e)}
-	inv := func(d int) float64 {
-		if d == 0 {
-			return 0
-		}
-		return 1 / math.Sqrt(float64(d))
-	}
-	for u := 0; u < U; u++ {
-		du := inv(g.UserDegree(uint32(u)))
-		for _, it := range g.ItemsOf(uint32(u)) {
-			a.adj = append(a.adj, int32(U+int(it)))
-			a.w = append(a.w, float32(du*inv(g.ItemDegree(it))))
-		}
-		a.ptr[u+1] = int32(len(a.adj))
-	}
-	for i := 0; i < I; i++ {
-		di := inv(g.ItemDegree(uint32(i)))
-		for _, u := range g.UsersOf(uint32(i)) {
-			a.adj = append(a.adj, int32(u))
-			a.w = append(a.w, float32(di*inv(g.UserDegree(u))))
-		}
-		a.ptr[U+i+1] = int32(len(a.adj))
-	}
-	// Balance chunks by edges + rows.
-	parts := max(threads, 1) * 4
-	total := len(a.adj) + n
-	a.chunks = []int{0}
-	next := total / parts
-	for r := 0; r < n; r++ {
-		if int(a.ptr[r+1])+r+1 >= next && len(a.chunks) < parts {
-			a.chunks = append(a.chunks, r+1)
-			next = total * len(a.chunks) / parts
-		}
-	}
-	if a.chunks[len(a.chunks)-1] != n {
-		a.chunks = append(a.chunks, n)
-	}
-	return a, nil
-}
-
-// spmm sets dst = Â·src for n×d row-major matrices (dst ≠ src).
-func (a *normAdj) spmm(dst, src []float32, d, threads int) {
-	parallelChunks(len(a.chunks)-1, threads, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			for r := a.chunks[c]; r < a.chunks[c+1]; r++ {
-				o := dst[r*d : r*d+d : r*d+d]
-				clear(o)
-				for k := a.ptr[r]; k < a.ptr[r+1]; k++ {
-					w := a.w[k]
-					c := int(a.adj[k])
-					x := src[c*d : c*d+d : c*d+d]
-					// Plain loop: ~1 GFLOP/s per core here; memory bound.
-					for i := range o {
-						o[i] += w * x[i]
-					}
-				}
-			}
-		}
-	})
-}
 
 // lightGCN is LightGCN: e^(k+1) = Â e^(k) over the whole bipartite training
 // graph, final embedding = mean of layers 0..K; no weights, no activation.
 // Since Â is symmetric, the backward pass is the same propagation applied
 // to the output gradient. Every step propagates the full graph forward and
-// backward (its cost: 2·K SpMMs over 2|E| entries), so big batches amortise
-// it; the base table then receives a dense gradient (nonzero on nearly every
-// row after K hops) and a dense optimiser update.
+// backward (its cost: 2·K SpMMs over 2|E| entries, see spmm.go; the first
+// backward layer reads only the edges of the batch's rows, where the seed
+// gradient is nonzero), so big batches amortise it; the base table then
+// receives a dense gradient (nonzero on nearly every row after K hops) and
+// a dense optimiser update.
 type lightGCN struct {
 	*embedCore
 	adj     *normAdj
@@ -109,6 +25,7 @@ type lightGCN struct {
 	grad    []float32 // dLoss/dfinal, then dLoss/dE^(0)
 	cur, nx []float32 // propagation scratch
 	acc     []float32
+	nz      []bool // rows of the batch, set only during the backward pass
 	opt     optim.Optimizer
 }
 
@@ -128,35 +45,18 @@ func newLightGCN(cfg Config, info Info) (Model, error) {
 	sz := core.n * cfg.Dim
 	m := &lightGCN{embedCore: core, adj: adj, base: initNormal(sz, cfg.InitStd, cfg.Seed, 1),
 		final: make([]float32, sz), grad: make([]float32, sz), cur: make([]float32, sz),
-		nx: make([]float32, sz), acc: make([]float32, sz)}
+		nx: make([]float32, sz), acc: make([]float32, sz), nz: make([]bool, core.n)}
 	if m.opt, err = core.newOptimizer(core.n, cfg.Dim); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// propagate sets out = (1/(K+1)) Σ_{k=0..K} Â^k x. out may alias x.
-func (m *lightGCN) propagate(out, x []float32) {
-	d, K := m.cfg.Dim, m.cfg.Layers
-	copy(m.cur, x)
-	copy(m.acc, x)
-	for k := 0; k < K; k++ {
-		m.adj.spmm(m.nx, m.cur, d, m.cfg.Threads)
-		m.cur, m.nx = m.nx, m.cur
-		acc, cur := m.acc, m.cur
-		parallelFor(len(acc), m.cfg.Threads, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				acc[i] += cur[i]
-			}
-		})
-	}
-	s := float32(1 / float64(K+1))
-	acc := m.acc
-	parallelFor(len(out), m.cfg.Threads, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = acc[i] * s
-		}
-	})
+// propagate sets out = (1/(K+1)) Σ_{k=0..K} Â^k x. out may alias x. nz,
+// when not nil, marks the only rows where x may be nonzero (see
+// normAdj.meanPropagate).
+func (m *lightGCN) propagate(out, x []float32, nz []bool) {
+	m.adj.meanPropagate(out, x, m.cur, m.nx, m.acc, nz, m.cfg.Dim, m.cfg.Layers, m.cfg.Threads)
 }
 
 // Name implements Model.
@@ -174,15 +74,24 @@ func (m *lightGCN) Step(ctx context.Context, b *producer.Batch) (StepStats, erro
 	if B == 0 {
 		return StepStats{}, nil
 	}
-	m.propagate(m.final, m.base)
+	m.propagate(m.final, m.base, nil)
 	l, g, err := m.loss.Compute(m.gather(b, m.final))
 	if err != nil {
 		return StepStats{}, fmt.Errorf("lightgcn: batch %d/%d: %w", b.Epoch, b.Index, err)
 	}
 	clear(m.grad)
 	m.scatterDense(b, g, m.grad)
-	m.propagate(m.grad, m.grad)
-	l += m.l2(m.base, m.cfg.Dim, m.distinctRows(b), m.grad, false, B)
+	// The seed gradient is nonzero only on the batch's rows; the first
+	// backward layer reads only their edges.
+	rows := m.distinctRows(b)
+	for _, r := range rows {
+		m.nz[r] = true
+	}
+	m.propagate(m.grad, m.grad, m.nz)
+	for _, r := range rows {
+		m.nz[r] = false
+	}
+	l += m.l2(m.base, m.cfg.Dim, rows, m.grad, false, B)
 	m.opt.Update(m.base, nil, m.grad, m.lr())
 	m.step++
 	return StepStats{Loss: l, Examples: B}, nil
@@ -193,7 +102,7 @@ func (m *lightGCN) Embed(ctx context.Context) (*Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m.propagate(m.final, m.base)
+	m.propagate(m.final, m.base, nil)
 	return m.embeddings(m.final), nil
 }
 
