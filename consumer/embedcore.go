@@ -143,13 +143,16 @@ func (c *embedCore) check(b *producer.Batch) error {
 	return nil
 }
 
-// gather copies the rows of F (n × outDim) the batch uses into loss inputs.
+// gather copies the rows of F (n × outDim) the batch uses into loss inputs,
+// with the batch's negative masks.
 func (c *embedCore) gather(b *producer.Batch, F []float32) loss.Inputs {
 	d := c.outDim
 	B, P, H := len(b.Query), len(b.Neg), b.HardPer
 	in := &c.in
 	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
-		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d)}
+		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d),
+		// the producer's false-negative masks (nil in hand-built batches)
+		NegMask: b.NegMask, NegMaskPtr: b.NegMaskPtr, InMask: b.InMask, InMaskPtr: b.InMaskPtr}
 	cp := func(dst []float32, ids []uint32) {
 		for k, id := range ids {
 			copy(dst[k*d:k*d+d], F[int(id)*d:int(id)*d+d])

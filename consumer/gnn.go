@@ -512,8 +512,7 @@ func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, err
 		return StepStats{}, err
 	}
 	m.fill(mc, b.Layers, b.NbrIdx, b.NbrW, b.Feat)
-	m.loss.queryIdx, m.loss.posIdx, m.loss.negIdx, m.loss.hardIdx, m.loss.hardPer = b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx, b.HardPer
-	m.loss.err = nil
+	m.loss.setBatch(b)
 	mc.vm.Reset()
 	if err := mc.vm.RunAll(); err != nil {
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)

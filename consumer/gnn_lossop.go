@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/trainerd/trainerd/consumer/loss"
+	"github.com/trainerd/trainerd/producer"
 )
 
 // gnnLoss is the bridge between a convolutional model's gorgonia graph and
@@ -26,10 +27,20 @@ type gnnLoss struct {
 	// set per step: indices of the batch's rows into Z, and sizes
 	queryIdx, posIdx, negIdx, hardIdx []int32
 	hardPer                           int
-	in                                loss.Inputs
-	dZ                                []float32
-	value                             float64
-	err                               error
+	// the batch's false-negative masks (see producer.Batch)
+	negMask, negMaskPtr, inMask, inMaskPtr []int32
+	in                                     loss.Inputs
+	dZ                                     []float32
+	value                                  float64
+	err                                    error
+}
+
+// setBatch points the loss at batch b's rows of Z (b.QueryIdx, …) and at
+// its negative masks, for the next RunAll.
+func (l *gnnLoss) setBatch(b *producer.Batch) {
+	l.queryIdx, l.posIdx, l.negIdx, l.hardIdx, l.hardPer = b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx, b.HardPer
+	l.negMask, l.negMaskPtr, l.inMask, l.inMaskPtr = b.NegMask, b.NegMaskPtr, b.InMask, b.InMaskPtr
+	l.err = nil
 }
 
 // compute runs the loss on Z (rows × d).
@@ -37,7 +48,8 @@ func (l *gnnLoss) compute(z []float32, rows, d int) float64 {
 	B, P, H := len(l.queryIdx), len(l.negIdx), l.hardPer
 	in := &l.in
 	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
-		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d)}
+		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d),
+		NegMask: l.negMask, NegMaskPtr: l.negMaskPtr, InMask: l.inMask, InMaskPtr: l.inMaskPtr}
 	cp := func(dst []float32, idx []int32) {
 		for k, r := range idx {
 			copy(dst[k*d:k*d+d], z[int(r)*d:int(r)*d+d])

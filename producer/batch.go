@@ -34,8 +34,29 @@ type Batch struct {
 	// Query and Pos hold B global node ids: example j is (Query[j], Pos[j]).
 	Query []uint32
 	Pos   []uint32
-	// Neg is the shared negative pool (global item ids), used by every example.
+	// Neg is the shared negative pool (global item ids; global node ids for
+	// WalkPair batches), used by every example. It holds distinct nodes and
+	// never a positive of the batch (a Pos[j]; for ItemItem and WalkPair
+	// batches not a Query[j] either). It may hold a node that one query
+	// engaged (a train item of user Query[j]): NegMask lists those.
 	Neg []uint32
+	// NegMask and NegMaskPtr say which pool slots are false negatives of
+	// which example, in CSR form over examples: example j must not use
+	// Neg[s] as a negative for any slot s in
+	// NegMask[NegMaskPtr[j]:NegMaskPtr[j+1]]. len(NegMaskPtr) is B+1 with
+	// NegMaskPtr[0] = 0. For UserItem batches the slots of example j are
+	// exactly the pool slots holding a train item of Query[j] (distinct, in
+	// no particular order); for the other kinds the pool excludes every
+	// query and positive, so the mask is empty.
+	NegMask, NegMaskPtr []int32
+	// InMask and InMaskPtr do the same for in-batch negatives (the other
+	// examples' positives): example j must not use Pos[k] as a negative for
+	// any k in InMask[InMaskPtr[j]:InMaskPtr[j+1]] (distinct, increasing,
+	// never j itself; len(InMaskPtr) is B+1). For UserItem batches these are
+	// the k ≠ j whose Pos[k] is a train item of Query[j], which includes
+	// every k with Pos[k] = Pos[j] and every other example of the same user;
+	// for the other kinds, the k ≠ j with Pos[k] = Query[j] or Pos[k] = Pos[j].
+	InMask, InMaskPtr []int32
 	// Hard holds HardPer hard negatives per example, example j's at
 	// Hard[j*HardPer:(j+1)*HardPer] (global item ids). HardPer may be 0.
 	Hard    []uint32

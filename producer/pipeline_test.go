@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -43,6 +44,8 @@ func cloneBatch(b *Batch) *Batch {
 	}
 	c.QueryIdx, c.PosIdx, c.NegIdx, c.HardIdx = append([]int32(nil), b.QueryIdx...), append([]int32(nil), b.PosIdx...), append([]int32(nil), b.NegIdx...), append([]int32(nil), b.HardIdx...)
 	c.Feat = append([]float32(nil), b.Feat...)
+	c.NegMask, c.NegMaskPtr = slices.Clone(b.NegMask), slices.Clone(b.NegMaskPtr)
+	c.InMask, c.InMaskPtr = slices.Clone(b.InMask), slices.Clone(b.InMaskPtr)
 	return &c
 }
 

@@ -3,6 +3,7 @@ package producer
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -173,6 +174,11 @@ type scratch struct {
 	mark   []uint32 // global id → gen: positive of the batch or already pooled
 	pos    []int32  // global id → position in the layers when posGen == gen
 	posGen []uint32
+	slot   []int32 // global id → pool slot when slotGn == gen
+	slotGn []uint32
+	head   []int32 // global id → first example with that positive when headGn == gen
+	headGn []uint32
+	next   []int32 // example → next example with the same positive, -1 at the end
 	hgen   uint32
 	hmark  []uint32 // global id → hgen: positive of the current hard query
 	nbrIDs []uint32
@@ -203,6 +209,10 @@ func (s *Sampler) getScratch() *scratch {
 		mark:   make([]uint32, n),
 		pos:    make([]int32, n),
 		posGen: make([]uint32, n),
+		slot:   make([]int32, n),
+		slotGn: make([]uint32, n),
+		head:   make([]int32, n),
+		headGn: make([]uint32, n),
 		hmark:  make([]uint32, n),
 		nbrIDs: make([]uint32, T),
 		nbrCnt: make([]uint32, T),
@@ -263,13 +273,14 @@ func (s *Sampler) Batch(epoch, index int, p EpochParams, dst *Batch) error {
 		s.cache.acquire(epoch)
 		defer s.cache.release()
 	}
-	nextGen(&sc.gen, sc.mark, sc.posGen)
+	nextGen(&sc.gen, sc.mark, sc.posGen, sc.slotGn, sc.headGn)
 
 	dst.Epoch, dst.Index, dst.Kind = epoch, index, s.kind
 	s.examples(sc, epoch, index, dst)
 	if err := s.pool(sc, epoch, index, p.PoolSize, dst); err != nil {
 		return err
 	}
+	s.masks(sc, dst)
 	if err := s.hard(sc, epoch, index, p, dst); err != nil {
 		return err
 	}
@@ -384,17 +395,19 @@ func (s *Sampler) walkNode(sc *scratch, epoch int, w uint64, k [2]uint8) (uint32
 
 // pool draws the shared negative pool: size distinct nodes of the negative
 // domain (items, or all nodes for walk pairs), uniform or ∝ degree^power,
-// none a positive of any query in the batch (user_item: any train item of
-// a query user; otherwise the batch's queries and positives). When fewer
-// than size candidates remain the pool holds all of them.
+// none a positive of the batch (a Pos[j]; for item_item and walks also a
+// Query[j]). When fewer than size candidates remain the pool holds all of
+// them.
+//
+// A user_item pool used to exclude every train item of every query user;
+// with big batches that removed most of the catalogue (20–30k of Gowalla's
+// 41k items at B=2048) and left a pool of unpopular items only. Now the
+// items a query engaged stay eligible and the Batch masks them for that
+// query alone (see masks).
 func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *Batch) error {
 	mark, gen := sc.mark, sc.gen
 	for j, q := range dst.Query {
-		if s.kind == UserItem {
-			for _, it := range s.g.ItemsOf(q) {
-				mark[uint32(s.nu)+it] = gen
-			}
-		} else {
+		if s.kind != UserItem {
 			mark[q] = gen
 		}
 		mark[dst.Pos[j]] = gen
@@ -428,7 +441,73 @@ func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *Batch) error {
 		}
 	}
 	dst.Neg = neg
+	for k, v := range neg {
+		sc.slot[v], sc.slotGn[v] = int32(k), gen
+	}
 	return nil
+}
+
+// masks fills NegMask/NegMaskPtr and InMask/InMaskPtr (see Batch) in
+// O(B + Σ_j deg(Query[j]) + mask size): pool items carry their slot
+// (sc.slot, set by pool) and each positive the list of examples that have
+// it (sc.head/sc.next, built here), so one pass over each query's train
+// items finds every collision.
+func (s *Sampler) masks(sc *scratch, dst *Batch) {
+	gen := sc.gen
+	B := len(dst.Query)
+	next := resize(sc.next, B)
+	sc.next = next
+	for k := B - 1; k >= 0; k-- { // lists in increasing example order
+		v := dst.Pos[k]
+		next[k] = -1
+		if sc.headGn[v] == gen {
+			next[k] = sc.head[v]
+		}
+		sc.head[v], sc.headGn[v] = int32(k), gen
+	}
+	negMask, negPtr := dst.NegMask[:0], append(dst.NegMaskPtr[:0], 0)
+	inMask, inPtr := dst.InMask[:0], append(dst.InMaskPtr[:0], 0)
+	inBatch := func(j int, v uint32) {
+		if sc.headGn[v] != gen {
+			return
+		}
+		for k := sc.head[v]; k >= 0; k = next[k] {
+			if int(k) != j {
+				inMask = append(inMask, k)
+			}
+		}
+	}
+	nu := uint32(s.nu)
+	for j, q := range dst.Query {
+		if s.kind == UserItem {
+			start := len(inMask)
+			for _, it := range s.g.ItemsOf(q) {
+				v := nu + it
+				if sc.slotGn[v] == gen {
+					negMask = append(negMask, sc.slot[v])
+				}
+				inBatch(j, v)
+			}
+			slices.Sort(inMask[start:])
+		} else {
+			p := dst.Pos[j]
+			a, b := q, p
+			if b < a {
+				a, b = b, a
+			}
+			inBatch(j, a)
+			if b != a {
+				inBatch(j, b)
+			}
+			if a != b && sc.headGn[a] == gen && sc.headGn[b] == gen {
+				slices.Sort(inMask[inPtr[j]:])
+			}
+		}
+		negPtr = append(negPtr, int32(len(negMask)))
+		inPtr = append(inPtr, int32(len(inMask)))
+	}
+	dst.NegMask, dst.NegMaskPtr = negMask, negPtr
+	dst.InMask, dst.InMaskPtr = inMask, inPtr
 }
 
 // hard draws HardPer hard negatives per example from the personalized

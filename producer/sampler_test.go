@@ -286,9 +286,12 @@ func TestExamplePairs(t *testing.T) {
 	}
 }
 
-// TestNegativesNeverPositive checks the pool and the hard negatives against
-// every query's positives, for each example kind.
-func TestNegativesNeverPositive(t *testing.T) {
+// TestNegativesAndMasks checks, for each example kind, that the pool never
+// holds a positive of the batch (nor a query, for item_item and walks), that
+// hard negatives are never a positive of their query, and that NegMask and
+// InMask equal a brute-force list of every pool and in-batch collision with
+// each query's positives.
+func TestNegativesAndMasks(t *testing.T) {
 	g := genGraph(t, 60, 400, 1200, 0.9, 8)
 	nu := uint32(60)
 	for _, kind := range []string{"user_item", "item_item", "walks"} {
@@ -298,32 +301,25 @@ func TestNegativesNeverPositive(t *testing.T) {
 				c.Layers = 0
 				c.BatchSize = 32
 			})
+			// isPos: v is a positive of example j's query (user_item: a
+			// train item of the user; otherwise the query or its positive).
 			var b Batch
+			isPos := func(j int, v uint32) bool {
+				if kind == "user_item" {
+					return v >= nu && g.HasEdge(b.Query[j], v-nu)
+				}
+				return v == b.Query[j] || v == b.Pos[j]
+			}
+			poolCollisions, inCollisions := 0, 0
 			for i := 0; i < s.BatchesPerEpoch(); i++ {
 				if err := s.Batch(2, i, EpochParams{HardPer: 3, PoolSize: 40, RankLo: 5, RankHi: 30}, &b); err != nil {
 					t.Fatal(err)
 				}
-				isPos := func(q, v uint32) bool {
-					if kind == "user_item" {
-						return g.HasEdge(q, v-nu)
-					}
-					return false
-				}
-				batchPos := map[uint32]bool{}
-				for j, q := range b.Query {
-					batchPos[b.Pos[j]] = true
-					if kind != "user_item" {
-						batchPos[q] = true
-					}
-				}
+				B := len(b.Query)
 				excluded := map[uint32]bool{}
 				for j, q := range b.Query {
 					excluded[b.Pos[j]] = true
-					if kind == "user_item" {
-						for _, it := range g.ItemsOf(q) {
-							excluded[nu+it] = true
-						}
-					} else {
+					if kind != "user_item" {
 						excluded[q] = true
 					}
 				}
@@ -340,23 +336,50 @@ func TestNegativesNeverPositive(t *testing.T) {
 						t.Fatalf("pool repeats %d", v)
 					}
 					seen[v] = true
-					if batchPos[v] {
-						t.Fatalf("pool negative %d is a positive of the batch", v)
+					if excluded[v] {
+						t.Fatalf("pool negative %d is a positive (or query) of the batch", v)
 					}
-					for _, q := range b.Query {
-						if isPos(q, v) {
-							t.Fatalf("pool negative %d is a positive of query %d", v, q)
+				}
+				if len(b.NegMaskPtr) != B+1 || len(b.InMaskPtr) != B+1 || b.NegMaskPtr[0] != 0 || b.InMaskPtr[0] != 0 ||
+					int(b.NegMaskPtr[B]) != len(b.NegMask) || int(b.InMaskPtr[B]) != len(b.InMask) {
+					t.Fatalf("mask pointers: NegMaskPtr %d entries, InMaskPtr %d, for %d examples", len(b.NegMaskPtr), len(b.InMaskPtr), B)
+				}
+				for j := range b.Query {
+					var wantNeg, wantIn []int32
+					for slot, v := range b.Neg {
+						if isPos(j, v) {
+							wantNeg = append(wantNeg, int32(slot))
 						}
 					}
+					for k, v := range b.Pos {
+						if k != j && isPos(j, v) {
+							wantIn = append(wantIn, int32(k))
+						}
+					}
+					gotNeg := slices.Clone(b.NegMask[b.NegMaskPtr[j]:b.NegMaskPtr[j+1]])
+					slices.Sort(gotNeg)
+					if !slices.Equal(gotNeg, wantNeg) {
+						t.Fatalf("batch %d example %d: NegMask %v, brute force %v", i, j, gotNeg, wantNeg)
+					}
+					if got := b.InMask[b.InMaskPtr[j]:b.InMaskPtr[j+1]]; !slices.Equal(got, wantIn) {
+						t.Fatalf("batch %d example %d: InMask %v, brute force %v", i, j, got, wantIn)
+					}
+					poolCollisions += len(wantNeg)
+					inCollisions += len(wantIn)
 				}
 				for j, q := range b.Query {
 					for _, v := range b.Hard[j*b.HardPer : (j+1)*b.HardPer] {
-						if v < nu || isPos(q, v) || v == b.Pos[j] || v == q {
+						if v < nu || isPos(j, v) || v == b.Pos[j] || v == q {
 							t.Fatalf("hard negative %d of example (%d,%d) is a positive", v, q, b.Pos[j])
 						}
 					}
 				}
 			}
+			// The graph is dense enough that masks are exercised.
+			if kind == "user_item" && (poolCollisions == 0 || inCollisions == 0) {
+				t.Fatalf("no collisions to test: %d pool, %d in-batch", poolCollisions, inCollisions)
+			}
+			t.Logf("%s: %d pool and %d in-batch collisions masked", kind, poolCollisions, inCollisions)
 		})
 	}
 }
