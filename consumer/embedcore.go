@@ -64,6 +64,7 @@ type embedCore struct {
 	loss     *loss.Loss
 	sched    optim.Schedule
 	step     int
+	hyperOverride
 
 	in loss.Inputs // gather buffers, reused
 
@@ -105,7 +106,7 @@ func (c *embedCore) newOptimizer(rows, dim int) (optim.Optimizer, error) {
 }
 
 // lr returns the learning rate of the current step.
-func (c *embedCore) lr() float32 { return float32(c.sched.LR(c.step)) }
+func (c *embedCore) lr() float32 { return c.lrAt(c.sched, c.step) }
 
 // initNormal returns n values ~ N(0, std²) from a generator seeded by seed
 // and stream.

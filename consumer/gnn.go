@@ -63,7 +63,8 @@ type convModel struct {
 	embOpt optim.Optimizer
 	loss   gnnLoss
 	sched  optim.Schedule
-	step   int
+	hyperOverride
+	step int
 
 	train map[string]*machine
 	embed map[string]*machine
@@ -512,12 +513,13 @@ func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, err
 		return StepStats{}, err
 	}
 	m.fill(mc, b.Layers, b.NbrIdx, b.NbrW, b.Feat)
+	m.applyMargin(m.loss.loss)
 	m.loss.setBatch(b)
 	mc.vm.Reset()
 	if err := mc.vm.RunAll(); err != nil {
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
-	lr := float32(m.sched.LR(m.step))
+	lr := m.lrAt(m.sched, m.step)
 	for i, p := range m.params {
 		gd, ok := mc.grads[i].Value().Data().([]float32)
 		if !ok || len(gd) != len(p.data) {

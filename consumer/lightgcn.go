@@ -75,6 +75,7 @@ func (m *lightGCN) Step(ctx context.Context, b *producer.Batch) (StepStats, erro
 		return StepStats{}, nil
 	}
 	m.propagate(m.final, m.base, nil)
+	m.applyMargin(m.loss)
 	l, g, err := m.loss.Compute(m.gather(b, m.final))
 	if err != nil {
 		return StepStats{}, fmt.Errorf("lightgcn: batch %d/%d: %w", b.Epoch, b.Index, err)

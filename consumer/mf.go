@@ -52,6 +52,7 @@ func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, er
 	if B == 0 {
 		return StepStats{}, nil
 	}
+	m.applyMargin(m.loss)
 	l, g, err := m.loss.Compute(m.gather(b, m.table))
 	if err != nil {
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)

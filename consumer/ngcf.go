@@ -216,6 +216,7 @@ func (m *ngcf) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
 		return StepStats{}, nil
 	}
 	m.forward()
+	m.applyMargin(m.loss)
 	l, g, err := m.loss.Compute(m.gather(b, m.final))
 	if err != nil {
 		return StepStats{}, fmt.Errorf("ngcf: batch %d/%d: %w", b.Epoch, b.Index, err)

@@ -694,3 +694,7 @@ func hinge(h float32) float32 { return (absf(h) + h) * 0.5 }
 
 // active is 1 for h > 0 and 0 for h = +0 (h ≥ 0 finite, from hinge).
 func active(h float32) float32 { return float32((math.Float32bits(h) + 0x7FFFFFFF) >> 31) }
+
+// SetMargin changes the max-margin loss's Δ for the following Computes (a
+// curriculum may schedule it); other kinds ignore it.
+func (l *Loss) SetMargin(m float32) { l.cfg.Margin = m }
