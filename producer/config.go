@@ -115,6 +115,12 @@ type HardConfig struct {
 	// when EpochParams gives none. Default 2000 and 5000.
 	RankLo int `mapstructure:"rank_lo"`
 	RankHi int `mapstructure:"rank_hi"`
+	// Candidates is how many window items are kept per query and epoch:
+	// the PPR walk of a query then runs once per epoch (not once per
+	// example) and its examples draw their hard negatives from these
+	// candidates, a uniform sample of the rank window. Default 64; -1
+	// walks for every example and samples the whole window.
+	Candidates int `mapstructure:"candidates"`
 }
 
 // EpochParams are the per-epoch knobs the curriculum sets. Zero PoolSize,
@@ -192,6 +198,9 @@ func (c *Config) EnsureDefaults() {
 	if c.Hard.RankHi == 0 {
 		c.Hard.RankHi = 5000
 	}
+	if c.Hard.Candidates == 0 {
+		c.Hard.Candidates = 64
+	}
 }
 
 // Validate reports every bad key, naming it as viper sees it
@@ -262,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Negatives.Power <= 0 || math.IsNaN(c.Negatives.Power) || c.Negatives.Power > 4 {
 		add("negatives.power", "must be in (0,4]", c.Negatives.Power)
+	}
+	if c.Hard.Candidates < -1 {
+		add("hard.candidates", "must be ≥ -1", c.Hard.Candidates)
 	}
 	if c.Hard.Steps < 0 {
 		add("hard.steps", "must be ≥ 0", c.Hard.Steps)

@@ -10,6 +10,10 @@ package producer
 func (s *Sampler) Neighborhood(epoch int, v uint32, ids []uint32, wts []float32) int {
 	sc := s.getScratch()
 	defer s.putScratch(sc)
+	if s.cache != nil {
+		s.cache.acquire(epoch)
+		defer s.cache.release()
+	}
 	s.neighborhood(sc, epoch, -1, v, ids, wts)
 	n := 0
 	for _, w := range wts {

@@ -44,6 +44,9 @@ type Sampler struct {
 	negAlias    *alias // nil: uniform
 
 	cache *nbrCache
+	// hcache holds each query's hard-negative candidates for one epoch
+	// (nil when hard.candidates is -1).
+	hcache *slotCache[uint32]
 
 	freeMu sync.Mutex
 	free   []*scratch
@@ -125,6 +128,9 @@ func New(g *graph.Bipartite, fs FeatureSource, cfg Config) (*Sampler, error) {
 	if cfg.Neighbors.Cache && cfg.Layers > 0 {
 		s.cache = newNbrCache(s.nu+s.ni, cfg.Neighbors.T)
 	}
+	if cfg.Hard.Candidates > 0 {
+		s.hcache = newSlotCache[uint32](s.nu+s.ni, cfg.Hard.Candidates)
+	}
 	return s, nil
 }
 
@@ -181,6 +187,8 @@ type scratch struct {
 	next   []int32 // example → next example with the same positive, -1 at the end
 	hgen   uint32
 	hmark  []uint32 // global id → hgen: positive of the current hard query
+	cands  []uint32 // hard-negative candidates of one query
+	packed []uint64 // one packed neighborhood-cache slot
 	nbrIDs []uint32
 	nbrCnt []uint32
 	nbrW   []float32
@@ -214,6 +222,8 @@ func (s *Sampler) getScratch() *scratch {
 		head:   make([]int32, n),
 		headGn: make([]uint32, n),
 		hmark:  make([]uint32, n),
+		cands:  make([]uint32, max(s.cfg.Hard.Candidates, 0)),
+		packed: make([]uint64, T),
 		nbrIDs: make([]uint32, T),
 		nbrCnt: make([]uint32, T),
 		nbrW:   make([]float32, T),
@@ -272,6 +282,10 @@ func (s *Sampler) Batch(epoch, index int, p EpochParams, dst *Batch) error {
 	if s.cache != nil {
 		s.cache.acquire(epoch)
 		defer s.cache.release()
+	}
+	if s.hcache != nil {
+		s.hcache.acquire(epoch)
+		defer s.hcache.release()
 	}
 	nextGen(&sc.gen, sc.mark, sc.posGen, sc.slotGn, sc.headGn)
 
@@ -553,7 +567,12 @@ func (s *Sampler) hardFor(sc *scratch, epoch, index, j int, p EpochParams, q, po
 	} else {
 		markPos(q)
 	}
-	markPos(pos)
+	cached := s.cfg.Hard.Candidates > 0
+	if !cached {
+		// Cached candidates must not depend on the example: an item
+		// query's pos is skipped when picking instead.
+		markPos(pos)
+	}
 	allowed := s.ni - positives
 	if allowed <= 0 {
 		return out, fmt.Errorf("producer: epoch %d batch %d example %d: query %d has no non-positive item for hard negatives", epoch, index, j, q)
@@ -563,48 +582,94 @@ func (s *Sampler) hardFor(sc *scratch, epoch, index, j int, p EpochParams, q, po
 	if lo >= hi {
 		lo = max(0, hi-(p.RankHi-p.RankLo))
 	}
-	steps := s.cfg.Hard.Steps
-	if steps == 0 {
-		steps = 4 * p.RankHi
-	}
-	w := sc.w
-	r := newRNG(streamKey(s.cfg.Seed, tagPPR, uint64(epoch), uint64(q), 0))
-	w.pixie(side, local, side == dataset.User, s.alphaT, steps, math.MaxInt32, -1, &r)
-	ranked := w.ranked(func(v uint32) bool { return hm[nu+v] == hg })
 	pick := newRNG(streamKey(s.cfg.Seed, tagHard, uint64(epoch), uint64(index), uint64(j)))
-	cnt := w.cnt[dataset.Item]
+	if C := s.cfg.Hard.Candidates; cached {
+		// The walk depends on (seed, epoch, q, window) only, so one walk per
+		// query and epoch serves all its examples through the cache.
+		cands := sc.cands[:C]
+		if !s.hcache.get(epoch, q, cands) {
+			s.windowSample(sc, epoch, side, local, lo, hi, p.RankHi, cands)
+			s.hcache.put(epoch, q, cands)
+		}
+		for h := 0; h < p.HardPer; h++ {
+			v := cands[pick.intn(uint32(C))]
+			for tries := 0; v == pos && tries < 4*C; tries++ { // an item query's pos
+				v = cands[pick.intn(uint32(C))]
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	w := s.pprRank(sc, epoch, side, local, p.RankHi)
+	ranked := w.ranked(func(v uint32) bool { return hm[nu+v] == hg })
 	for h := 0; h < p.HardPer; h++ {
-		rk := lo + int(pick.intn(uint32(hi-lo)))
-		if rk < len(ranked) {
-			out = append(out, nu+uint32(ranked[rk]))
-			continue
-		}
-		// Unvisited tail, in id order.
-		want := rk - len(ranked)
-		for it := 0; it < s.ni; it++ {
-			if cnt[it] != 0 || hm[nu+uint32(it)] == hg {
-				continue
-			}
-			if want == 0 {
-				out = append(out, nu+uint32(it))
-				break
-			}
-			want--
-		}
+		out = append(out, s.atRank(sc, w, ranked, lo+int(pick.intn(uint32(hi-lo)))))
 	}
 	w.reset()
 	return out, nil
+}
+
+// pprRank runs the Monte-Carlo PPR walks of a query (randomness from
+// (seed, epoch, q)) and returns the walker holding the item visit counts.
+func (s *Sampler) pprRank(sc *scratch, epoch int, side dataset.NodeType, local uint32, rankHi int) *walker {
+	steps := s.cfg.Hard.Steps
+	if steps == 0 {
+		steps = 4 * rankHi
+	}
+	w := sc.w
+	r := newRNG(streamKey(s.cfg.Seed, tagPPR, uint64(epoch), uint64(s.global(side, local)), 0))
+	w.pixie(side, local, side == dataset.User, s.alphaT, steps, math.MaxInt32, -1, &r)
+	return w
+}
+
+// atRank returns the global id of the item at rank rk: a visited item by
+// visit count, or beyond them the unvisited non-positive items in id order.
+// The current hard query's positives are marked in sc.hmark.
+func (s *Sampler) atRank(sc *scratch, w *walker, ranked []uint64, rk int) uint32 {
+	nu := uint32(s.nu)
+	if rk < len(ranked) {
+		return nu + uint32(ranked[rk])
+	}
+	want := rk - len(ranked)
+	cnt := w.cnt[dataset.Item]
+	last := uint32(0)
+	for it := 0; it < s.ni; it++ {
+		if cnt[it] != 0 || sc.hmark[nu+uint32(it)] == sc.hgen {
+			continue
+		}
+		last = nu + uint32(it)
+		if want == 0 {
+			return last
+		}
+		want--
+	}
+	return last
+}
+
+// windowSample fills cands with a uniform sample (with replacement) of the
+// rank window [lo, hi) of the query's PPR ranking, positives removed; its
+// randomness derives from (seed, epoch, query) so that every producer
+// computes the same candidates.
+func (s *Sampler) windowSample(sc *scratch, epoch int, side dataset.NodeType, local uint32, lo, hi, rankHi int, cands []uint32) {
+	nu := uint32(s.nu)
+	w := s.pprRank(sc, epoch, side, local, rankHi)
+	ranked := w.ranked(func(v uint32) bool { return sc.hmark[nu+v] == sc.hgen })
+	r := newRNG(streamKey(s.cfg.Seed, tagHard, uint64(epoch), uint64(s.global(side, local)), 1<<40))
+	for c := range cands {
+		cands[c] = s.atRank(sc, w, ranked, lo+int(r.intn(uint32(hi-lo))))
+	}
+	w.reset()
 }
 
 // neighborhood writes the T neighbor slots (global ids, weights) of global
 // node v into ids and wts, from the epoch cache when enabled.
 func (s *Sampler) neighborhood(sc *scratch, epoch, index int, v uint32, ids []uint32, wts []float32) {
 	if c := s.cache; c != nil {
-		if c.get(epoch, v, ids, wts) {
+		if c.getNbrs(epoch, v, ids, wts, sc.packed) {
 			return
 		}
 		s.computeNeighborhood(sc, epoch, -1, v, ids, wts)
-		c.put(epoch, v, ids, wts)
+		c.putNbrs(epoch, v, ids, wts, sc.packed)
 		return
 	}
 	s.computeNeighborhood(sc, epoch, index, v, ids, wts)
@@ -785,29 +850,28 @@ func (s *Sampler) features(sc *scratch, nodes []uint32, dst *Batch) error {
 	return nil
 }
 
-// nbrCache holds each node's neighborhood for one epoch. A slot is valid
-// when its state equals epoch+1; a writer claims it by CAS to busy. Content
-// is deterministic per (seed, epoch, node), so racing writers agree and a
-// reader that finds a slot busy just computes its own copy. Batches of
-// different epochs take turns (the RWMutex), so a slot is never rewritten
-// while one of its readers runs.
-type nbrCache struct {
+// slotCache holds a fixed-width slot of T values per node for one epoch.
+// A slot is valid when its state equals epoch+1; a writer claims it by CAS
+// to busy. Contents are deterministic per (seed, epoch, node), so racing
+// writers agree and a reader that finds a slot busy just computes its own
+// copy. Batches of different epochs take turns (the RWMutex), so a slot is
+// never rewritten while one of its readers runs.
+type slotCache[T any] struct {
 	mu    sync.RWMutex
 	epoch int
-	T     int
+	width int
 	state []atomic.Uint32
-	ids   []uint32
-	wts   []float32
+	data  []T
 }
 
 const cacheBusy = math.MaxUint32
 
-func newNbrCache(n, T int) *nbrCache {
-	return &nbrCache{epoch: -1, T: T, state: make([]atomic.Uint32, n), ids: make([]uint32, n*T), wts: make([]float32, n*T)}
+func newSlotCache[T any](n, width int) *slotCache[T] {
+	return &slotCache[T]{epoch: -1, width: width, state: make([]atomic.Uint32, n), data: make([]T, n*width)}
 }
 
 // acquire enters epoch, waiting for batches of another epoch to finish.
-func (c *nbrCache) acquire(epoch int) {
+func (c *slotCache[T]) acquire(epoch int) {
 	for {
 		c.mu.RLock()
 		if c.epoch == epoch {
@@ -820,23 +884,52 @@ func (c *nbrCache) acquire(epoch int) {
 	}
 }
 
-func (c *nbrCache) release() { c.mu.RUnlock() }
+func (c *slotCache[T]) release() { c.mu.RUnlock() }
 
-func (c *nbrCache) get(epoch int, v uint32, ids []uint32, wts []float32) bool {
+// get copies node v's slot into dst when it holds epoch's values.
+func (c *slotCache[T]) get(epoch int, v uint32, dst []T) bool {
 	if c.state[v].Load() != uint32(epoch)+1 {
 		return false
 	}
-	copy(ids, c.ids[int(v)*c.T:(int(v)+1)*c.T])
-	copy(wts, c.wts[int(v)*c.T:(int(v)+1)*c.T])
+	copy(dst, c.data[int(v)*c.width:(int(v)+1)*c.width])
 	return true
 }
 
-func (c *nbrCache) put(epoch int, v uint32, ids []uint32, wts []float32) {
+// put stores src as node v's slot for epoch unless another writer holds it.
+func (c *slotCache[T]) put(epoch int, v uint32, src []T) {
 	st := c.state[v].Load()
 	if st == cacheBusy || st == uint32(epoch)+1 || !c.state[v].CompareAndSwap(st, cacheBusy) {
 		return
 	}
-	copy(c.ids[int(v)*c.T:], ids)
-	copy(c.wts[int(v)*c.T:], wts)
+	copy(c.data[int(v)*c.width:], src)
 	c.state[v].Store(uint32(epoch) + 1)
+}
+
+// nbrCache holds each node's neighborhood for one epoch, each slot packed
+// as weight bits << 32 | id.
+type nbrCache struct {
+	*slotCache[uint64]
+}
+
+func newNbrCache(n, T int) *nbrCache {
+	return &nbrCache{slotCache: newSlotCache[uint64](n, T)}
+}
+
+// getNbrs unpacks node v's cached neighborhood; b is scratch of width T.
+func (c *nbrCache) getNbrs(epoch int, v uint32, ids []uint32, wts []float32, b []uint64) bool {
+	if !c.get(epoch, v, b) {
+		return false
+	}
+	for t, x := range b {
+		ids[t], wts[t] = uint32(x), math.Float32frombits(uint32(x>>32))
+	}
+	return true
+}
+
+// putNbrs packs and stores node v's neighborhood; b is scratch of width T.
+func (c *nbrCache) putNbrs(epoch int, v uint32, ids []uint32, wts []float32, b []uint64) {
+	for t := range b {
+		b[t] = uint64(math.Float32bits(wts[t]))<<32 | uint64(ids[t])
+	}
+	c.put(epoch, v, b)
 }

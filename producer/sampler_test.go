@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -422,10 +423,22 @@ func exactPPR(g *graph.Bipartite, side dataset.NodeType, q uint32, alpha float64
 // error (5 standard errors), so a neighbour-rank mix-up or a wrong walk law
 // fails while MC ties in flat regions pass.
 func TestHardNegativesRankWindow(t *testing.T) {
+	// Candidates 64: one walk per query and epoch, cached; -1: one walk per example.
+	for _, cands := range []int{64, -1} {
+		t.Run(fmt.Sprintf("candidates=%d", cands), func(t *testing.T) { testHardWindow(t, cands) })
+	}
+}
+
+func testHardWindow(t *testing.T, cands int) {
 	g := genGraph(t, 150, 200, 2500, 0.7, 21)
 	nu := uint32(150)
 	const lo, hi, steps = 30, 80, 400000
-	s := newTestSampler(t, g, nil, func(c *Config) { c.Layers = 0; c.BatchSize = 16; c.Hard.Steps = steps })
+	s := newTestSampler(t, g, nil, func(c *Config) {
+		c.Layers = 0
+		c.BatchSize = 16
+		c.Hard.Steps = steps
+		c.Hard.Candidates = cands
+	})
 	var b Batch
 	inWindow, total := 0, 0
 	minRank, maxRank := 1<<30, -1
