@@ -49,8 +49,8 @@ on CPU, and logs which and why.`,
   trainerd train --config configs/gowalla-lightgcn.yaml --store stores/gowalla --run-dir runs/lgcn --set model.lr=0.002`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if store == "" || runDir == "" {
-				return fmt.Errorf("train: --store and --run-dir are required")
+			if runDir == "" {
+				return fmt.Errorf("train: --run-dir is required")
 			}
 			if httpAddr != "" {
 				sets = append(sets, "http.addr="+httpAddr)
@@ -58,6 +58,9 @@ on CPU, and logs which and why.`,
 			cfg, err := config.Load(cfgPath, sets)
 			if err != nil {
 				return err
+			}
+			if store == "" {
+				store = cfg.Dataset.Store // --store wins over dataset.store
 			}
 			log := slog.Default()
 			if cfg.Train.CUDABinary != "" && os.Getenv(cudaBinaryEnv) == "" {
@@ -104,7 +107,7 @@ on CPU, and logs which and why.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "YAML config file (see configs/reference.yaml); empty: defaults")
-	f.StringVar(&store, "store", "", "feature store directory (trainerd ingest / gen)")
+	f.StringVar(&store, "store", "", "feature store directory (trainerd ingest / gen); default: the config's dataset.store")
 	f.StringVar(&runDir, "run-dir", "", "run directory: checkpoints, embeddings, curves")
 	f.StringArrayVar(&sets, "set", nil, "override a config key, key=value (repeatable)")
 	f.BoolVar(&force, "force", false, "resume even from a checkpoint of another config or data set")
