@@ -81,3 +81,36 @@ type Info struct {
 	UserFeatures []float32
 	ItemFeatures []float32
 }
+
+// WithDefaults returns c with the zero fields every model shares filled
+// with their documented defaults: dim 64, loss defLoss, margin 0.1,
+// temperature 0.1, adam at lr 0.001 (0.05 for sgd and adagrad), init std
+// 0.1. Model-specific fields (layers, hidden, aggregator, inputs) are the
+// models' own.
+func (c Config) WithDefaults(defLoss string) Config {
+	if c.Dim <= 0 {
+		c.Dim = 64
+	}
+	if c.Loss == "" {
+		c.Loss = defLoss
+	}
+	if c.Margin == 0 {
+		c.Margin = 0.1
+	}
+	if c.Temperature == 0 {
+		c.Temperature = 0.1
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = "adam"
+	}
+	if c.LR == 0 {
+		c.LR = 0.001
+		if c.Optimizer != "adam" {
+			c.LR = 0.05
+		}
+	}
+	if c.InitStd == 0 {
+		c.InitStd = 0.1
+	}
+	return c
+}

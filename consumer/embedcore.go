@@ -1,11 +1,12 @@
 package consumer
 
 import (
+	"github.com/trainerd/trainerd/internal/parallel"
+
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/optim"
@@ -13,39 +14,15 @@ import (
 )
 
 // embedDefaults fills the zero fields the embedding models (MF, DeepWalk,
-// LightGCN, NGCF) use with their documented defaults.
+// LightGCN, NGCF) use with their documented defaults (3 layers; the rest
+// from Config.WithDefaults).
 func embedDefaults(cfg Config, defLoss string) Config {
-	if cfg.Dim <= 0 {
-		cfg.Dim = 64
-	}
+	cfg = cfg.WithDefaults(defLoss)
 	if cfg.Layers <= 0 {
 		cfg.Layers = 3
 	}
-	if cfg.Loss == "" {
-		cfg.Loss = defLoss
-	}
-	if cfg.Margin == 0 {
-		cfg.Margin = 0.1
-	}
-	if cfg.Temperature == 0 {
-		cfg.Temperature = 0.1
-	}
-	if cfg.Optimizer == "" {
-		cfg.Optimizer = "adam"
-	}
-	if cfg.LR == 0 {
-		switch cfg.Optimizer {
-		case "sgd", "adagrad":
-			cfg.LR = 0.05
-		default:
-			cfg.LR = 0.001
-		}
-	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
-	}
-	if cfg.InitStd == 0 {
-		cfg.InitStd = 0.1
 	}
 	return cfg
 }
@@ -340,30 +317,8 @@ func (c *embedCore) loadParams(state []Tensor, params map[string][]float32) erro
 
 // parallelFor runs f over [0,n) in at most threads fixed contiguous chunks
 // (inline when n < 256: not worth a goroutine).
-func parallelFor(n, threads int, f func(lo, hi int)) {
-	if n < 256 {
-		f(0, n)
-		return
-	}
-	parallelChunks(n, threads, f)
-}
+func parallelFor(n, threads int, f func(lo, hi int)) { parallel.Chunks(n, threads, 256, f) }
 
 // parallelChunks is parallelFor without the small-n shortcut, for loops
 // whose items are already big (SpMM row chunks).
-func parallelChunks(n, threads int, f func(lo, hi int)) {
-	if threads <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+func parallelChunks(n, threads int, f func(lo, hi int)) { parallel.Chunks(n, threads, 0, f) }

@@ -98,9 +98,7 @@ type hopInputs struct {
 
 // gnnDefaults fills the zero fields the convolutional models use.
 func gnnDefaults(cfg Config, defAgg, defLoss string, info Info) Config {
-	if cfg.Dim <= 0 {
-		cfg.Dim = 64
-	}
+	cfg = cfg.WithDefaults(defLoss)
 	if cfg.Layers <= 0 {
 		cfg.Layers = 2
 	}
@@ -115,27 +113,6 @@ func gnnDefaults(cfg Config, defAgg, defLoss string, info Info) Config {
 		if info.UserFeatDim+info.ItemFeatDim > 0 {
 			cfg.Inputs = "both"
 		}
-	}
-	if cfg.Loss == "" {
-		cfg.Loss = defLoss
-	}
-	if cfg.Margin == 0 {
-		cfg.Margin = 0.1
-	}
-	if cfg.Temperature == 0 {
-		cfg.Temperature = 0.1
-	}
-	if cfg.Optimizer == "" {
-		cfg.Optimizer = "adam"
-	}
-	if cfg.LR == 0 {
-		cfg.LR = 0.001
-		if cfg.Optimizer != "adam" {
-			cfg.LR = 0.05
-		}
-	}
-	if cfg.InitStd == 0 {
-		cfg.InitStd = 0.1
 	}
 	return cfg
 }

@@ -17,33 +17,12 @@ import (
 	"github.com/trainerd/trainerd/producer"
 )
 
-// embedDefaults mirrors consumer's defaults for the embedding models (MF,
-// LightGCN): dim 64, 3 layers, adam at lr 0.001, margin 0.1, temperature
-// 0.1, init std 0.1.
+// embedDefaults are consumer's defaults for the embedding models (MF,
+// LightGCN): 3 layers plus consumer.Config.WithDefaults.
 func embedDefaults(cfg consumer.Config, defLoss string) consumer.Config {
-	if cfg.Dim <= 0 {
-		cfg.Dim = 64
-	}
+	cfg = cfg.WithDefaults(defLoss)
 	if cfg.Layers <= 0 {
 		cfg.Layers = 3
-	}
-	if cfg.Loss == "" {
-		cfg.Loss = defLoss
-	}
-	if cfg.Margin == 0 {
-		cfg.Margin = 0.1
-	}
-	if cfg.Temperature == 0 {
-		cfg.Temperature = 0.1
-	}
-	if cfg.Optimizer == "" {
-		cfg.Optimizer = "adam"
-	}
-	if cfg.LR == 0 {
-		cfg.LR = 0.001
-	}
-	if cfg.InitStd == 0 {
-		cfg.InitStd = 0.1
 	}
 	return cfg
 }

@@ -44,10 +44,11 @@
 package loss
 
 import (
+	"github.com/trainerd/trainerd/internal/parallel"
+
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"github.com/trainerd/trainerd/linalg"
 )
@@ -427,24 +428,7 @@ func (l *Loss) core(in Inputs) float64 {
 
 // parallel runs f over [0,n) in at most Threads contiguous chunks whose
 // bounds depend only on n and Threads.
-func (l *Loss) parallel(n int, f func(lo, hi int)) {
-	t := l.cfg.Threads
-	if t <= 1 || n < 64 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + t - 1) / t
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+func (l *Loss) parallel(n int, f func(lo, hi int)) { parallel.Chunks(n, l.cfg.Threads, 64, f) }
 
 // maskScore replaces the scores of masked columns. Every kernel maps it to a
 // zero loss term and a zero gradient without a branch: it is far below any

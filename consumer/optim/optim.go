@@ -17,11 +17,12 @@
 package optim
 
 import (
+	"github.com/trainerd/trainerd/internal/parallel"
+
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 )
 
 // Array is one named float32 array of optimiser state, row-major.
@@ -89,23 +90,7 @@ func New(p Params, rows, dim int) (Optimizer, error) {
 // parallelRows runs f over [0,n) split into at most threads contiguous
 // chunks. Chunks write disjoint rows, so the result does not depend on
 // scheduling.
-func parallelRows(n, threads int, f func(lo, hi int)) {
-	if threads <= 1 || n < 1024 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+func parallelRows(n, threads int, f func(lo, hi int)) { parallel.Chunks(n, threads, 1024, f) }
 
 // Adam is Adam with per-row step counters (see the package doc for the
 // sparse semantics). Steps holds each row's step count as float32, exact up
