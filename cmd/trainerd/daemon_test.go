@@ -111,6 +111,8 @@ func TestKillResumeExact(t *testing.T) {
 	kills := 0
 	for kills < 6 {
 		cmd := trainCmd(bin, store, run)
+		var logs strings.Builder
+		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +127,7 @@ func TestKillResumeExact(t *testing.T) {
 			t.Logf("kill %d after %v", kills, delay)
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("run exited early: %v", err)
+				t.Fatalf("run exited early: %v\n%s", err, logs.String())
 			}
 			// Finished before the kill: start over to keep killing mid-run.
 			os.RemoveAll(run)
