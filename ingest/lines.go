@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -124,3 +125,45 @@ func isBlank(b []byte) bool {
 
 // bufReader wraps r in a large read buffer.
 func bufReader(r io.Reader) io.Reader { return bufio.NewReaderSize(r, readBufSize) }
+
+// records calls fn for every non-blank line of path, after refusing binary
+// garbage (NUL bytes; invalid UTF-8 too unless latin1) and, when sep is not
+// 0, splitting the line into exactly len(f) sep-separated fields (names lists
+// them for the error a wrong count gets). It stops at fn's first error and
+// returns the closed reader for end-of-file checks (r.line, r.empty()).
+func records(ctx context.Context, path string, prog *Progress, sep byte, f [][]byte, names string, latin1 bool, fn func(r *lineReader, line []byte) error) (*lineReader, error) {
+	r, err := openLines(ctx, path, prog)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	sepName := string(sep)
+	if sep == '\t' {
+		sepName = "tab"
+	}
+	for {
+		line, ok := r.next()
+		if !ok {
+			break
+		}
+		if isBlank(line) {
+			continue
+		}
+		if latin1 {
+			if bytes.IndexByte(line, 0) >= 0 {
+				return r, errf(path, r.line, "binary data (NUL byte)")
+			}
+		} else if reason := badBytes(line); reason != "" {
+			return r, errf(path, r.line, "%s", reason)
+		}
+		if sep != 0 {
+			if got := mlFields(line, sep, f); got != len(f) {
+				return r, errf(path, r.line, "want %d %s-separated fields (%s), got %d", len(f), sepName, names, got)
+			}
+		}
+		if err := fn(r, line); err != nil {
+			return r, err
+		}
+	}
+	return r, r.err
+}

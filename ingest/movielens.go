@@ -162,50 +162,33 @@ func mlFields(line []byte, sep byte, dst [][]byte) int {
 
 // readMLData reads one u.data-format file.
 func readMLData(ctx context.Context, path string, users, items *numIDs, prog *Progress) ([]dataset.Interaction, error) {
-	r, err := openLines(ctx, path, prog)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
 	var es []dataset.Interaction
 	var f [4][]byte
-	for {
-		line, ok := r.next()
-		if !ok {
-			break
-		}
-		if isBlank(line) {
-			continue
-		}
-		if reason := badBytes(line); reason != "" {
-			return nil, errf(path, r.line, "%s", reason)
-		}
-		if n := mlFields(line, '\t', f[:]); n != 4 {
-			return nil, errf(path, r.line, "want 4 tab-separated fields (user, item, rating, time), got %d", n)
-		}
+	r, err := records(ctx, path, prog, '\t', f[:], "user, item, rating, time", false, func(r *lineReader, line []byte) error {
 		u, ok := parseUint(bytes.TrimSpace(f[0]), math.MaxUint32)
 		if !ok {
 			if r.line == 1 && looksLikeHeader(line) {
-				return nil, errf(path, r.line, "unexpected header line %q: u.data has no header", line)
+				return errf(path, r.line, "unexpected header line %q: u.data has no header", line)
 			}
-			return nil, errf(path, r.line, "%s", idReason("user id", bytes.TrimSpace(f[0])))
+			return errf(path, r.line, "%s", idReason("user id", bytes.TrimSpace(f[0])))
 		}
 		it, ok := parseUint(bytes.TrimSpace(f[1]), math.MaxUint32)
 		if !ok {
-			return nil, errf(path, r.line, "%s", idReason("item id", bytes.TrimSpace(f[1])))
+			return errf(path, r.line, "%s", idReason("item id", bytes.TrimSpace(f[1])))
 		}
 		rating, err := strconv.ParseFloat(string(bytes.TrimSpace(f[2])), 32)
 		if err != nil || !(rating >= 1 && rating <= 5) {
-			return nil, errf(path, r.line, "rating %q is not a number in 1..5", f[2])
+			return errf(path, r.line, "rating %q is not a number in 1..5", f[2])
 		}
 		ts, reason := parseUnixTime(bytes.TrimSpace(f[3]))
 		if reason != "" {
-			return nil, errf(path, r.line, "%s", reason)
+			return errf(path, r.line, "%s", reason)
 		}
 		es = append(es, dataset.Interaction{User: users.id(uint32(u)), Item: items.id(uint32(it)), Weight: float32(rating), Time: ts})
-	}
-	if r.err != nil {
-		return nil, r.err
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.empty() {
 		return nil, errf(path, 1, "file is empty")
@@ -238,35 +221,18 @@ func parseUnixTime(tok []byte) (int64, string) {
 
 // readMLGenres reads u.genre ("label|index" lines) into labels by index.
 func readMLGenres(ctx context.Context, path string, prog *Progress) ([]string, error) {
-	r, err := openLines(ctx, path, prog)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
 	var labels []string
 	var f [2][]byte
-	for {
-		line, ok := r.next()
-		if !ok {
-			break
-		}
-		if isBlank(line) {
-			continue
-		}
-		if reason := badBytes(line); reason != "" {
-			return nil, errf(path, r.line, "%s", reason)
-		}
-		if n := mlFields(line, '|', f[:]); n != 2 {
-			return nil, errf(path, r.line, "want 2 |-separated fields (genre, index), got %d", n)
-		}
+	_, err := records(ctx, path, prog, '|', f[:], "genre, index", false, func(r *lineReader, line []byte) error {
 		idx, ok := parseUint(bytes.TrimSpace(f[1]), math.MaxInt32)
 		if !ok || int(idx) != len(labels) {
-			return nil, errf(path, r.line, "genre index %q, want %d (indices count up from 0)", f[1], len(labels))
+			return errf(path, r.line, "genre index %q, want %d (indices count up from 0)", f[1], len(labels))
 		}
 		labels = append(labels, string(bytes.TrimSpace(f[0])))
-	}
-	if r.err != nil {
-		return nil, r.err
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(labels) == 0 {
 		return nil, errf(path, 1, "no genres")
@@ -276,33 +242,19 @@ func readMLGenres(ctx context.Context, path string, prog *Progress) ([]string, e
 
 // readMLLabels reads one label per non-blank line (u.occupation).
 func readMLLabels(ctx context.Context, path string, prog *Progress) ([]string, error) {
-	r, err := openLines(ctx, path, prog)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
 	var labels []string
 	seen := map[string]int{}
-	for {
-		line, ok := r.next()
-		if !ok {
-			break
-		}
-		if isBlank(line) {
-			continue
-		}
-		if reason := badBytes(line); reason != "" {
-			return nil, errf(path, r.line, "%s", reason)
-		}
+	_, err := records(ctx, path, prog, 0, nil, "", false, func(r *lineReader, line []byte) error {
 		l := string(bytes.TrimSpace(line))
 		if first, dup := seen[l]; dup {
-			return nil, errf(path, r.line, "duplicate label %q (first at line %d)", l, first)
+			return errf(path, r.line, "duplicate label %q (first at line %d)", l, first)
 		}
 		seen[l] = r.line
 		labels = append(labels, l)
-	}
-	if r.err != nil {
-		return nil, r.err
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(labels) == 0 {
 		return nil, errf(path, 1, "no labels")
@@ -354,11 +306,6 @@ func missingRow(path, what string, seen []int, ext []uint32, remap []uint32) err
 
 // readMLItems reads u.item into item features and titles.
 func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32, genres []string, prog *Progress, log *slog.Logger) (*dataset.Features, []string, error) {
-	r, err := openLines(ctx, path, prog)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.close()
 	n := items.len()
 	want := 5 + len(genres)
 	f := make([][]byte, want)
@@ -367,32 +314,19 @@ func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32
 	years := make([]float64, n)
 	hasYear := make([]bool, n)
 	sets := make([][]int, n)
-	for {
-		line, ok := r.next()
-		if !ok {
-			break
-		}
-		if isBlank(line) {
-			continue
-		}
-		if bytes.IndexByte(line, 0) >= 0 {
-			return nil, nil, errf(path, r.line, "binary data (NUL byte)")
-		}
-		if got := mlFields(line, '|', f); got != want {
-			return nil, nil, errf(path, r.line, "want %d |-separated fields (id, title, release date, video date, url, %d genre flags), got %d", want, len(genres), got)
-		}
+	_, err := records(ctx, path, prog, '|', f, fmt.Sprintf("id, title, release date, video date, url, %d genre flags", len(genres)), true, func(r *lineReader, line []byte) error {
 		d, skip, err := rowKey(path, r.line, "item", f[0], items, remap, seen, log)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if skip {
-			continue
+			return nil
 		}
 		titles[d] = latin1(f[1])
 		if date := bytes.TrimSpace(f[2]); len(date) > 0 {
 			t, err := time.Parse("2-Jan-2006", string(date))
 			if err != nil {
-				return nil, nil, errf(path, r.line, "release date %q is not D-Mon-YYYY", latin1(date))
+				return errf(path, r.line, "release date %q is not D-Mon-YYYY", latin1(date))
 			}
 			years[d], hasYear[d] = float64(t.Year()), true
 		}
@@ -402,12 +336,13 @@ func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32
 				sets[d] = append(sets[d], g)
 			case "0":
 			default:
-				return nil, nil, errf(path, r.line, "genre flag %q (%s) is not 0 or 1", latin1(f[5+g]), genres[g])
+				return errf(path, r.line, "genre flag %q (%s) is not 0 or 1", latin1(f[5+g]), genres[g])
 			}
 		}
-	}
-	if r.err != nil {
-		return nil, nil, r.err
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := missingRow(path, "item", seen, items.ext, remap); err != nil {
 		return nil, nil, err
@@ -422,11 +357,6 @@ func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32
 
 // readMLUsers reads u.user into user features.
 func readMLUsers(ctx context.Context, path string, users *numIDs, remap []uint32, occs []string, prog *Progress, log *slog.Logger) (*dataset.Features, error) {
-	r, err := openLines(ctx, path, prog)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
 	n := users.len()
 	occIdx := make(map[string]int, len(occs))
 	for i, o := range occs {
@@ -438,46 +368,34 @@ func readMLUsers(ctx context.Context, path string, users *numIDs, remap []uint32
 	genders := make([]string, n)
 	occSets := make([][]int, n)
 	var f [5][]byte
-	for {
-		line, ok := r.next()
-		if !ok {
-			break
-		}
-		if isBlank(line) {
-			continue
-		}
-		if reason := badBytes(line); reason != "" {
-			return nil, errf(path, r.line, "%s", reason)
-		}
-		if got := mlFields(line, '|', f[:]); got != 5 {
-			return nil, errf(path, r.line, "want 5 |-separated fields (id, age, gender, occupation, zip), got %d", got)
-		}
+	_, err := records(ctx, path, prog, '|', f[:], "id, age, gender, occupation, zip", false, func(r *lineReader, line []byte) error {
 		d, skip, err := rowKey(path, r.line, "user", f[0], users, remap, seen, log)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if skip {
-			continue
+			return nil
 		}
 		age, ok := parseUint(bytes.TrimSpace(f[1]), 200)
 		if !ok {
-			return nil, errf(path, r.line, "age %q is not a non-negative integer up to 200", f[1])
+			return errf(path, r.line, "age %q is not a non-negative integer up to 200", f[1])
 		}
 		ages[d], hasAge[d] = float64(age), true
 		g := string(bytes.TrimSpace(f[2]))
 		if g == "" {
-			return nil, errf(path, r.line, "gender is empty")
+			return errf(path, r.line, "gender is empty")
 		}
 		genders[d] = g
 		o := string(bytes.TrimSpace(f[3]))
 		oi, ok := occIdx[o]
 		if !ok {
-			return nil, errf(path, r.line, "occupation %q is not listed in %s", o, mlOccupation)
+			return errf(path, r.line, "occupation %q is not listed in %s", o, mlOccupation)
 		}
 		occSets[d] = []int{oi}
-	}
-	if r.err != nil {
-		return nil, r.err
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := missingRow(path, "user", seen, users.ext, remap); err != nil {
 		return nil, err
