@@ -98,9 +98,12 @@ func TestKillResumeExact(t *testing.T) {
 	store := tinyStore(t, bin)
 	base := t.TempDir()
 
+	// Eight epochs (a few seconds) so that kills land at many positions:
+	// mid-epoch, during checkpoints, evaluations and start-up.
+	epochs := []string{"--set", "train.epochs=8"}
 	ref := filepath.Join(base, "ref")
 	t0 := time.Now()
-	if out, err := trainCmd(bin, store, ref).CombinedOutput(); err != nil {
+	if out, err := trainCmd(bin, store, ref, epochs...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
 	}
 	refDur := time.Since(t0)
@@ -110,7 +113,7 @@ func TestKillResumeExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	kills := 0
 	for kills < 6 {
-		cmd := trainCmd(bin, store, run)
+		cmd := trainCmd(bin, store, run, epochs...)
 		var logs strings.Builder
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -133,7 +136,7 @@ func TestKillResumeExact(t *testing.T) {
 			os.RemoveAll(run)
 		}
 	}
-	if out, err := trainCmd(bin, store, run).CombinedOutput(); err != nil {
+	if out, err := trainCmd(bin, store, run, epochs...).CombinedOutput(); err != nil {
 		t.Fatalf("final resumed run: %v\n%s", err, out)
 	}
 	got := final(t, listCheckpoints(t, bin, run))
