@@ -105,18 +105,8 @@ func growF(b []float32, n int) []float32 {
 
 // check validates a batch's ids and shapes.
 func (c *embedCore) check(b *producer.Batch) error {
-	if len(b.Pos) != len(b.Query) {
-		return fmt.Errorf("%s: batch %d/%d: %d queries but %d positives", c.name, b.Epoch, b.Index, len(b.Query), len(b.Pos))
-	}
-	if len(b.Hard) != len(b.Query)*b.HardPer {
-		return fmt.Errorf("%s: batch %d/%d: %d hard negatives, want %d×%d", c.name, b.Epoch, b.Index, len(b.Hard), len(b.Query), b.HardPer)
-	}
-	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
-		for _, id := range ids {
-			if int(id) >= c.n {
-				return fmt.Errorf("%s: batch %d/%d: node id %d out of range (%d nodes)", c.name, b.Epoch, b.Index, id, c.n)
-			}
-		}
+	if err := b.Check(c.n); err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
 	}
 	return nil
 }

@@ -269,18 +269,8 @@ func (e *embedGPU) ensure(s LossShape) error {
 
 // check validates a batch's shapes and ids.
 func (e *embedGPU) check(b *producer.Batch) error {
-	if len(b.Pos) != len(b.Query) {
-		return fmt.Errorf("%s (cuda): batch %d/%d: %d queries but %d positives", e.name, b.Epoch, b.Index, len(b.Query), len(b.Pos))
-	}
-	if len(b.Hard) != len(b.Query)*b.HardPer {
-		return fmt.Errorf("%s (cuda): batch %d/%d: %d hard negatives, want %d×%d", e.name, b.Epoch, b.Index, len(b.Hard), len(b.Query), b.HardPer)
-	}
-	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
-		for _, id := range ids {
-			if int(id) >= e.n {
-				return fmt.Errorf("%s (cuda): batch %d/%d: node id %d out of range (%d nodes)", e.name, b.Epoch, b.Index, id, e.n)
-			}
-		}
+	if err := b.Check(e.n); err != nil {
+		return fmt.Errorf("%s (cuda): %w", e.name, err)
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package producer
 
+import "fmt"
+
 // Node ids inside a Batch are global: users are 0..NumUsers-1 and items are
 // NumUsers..NumUsers+NumItems-1, so one computation graph can mix both sides.
 // GlobalItem and LocalItem convert.
@@ -100,4 +102,24 @@ func (b *Batch) K() int {
 		return 0
 	}
 	return len(b.Layers) - 1
+}
+
+// Check validates the example part of a batch for a consumer holding
+// numNodes global nodes: as many positives as queries, HardPer hard
+// negatives per example, every id in range. The error names the batch.
+func (b *Batch) Check(numNodes int) error {
+	if len(b.Pos) != len(b.Query) {
+		return fmt.Errorf("batch %d/%d: %d queries but %d positives", b.Epoch, b.Index, len(b.Query), len(b.Pos))
+	}
+	if len(b.Hard) != len(b.Query)*b.HardPer {
+		return fmt.Errorf("batch %d/%d: %d hard negatives, want %d×%d", b.Epoch, b.Index, len(b.Hard), len(b.Query), b.HardPer)
+	}
+	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
+		for _, id := range ids {
+			if int(id) >= numNodes {
+				return fmt.Errorf("batch %d/%d: node id %d out of range (%d nodes)", b.Epoch, b.Index, id, numNodes)
+			}
+		}
+	}
+	return nil
 }
