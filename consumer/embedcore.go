@@ -115,22 +115,29 @@ func (c *embedCore) check(b *producer.Batch) error {
 // with the batch's negative masks.
 func (c *embedCore) gather(b *producer.Batch, F []float32) loss.Inputs {
 	d := c.outDim
-	B, P, H := len(b.Query), len(b.Neg), b.HardPer
 	in := &c.in
+	// the producer's false-negative masks (nil in hand-built batches)
+	shapeInputs(in, len(b.Query), len(b.Neg), b.HardPer, d, b.NegMask, b.NegMaskPtr, b.InMask, b.InMaskPtr)
+	gatherRows(in.Q, F, b.Query, d)
+	gatherRows(in.Pos, F, b.Pos, d)
+	gatherRows(in.Pool, F, b.Neg, d)
+	gatherRows(in.Hard, F, b.Hard, d)
+	return *in
+}
+
+// shapeInputs sizes in for B examples, P pool rows and H hard negatives per
+// example of width d, reusing its buffers, and sets the collision masks.
+func shapeInputs(in *loss.Inputs, B, P, H, d int, negMask, negMaskPtr, inMask, inMaskPtr []int32) {
 	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
 		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d),
-		// the producer's false-negative masks (nil in hand-built batches)
-		NegMask: b.NegMask, NegMaskPtr: b.NegMaskPtr, InMask: b.InMask, InMaskPtr: b.InMaskPtr}
-	cp := func(dst []float32, ids []uint32) {
-		for k, id := range ids {
-			copy(dst[k*d:k*d+d], F[int(id)*d:int(id)*d+d])
-		}
+		NegMask: negMask, NegMaskPtr: negMaskPtr, InMask: inMask, InMaskPtr: inMaskPtr}
+}
+
+// gatherRows copies rows ids of src (rows of width d) into dst, in order.
+func gatherRows[T uint32 | int32](dst, src []float32, ids []T, d int) {
+	for k, id := range ids {
+		copy(dst[k*d:k*d+d], src[int(id)*d:int(id)*d+d])
 	}
-	cp(in.Q, b.Query)
-	cp(in.Pos, b.Pos)
-	cp(in.Pool, b.Neg)
-	cp(in.Hard, b.Hard)
-	return *in
 }
 
 // scatterDense adds the gradients of g into G (n × outDim), in batch order.

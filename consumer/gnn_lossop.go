@@ -47,18 +47,11 @@ func (l *gnnLoss) setBatch(b *producer.Batch) {
 func (l *gnnLoss) compute(z []float32, rows, d int) float64 {
 	B, P, H := len(l.queryIdx), len(l.negIdx), l.hardPer
 	in := &l.in
-	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
-		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d),
-		NegMask: l.negMask, NegMaskPtr: l.negMaskPtr, InMask: l.inMask, InMaskPtr: l.inMaskPtr}
-	cp := func(dst []float32, idx []int32) {
-		for k, r := range idx {
-			copy(dst[k*d:k*d+d], z[int(r)*d:int(r)*d+d])
-		}
-	}
-	cp(in.Q, l.queryIdx)
-	cp(in.Pos, l.posIdx)
-	cp(in.Pool, l.negIdx)
-	cp(in.Hard, l.hardIdx)
+	shapeInputs(in, B, P, H, d, l.negMask, l.negMaskPtr, l.inMask, l.inMaskPtr)
+	gatherRows(in.Q, z, l.queryIdx, d)
+	gatherRows(in.Pos, z, l.posIdx, d)
+	gatherRows(in.Pool, z, l.negIdx, d)
+	gatherRows(in.Hard, z, l.hardIdx, d)
 	v, g, err := l.loss.Compute(*in)
 	l.dZ = growF(l.dZ, rows*d)
 	clear(l.dZ)
