@@ -29,7 +29,7 @@ func GatherSum(x, idx, w *G.Node, slots int) (*G.Node, error) {
 	if idx.Shape()[0] != w.Shape()[0] || idx.Shape()[0]%slots != 0 {
 		return nil, fmt.Errorf("nn.GatherSum: idx %v and w %v must have equal length divisible by slots=%d", idx.Shape(), w.Shape(), slots)
 	}
-	return G.ApplyOp(gatherSumOp{slots: slots}, x, idx, w)
+	return G.ApplyOp(gatherSumOp{slotOp{"GatherSum", slots}}, x, idx, w)
 }
 
 // The ops' types: x and out are matrices, w a vector, all of one dtype a.
@@ -54,8 +54,23 @@ func hashOf(s fmt.Stringer) uint32 {
 	return h.Sum32()
 }
 
+// slotOp is what the fused gather ops share: a name and the slot count, the
+// gorgonia.Op methods that follow from them (pure, no extern call, no
+// in-place write) and a hash of the name and slots.
+type slotOp struct {
+	name  string
+	slots int
+}
+
+func (op slotOp) ReturnsPtr() bool      { return false }
+func (op slotOp) CallsExtern() bool     { return false }
+func (op slotOp) OverwritesInput() int  { return -1 }
+func (op slotOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op slotOp) Hashcode() uint32      { return hashOf(op) }
+func (op slotOp) String() string        { return fmt.Sprintf("%s{slots=%d}", op.name, op.slots) }
+
 // gatherSumOp is the forward op of GatherSum.
-type gatherSumOp struct{ slots int }
+type gatherSumOp struct{ slotOp }
 
 func (op gatherSumOp) Arity() int { return 3 }
 func (op gatherSumOp) Type() hm.Type {
@@ -122,24 +137,17 @@ func gatherSum[F float](out, x []F, idx []int, w []F, m, h, slots int) error {
 	return nil
 }
 
-func (op gatherSumOp) ReturnsPtr() bool      { return false }
-func (op gatherSumOp) CallsExtern() bool     { return false }
-func (op gatherSumOp) OverwritesInput() int  { return -1 }
-func (op gatherSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op gatherSumOp) Hashcode() uint32      { return hashOf(op) }
-func (op gatherSumOp) String() string        { return fmt.Sprintf("GatherSum{slots=%d}", op.slots) }
-
 // DiffWRT says GatherSum is differentiable in x and w, not in idx.
 func (op gatherSumOp) DiffWRT(inputs int) []bool { return []bool{true, false, true} }
 
 // SymDiff builds dx = scatter(w·g) and dw = rowdot(g, x[idx]).
 func (op gatherSumOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, idx, w := inputs[0], inputs[1], inputs[2]
-	dx, err := G.ApplyOp(gatherSumGradX{op.slots}, x, idx, w, grad)
+	dx, err := G.ApplyOp(gatherSumGradX{slotOp{"GatherSumGradX", op.slots}}, x, idx, w, grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn.GatherSum: dx: %w", err)
 	}
-	dw, err := G.ApplyOp(gatherSumGradW{op.slots}, x, idx, grad)
+	dw, err := G.ApplyOp(gatherSumGradW{slotOp{"GatherSumGradW", op.slots}}, x, idx, grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn.GatherSum: dw: %w", err)
 	}
@@ -147,7 +155,7 @@ func (op gatherSumOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 }
 
 // gatherSumGradX computes dx[idx[j]] += w[j]·g[j/slots] (inputs x, idx, w, g).
-type gatherSumGradX struct{ slots int }
+type gatherSumGradX struct{ slotOp }
 
 func (op gatherSumGradX) Arity() int { return 4 }
 func (op gatherSumGradX) Type() hm.Type {
@@ -206,15 +214,8 @@ func scatterSum[F float](dx, g []F, idx []int, w []F, h, slots int) {
 	}
 }
 
-func (op gatherSumGradX) ReturnsPtr() bool      { return false }
-func (op gatherSumGradX) CallsExtern() bool     { return false }
-func (op gatherSumGradX) OverwritesInput() int  { return -1 }
-func (op gatherSumGradX) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op gatherSumGradX) Hashcode() uint32      { return hashOf(op) }
-func (op gatherSumGradX) String() string        { return fmt.Sprintf("GatherSumGradX{slots=%d}", op.slots) }
-
 // gatherSumGradW computes dw[j] = <g[j/slots], x[idx[j]]> (inputs x, idx, g).
-type gatherSumGradW struct{ slots int }
+type gatherSumGradW struct{ slotOp }
 
 func (op gatherSumGradW) Arity() int { return 3 }
 func (op gatherSumGradW) Type() hm.Type {
@@ -266,10 +267,3 @@ func rowDots[F float](dw, x, g []F, idx []int, h, slots int) {
 		dw[j] = s
 	}
 }
-
-func (op gatherSumGradW) ReturnsPtr() bool      { return false }
-func (op gatherSumGradW) CallsExtern() bool     { return false }
-func (op gatherSumGradW) OverwritesInput() int  { return -1 }
-func (op gatherSumGradW) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op gatherSumGradW) Hashcode() uint32      { return hashOf(op) }
-func (op gatherSumGradW) String() string        { return fmt.Sprintf("GatherSumGradW{slots=%d}", op.slots) }

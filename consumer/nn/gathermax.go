@@ -4,7 +4,6 @@ package nn
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -25,7 +24,7 @@ func GatherMax(x, idx, mask *G.Node, slots int) (*G.Node, error) {
 	if x.Dims() != 2 || idx.Dims() != 1 || mask.Dims() != 1 || idx.Shape()[0] != mask.Shape()[0] || idx.Shape()[0]%slots != 0 {
 		return nil, fmt.Errorf("nn.GatherMax: bad shapes x %v idx %v mask %v slots %d", x.Shape(), idx.Shape(), mask.Shape(), slots)
 	}
-	return G.ApplyOp(gatherMaxOp{slots}, x, idx, mask)
+	return G.ApplyOp(gatherMaxOp{slotOp{"GatherMax", slots}}, x, idx, mask)
 }
 
 // argmaxSlot returns the first valid slot of target n with the largest
@@ -73,7 +72,7 @@ func scatterMax[F float](dx, x, g []F, idx []int, mask []F, h, slots int) {
 	}
 }
 
-type gatherMaxOp struct{ slots int }
+type gatherMaxOp struct{ slotOp }
 
 func (op gatherMaxOp) Arity() int { return 3 }
 func (op gatherMaxOp) Type() hm.Type {
@@ -123,19 +122,12 @@ func dense3(vals []G.Value, what string) (a, b, c *tensor.Dense, err error) {
 	return
 }
 
-func (op gatherMaxOp) ReturnsPtr() bool      { return false }
-func (op gatherMaxOp) CallsExtern() bool     { return false }
-func (op gatherMaxOp) OverwritesInput() int  { return -1 }
-func (op gatherMaxOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op gatherMaxOp) Hashcode() uint32      { return hashOf(op) }
-func (op gatherMaxOp) String() string        { return fmt.Sprintf("GatherMax{slots=%d}", op.slots) }
-
 // DiffWRT says GatherMax is differentiable in x only.
 func (op gatherMaxOp) DiffWRT(int) []bool { return []bool{true, false, false} }
 
 // SymDiff routes each output gradient to its argmax row.
 func (op gatherMaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(gatherMaxGrad(op), inputs[0], inputs[1], inputs[2], grad)
+	dx, err := G.ApplyOp(gatherMaxGrad{slotOp{"GatherMaxGrad", op.slots}}, inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, fmt.Errorf("nn.GatherMax: dx: %w", err)
 	}
@@ -143,7 +135,7 @@ func (op gatherMaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 }
 
 // gatherMaxGrad computes dx (inputs x, idx, mask, g).
-type gatherMaxGrad struct{ slots int }
+type gatherMaxGrad struct{ slotOp }
 
 func (op gatherMaxGrad) Arity() int { return 4 }
 func (op gatherMaxGrad) Type() hm.Type {
@@ -178,9 +170,3 @@ func (op gatherMaxGrad) Do(vals ...G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
-func (op gatherMaxGrad) ReturnsPtr() bool      { return false }
-func (op gatherMaxGrad) CallsExtern() bool     { return false }
-func (op gatherMaxGrad) OverwritesInput() int  { return -1 }
-func (op gatherMaxGrad) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op gatherMaxGrad) Hashcode() uint32      { return hashOf(op) }
-func (op gatherMaxGrad) String() string        { return fmt.Sprintf("GatherMaxGrad{slots=%d}", op.slots) }
