@@ -294,10 +294,41 @@ func (s *Store) FetchFeatures(t dataset.NodeType, ids []uint32, dst []float32) e
 	if err := s.checkType(t); err != nil {
 		return err
 	}
-	dim, n := s.dims[t], s.n[t]
+	dim := s.dims[t]
 	if len(dst) != len(ids)*dim {
 		return fmt.Errorf("featurestore: fetch %s features: dst has %d values, want %d (%d ids × dim %d)", t, len(dst), len(ids)*dim, len(ids), dim)
 	}
+	return s.fetch(t, ids, dst, nil, dim, 0)
+}
+
+// FetchFeatureRows is FetchFeatures writing into rows of a wider matrix:
+// the vector of ids[k] goes to dst[rows[k]*stride+off:][:dim], so a caller
+// assembling a matrix of several node types needs no staging copy. Other
+// values of dst are left alone; an error leaves dst unwritten as
+// FetchFeatures does, except a Badger read failing midway.
+func (s *Store) FetchFeatureRows(t dataset.NodeType, ids []uint32, dst []float32, rows []int32, stride, off int) error {
+	if err := s.checkType(t); err != nil {
+		return err
+	}
+	dim := s.dims[t]
+	if len(rows) != len(ids) {
+		return fmt.Errorf("featurestore: fetch %s feature rows: %d rows for %d ids", t, len(rows), len(ids))
+	}
+	if off < 0 || off+dim > stride {
+		return fmt.Errorf("featurestore: fetch %s feature rows: offset %d + dim %d outside stride %d", t, off, dim, stride)
+	}
+	for k, r := range rows {
+		if r < 0 || int(r)*stride+off+dim > len(dst) {
+			return fmt.Errorf("featurestore: fetch %s feature rows: row %d of id %d outside dst (%d values, stride %d)", t, r, ids[k], len(dst), stride)
+		}
+	}
+	return s.fetch(t, ids, dst, rows, stride, off)
+}
+
+// fetch writes the vector of ids[k] to dst[row*stride+off:][:dim] with row
+// rows[k], or k when rows is nil; shapes are the caller's to check.
+func (s *Store) fetch(t dataset.NodeType, ids []uint32, dst []float32, rows []int32, stride, off int) error {
+	dim, n := s.dims[t], s.n[t]
 	for _, id := range ids {
 		if id >= n {
 			return fmt.Errorf("featurestore: fetch %s features: id %d (have %d): %w", t, id, n, ErrUnknownID)
@@ -306,15 +337,23 @@ func (s *Store) FetchFeatures(t dataset.NodeType, ids []uint32, dst []float32) e
 	if dim == 0 {
 		return nil
 	}
+	at := func(k int) []float32 {
+		r := k
+		if rows != nil {
+			r = int(rows[k])
+		}
+		o := r*stride + off
+		return dst[o : o+dim : o+dim]
+	}
 	if mat := s.cached(t); mat != nil {
-		for i, id := range ids {
-			copy(dst[i*dim:(i+1)*dim], mat[int(id)*dim:int(id+1)*dim])
+		for k, id := range ids {
+			copy(at(k), mat[int(id)*dim:int(id+1)*dim])
 		}
 		return nil
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		key := key2N(kindFeature, byte(t), 0)
-		for i, id := range ids {
+		for k, id := range ids {
 			binary.BigEndian.PutUint32(key[2:], id)
 			it, err := txn.Get(key)
 			if err != nil {
@@ -323,7 +362,7 @@ func (s *Store) FetchFeatures(t dataset.NodeType, ids []uint32, dst []float32) e
 				}
 				return fmt.Errorf("featurestore: get %q: %w", key, err)
 			}
-			row := dst[i*dim : (i+1)*dim]
+			row := at(k)
 			if err := it.Value(func(v []byte) error {
 				if len(v) != 4*dim {
 					return fmt.Errorf("%w: feature key %q has %d bytes, want %d", ErrCorrupt, key, len(v), 4*dim)

@@ -189,6 +189,30 @@ func checkStore(t *testing.T, s *Store, ds *dataset.Dataset) {
 					t.Fatalf("FetchFeatures(%s) row %d (id %d) = %v, want %v", side.t, i, id, dst[i*dim:(i+1)*dim], side.f.Row(id))
 				}
 			}
+			// The same ids into rows of a wider matrix, in reverse order.
+			stride, off := dim+3, 2
+			rows := make([]int32, len(ids))
+			for k := range rows {
+				rows[k] = int32(len(ids) - 1 - k)
+			}
+			wide := make([]float32, len(ids)*stride)
+			for i := range wide {
+				wide[i] = -7
+			}
+			if err := s.FetchFeatureRows(side.t, ids, wide, rows, stride, off); err != nil {
+				t.Fatalf("FetchFeatureRows(%s): %v", side.t, err)
+			}
+			for k, id := range ids {
+				row := wide[int(rows[k])*stride : int(rows[k]+1)*stride]
+				if !reflect.DeepEqual(row[off:off+dim], side.f.Row(id)) {
+					t.Fatalf("FetchFeatureRows(%s) id %d in row %d = %v, want %v", side.t, id, rows[k], row[off:off+dim], side.f.Row(id))
+				}
+				for c, v := range row {
+					if (c < off || c >= off+dim) && v != -7 {
+						t.Fatalf("FetchFeatureRows(%s) wrote column %d of row %d outside [%d,%d)", side.t, c, rows[k], off, off+dim)
+					}
+				}
+			}
 		}
 	}
 	for _, sp := range []struct {
@@ -243,6 +267,31 @@ func TestUnknownID(t *testing.T) {
 	}
 	if err := s.FetchFeatures(dataset.User, []uint32{1}, make([]float32, 2)); err == nil || errors.Is(err, ErrUnknownID) {
 		t.Fatalf("wrong dst length: err = %v, want a size error", err)
+	}
+	// FetchFeatureRows: dim 3 user rows into a stride-5 matrix of 2 rows.
+	for _, c := range []struct {
+		name        string
+		ids         []uint32
+		rows        []int32
+		stride, off int
+		want        string
+	}{
+		{"row past the end", []uint32{1}, []int32{2}, 5, 0, "outside dst"},
+		{"negative row", []uint32{1}, []int32{-1}, 5, 0, "outside dst"},
+		{"offset past the stride", []uint32{1}, []int32{0}, 5, 3, "outside stride"},
+		{"rows and ids differ", []uint32{1, 2}, []int32{0}, 5, 0, "1 rows for 2 ids"},
+		{"unknown id", []uint32{10}, []int32{0}, 5, 0, "unknown"},
+	} {
+		dst := make([]float32, 10)
+		err := s.FetchFeatureRows(dataset.User, c.ids, dst, c.rows, c.stride, c.off)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("FetchFeatureRows %s: err = %v, want %q", c.name, err, c.want)
+		}
+		for _, v := range dst {
+			if v != 0 {
+				t.Fatalf("FetchFeatureRows %s wrote dst before failing", c.name)
+			}
+		}
 	}
 	if _, err := s.Interactions("valid"); err == nil {
 		t.Fatal("Interactions(valid): want an error")

@@ -37,10 +37,10 @@ type Batch struct {
 	Query []uint32
 	Pos   []uint32
 	// Neg is the shared negative pool (global item ids; global node ids for
-	// WalkPair batches), used by every example. It holds distinct nodes and
-	// never a positive of the batch (a Pos[j]; for ItemItem and WalkPair
-	// batches not a Query[j] either). It may hold a node that one query
-	// engaged (a train item of user Query[j]): NegMask lists those.
+	// WalkPair batches), used by every example. It holds distinct nodes. For
+	// ItemItem and WalkPair batches it never holds a Query[j] or Pos[j]. For
+	// UserItem batches it may hold items some queries engaged, the batch's
+	// positives included: NegMask lists, per example, those to skip.
 	Neg []uint32
 	// NegMask and NegMaskPtr say which pool slots are false negatives of
 	// which example, in CSR form over examples: example j must not use
@@ -53,8 +53,9 @@ type Batch struct {
 	NegMask, NegMaskPtr []int32
 	// InMask and InMaskPtr do the same for in-batch negatives (the other
 	// examples' positives): example j must not use Pos[k] as a negative for
-	// any k in InMask[InMaskPtr[j]:InMaskPtr[j+1]] (distinct, increasing,
-	// never j itself; len(InMaskPtr) is B+1). For UserItem batches these are
+	// any k in InMask[InMaskPtr[j]:InMaskPtr[j+1]] (distinct, in no
+	// particular order but the same for the same batch, never j itself;
+	// len(InMaskPtr) is B+1). For UserItem batches these are
 	// the k ≠ j whose Pos[k] is a train item of Query[j], which includes
 	// every k with Pos[k] = Pos[j] and every other example of the same user;
 	// for the other kinds, the k ≠ j with Pos[k] = Query[j] or Pos[k] = Pos[j].

@@ -1,10 +1,15 @@
 package producer
 
 import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
 )
 
@@ -96,27 +101,61 @@ func BenchmarkRandomRowRead(b *testing.B) {
 	}
 }
 
+// benchFeatures is a committed featurestore, opened as training opens it
+// (feature cache on), holding dim-wide random item features for g's items.
+func benchFeatures(b *testing.B, g *graph.Bipartite, dim int) *featurestore.Store {
+	b.Helper()
+	ds := &dataset.Dataset{Name: "bench", UserIDs: make([]string, g.NumUsers), ItemIDs: make([]string, g.NumItems)}
+	for i := range ds.UserIDs {
+		ds.UserIDs[i] = "u" + strconv.Itoa(i)
+	}
+	for i := range ds.ItemIDs {
+		ds.ItemIDs[i] = "i" + strconv.Itoa(i)
+	}
+	ds.Train = []dataset.Interaction{{User: 0, Item: 0}}
+	data := make([]float32, g.NumItems*dim)
+	r := newRNG(7)
+	for i := range data {
+		data[i] = float32(r.intn(1000)) / 1000
+	}
+	ds.ItemFeatures = &dataset.Features{Schema: dataset.Schema{{Name: "x", Dim: dim, Derivation: "generated"}}, Data: data}
+	dir := b.TempDir()
+	if _, err := featurestore.Commit(context.Background(), dir, ds); err != nil {
+		b.Fatal(err)
+	}
+	fs, err := featurestore.Open(dir, featurestore.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fs.Close() })
+	return fs
+}
+
 // BenchmarkMinibatch builds 2-layer, T=10, batch-512 PinSage minibatches
-// with 500 shared negatives and 64-dim item features from an in-memory
-// source, on one goroutine, without and with the per-epoch neighborhood
-// cache.
+// with 500 shared negatives and 64-dim item features read from a
+// committed featurestore (its feature cache on, as in training), without and with the
+// per-epoch neighborhood cache, on one goroutine; "warm" has every
+// neighborhood cached (the steady state of an epoch with the cache), and
+// "warm-P2" runs the same through a Pipeline of two producers (the figure
+// for a 2-core machine; batches/s counts delivered batches).
 func BenchmarkMinibatch(b *testing.B) {
 	for _, bg := range benchGraphs() {
-		for _, mode := range []string{"nocache", "cache", "warm"} {
+		for _, mode := range []string{"nocache", "cache", "warm", "warm-P2"} {
 			cache := mode != "nocache"
 			name := bg.name + "/" + mode
 			b.Run(name, func(b *testing.B) {
 				g := bg.get(b)
+				fs := benchFeatures(b, g, 64)
 				cfg := Config{Seed: 1, BatchSize: 512, Layers: 2}
 				cfg.Neighbors.T = 10
 				cfg.Neighbors.Cache = cache
 				cfg.Walk.Steps = 100
 				cfg.Negatives.PoolSize = 500
-				s, err := New(g, &memFS{id: 64}, cfg)
+				s, err := New(g, fs, cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if mode == "warm" { // steady state: every neighborhood cached
+				if mode == "warm" || mode == "warm-P2" { // steady state: every neighborhood cached
 					sc := s.getScratch()
 					s.cache.acquire(0)
 					ids, wts := make([]uint32, 10), make([]float32, 10)
@@ -125,6 +164,10 @@ func BenchmarkMinibatch(b *testing.B) {
 					}
 					s.cache.release()
 					s.putScratch(sc)
+				}
+				if mode == "warm-P2" {
+					benchPipeline(b, s, 2)
+					return
 				}
 				var dst Batch
 				// Warm the scratch (and, with the cache, the epoch's
@@ -151,4 +194,34 @@ func BenchmarkMinibatch(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchPipeline reports batches/s delivered by a Pipeline of P producers
+// over epoch 0, restarting it at its end so the warm cache stays valid.
+func benchPipeline(b *testing.B, s *Sampler, P int) {
+	ctx := context.Background()
+	pl := NewPipeline(ctx, s, P, 2*P, 0, 0, EpochParams{})
+	defer func() { pl.Close() }()
+	next := func() {
+		bt, err := pl.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			pl.Close()
+			pl = NewPipeline(ctx, s, P, 2*P, 0, 0, EpochParams{})
+			bt, err = pl.Next(ctx)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		pl.Release(bt)
+	}
+	for i := 0; i < 2*P; i++ { // warm the scratch sets
+		next()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		next()
+	}
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "batches/s")
 }

@@ -51,6 +51,22 @@ func (m *memFS) FetchFeatures(t dataset.NodeType, ids []uint32, dst []float32) e
 	return nil
 }
 
+// rowFS is memFS through the RowFeatureSource path (direct row writes).
+type rowFS struct{ memFS }
+
+func (m *rowFS) FetchFeatureRows(t dataset.NodeType, ids []uint32, dst []float32, rows []int32, stride, off int) error {
+	if m.fail {
+		return errors.New("rowFS: injected failure")
+	}
+	d := m.Schema(t).Dim()
+	for k, v := range ids {
+		for c := 0; c < d; c++ {
+			dst[int(rows[k])*stride+off+c] = featValue(t, v, c)
+		}
+	}
+	return nil
+}
+
 func featValue(t dataset.NodeType, v uint32, c int) float32 {
 	return float32(int(v)*1000+c) + float32(t)*0.5
 }
