@@ -70,6 +70,62 @@ type slot struct {
 	pos                 I32 // per id, its index among the distinct rows
 	rows                I32 // distinct rows in order of first appearance
 	copyStart, copyDone cu.Event
+
+	// The staged batch's collision masks, views of maskDev. Their size
+	// varies per batch, so they live outside the work arena in a pinned
+	// and a device buffer of maskCap int32s each that stage grows.
+	masks    Masks
+	maskHost *Pinned
+	maskDev  cu.DevicePtr
+	maskCap  int
+}
+
+// freeMasks releases the slot's mask buffers (device thread; no copy into
+// them may be in flight).
+func (sl *slot) freeMasks() error {
+	var err error
+	if sl.maskHost != nil {
+		err = sl.maskHost.Free()
+		sl.maskHost = nil
+	}
+	if sl.maskDev != 0 {
+		if ferr := cu.MemFree(sl.maskDev); ferr != nil && err == nil {
+			err = fmt.Errorf("cuda: free mask buffer: %w", ferr)
+		}
+		sl.maskDev = 0
+	}
+	sl.maskCap = 0
+	sl.masks = Masks{}
+	return err
+}
+
+// growMasks makes the slot's mask buffers hold at least n int32s (device
+// thread). The slot is not in use by the compute stream when it is staged
+// (see run), but the copy stream may still be uploading an earlier batch
+// into it (a prefetch the caller did not use), so that copy is waited for
+// before the buffers are freed.
+func (sl *slot) growMasks(n int) error {
+	if n <= sl.maskCap {
+		return nil
+	}
+	if err := sl.copyDone.Synchronize(); err != nil {
+		return fmt.Errorf("cuda: wait for upload before growing mask buffer: %w", err)
+	}
+	if err := sl.freeMasks(); err != nil {
+		return err
+	}
+	c := max(n+n/2, 4096) // headroom: a slightly bigger mask next batch does not reallocate
+	h, err := NewPinned(4 * c)
+	if err != nil {
+		return err
+	}
+	p, err := cu.MemAlloc(int64(4 * c))
+	if err != nil {
+		_ = h.Free()
+		return fmt.Errorf("cuda: allocate %d-byte mask buffer: %w", 4*c, err)
+	}
+	sl.maskHost, sl.maskDev, sl.maskCap = h, p, c
+	return nil
 }
 
 // embedGPU is what the GPU embedding models share: batch staging with
@@ -203,6 +259,7 @@ func (e *embedGPU) freeWork() {
 			_ = e.slots[i].host.Free()
 			e.slots[i].host = nil
 		}
+		_ = e.slots[i].freeMasks()
 		e.slots[i].batch = nil
 	}
 	if e.lossOut != nil {
@@ -225,7 +282,7 @@ func (e *embedGPU) ensure(s LossShape) error {
 	c := LossShape{B: max(s.B, e.cap.B), P: max(s.P, e.cap.P), H: max(s.H, e.cap.H), D: e.d}
 	e.freeWork()
 	rows := c.Rows()
-	ln := c.B*c.P + c.B + c.B*c.H + rows*(c.D+1)
+	ln := c.B*c.P + c.B + c.B*c.H + rows*(c.D+1) + c.B // + RankLoss's nmasked
 	if e.lossCfg.InBatch {
 		ln += c.B * c.B
 	}
@@ -267,9 +324,13 @@ func (e *embedGPU) ensure(s LossShape) error {
 	return err
 }
 
-// check validates a batch's shapes and ids.
+// check validates a batch's shapes, ids and the collision masks the loss
+// uses (they index score matrices on the device).
 func (e *embedGPU) check(b *producer.Batch) error {
 	if err := b.Check(e.n); err != nil {
+		return fmt.Errorf("%s (cuda): %w", e.name, err)
+	}
+	if err := checkBatchMasks(b, e.lossCfg.InBatch); err != nil {
 		return fmt.Errorf("%s (cuda): %w", e.name, err)
 	}
 	return nil
@@ -279,12 +340,27 @@ func shapeOf(b *producer.Batch, d int) LossShape {
 	return LossShape{B: len(b.Query), P: len(b.Neg), H: b.HardPer, D: d}
 }
 
-// stage fills slot i's pinned buffer with b's ids, their distinct-row
-// positions and the distinct rows, and enqueues the upload on the copy
-// stream (device thread).
-func (e *embedGPU) stage(b *producer.Batch, i int) {
+// stage fills slot i's pinned buffers with b's ids, their distinct-row
+// positions, the distinct rows and the collision masks the loss uses, and
+// enqueues the upload on the copy stream (device thread). b must have
+// passed check. On error the slot is left empty.
+func (e *embedGPU) stage(b *producer.Batch, i int) error {
 	sl := &e.slots[i]
+	sl.batch = nil
 	s := shapeOf(b, e.d)
+	// Masks: [NegMaskPtr | NegMask | InMaskPtr | InMask], the in-batch
+	// mask only when the loss uses it; a nil pointer list means none.
+	negMask, inMask := b.NegMaskPtr != nil, e.lossCfg.InBatch && b.InMaskPtr != nil
+	nm := 0
+	if negMask {
+		nm += len(b.NegMaskPtr) + len(b.NegMask)
+	}
+	if inMask {
+		nm += len(b.InMaskPtr) + len(b.InMask)
+	}
+	if err := sl.growMasks(nm); err != nil {
+		return err
+	}
 	R := s.Rows()
 	ids := sl.host.I32(0, R)
 	pos := sl.host.I32(4*R, R)
@@ -308,14 +384,53 @@ func (e *embedGPU) stage(b *producer.Batch, i int) {
 	for _, r := range rows[:nr] {
 		e.seen[r] = -1
 	}
+	sl.masks = Masks{}
+	if nm > 0 {
+		h := sl.maskHost.I32(0, nm)
+		dev := I32{Ptr: sl.maskDev, N: nm}
+		o := 0
+		view := func(src []int32) I32 {
+			copy(h[o:], src)
+			v := dev.Slice(o, o+len(src))
+			o += len(src)
+			return v
+		}
+		if negMask {
+			sl.masks.NegPtr = view(b.NegMaskPtr)
+			sl.masks.Neg = view(b.NegMask)
+		}
+		if inMask {
+			sl.masks.InPtr = view(b.InMaskPtr)
+			sl.masks.In = view(b.InMask)
+		}
+	}
+	// One copy each for ids, positions, rows and masks (contiguous in
+	// pinned memory but not on the device).
+	type upload struct {
+		dst cu.DevicePtr
+		src unsafe.Pointer
+		n   int // int32s
+	}
+	copies := []upload{{sl.ids.Ptr, sl.host.Ptr(0), R}, {sl.pos.Ptr, sl.host.Ptr(4 * R), R}, {sl.rows.Ptr, sl.host.Ptr(8 * R), nr}}
+	if nm > 0 {
+		copies = append(copies, upload{sl.maskDev, sl.maskHost.Ptr(0), nm})
+	}
+	if err := sl.copyStart.Record(e.dev.Copy); err != nil {
+		return fmt.Errorf("cuda: record event: %w", err)
+	}
+	for _, c := range copies {
+		if c.n == 0 {
+			continue
+		}
+		if err := cu.MemcpyHtoDAsync(c.dst, c.src, int64(4*c.n), e.dev.Copy); err != nil {
+			return fmt.Errorf("cuda: upload batch: %w", err)
+		}
+	}
+	if err := sl.copyDone.Record(e.dev.Copy); err != nil {
+		return fmt.Errorf("cuda: record event: %w", err)
+	}
 	sl.batch, sl.shape, sl.nRows = b, s, nr
-	// One copy for ids and positions (contiguous in pinned memory but not on
-	// the device), one for rows.
-	_ = sl.copyStart.Record(e.dev.Copy)
-	_ = cu.MemcpyHtoDAsync(sl.ids.Ptr, sl.host.Ptr(0), int64(4*R), e.dev.Copy)
-	_ = cu.MemcpyHtoDAsync(sl.pos.Ptr, sl.host.Ptr(4*R), int64(4*R), e.dev.Copy)
-	_ = cu.MemcpyHtoDAsync(sl.rows.Ptr, sl.host.Ptr(8*R), int64(4*nr), e.dev.Copy)
-	_ = sl.copyDone.Record(e.dev.Copy)
+	return nil
 }
 
 // gradFn is the model-specific part of a step, enqueued on the compute
@@ -360,7 +475,9 @@ func (e *embedGPU) run(ctx context.Context, b, next *producer.Batch, body gradFn
 		}
 		if sl == nil {
 			e.cur = 1 - e.cur
-			e.stage(b, e.cur)
+			if err := e.stage(b, e.cur); err != nil {
+				return err
+			}
 			sl = &e.slots[e.cur]
 		}
 		st := e.dev.Compute
@@ -389,8 +506,10 @@ func (e *embedGPU) run(ctx context.Context, b, next *producer.Batch, body gradFn
 			return fmt.Errorf("cuda: record event: %w", err)
 		}
 		// Host work for the next batch overlaps the GPU's work on this one.
+		// A failed prefetch leaves its slot empty: next's own step stages
+		// it again and reports the error.
 		if next != nil && shapeOf(next, e.d).fits(e.cap) {
-			e.stage(next, 1-e.cur)
+			_ = e.stage(next, 1-e.cur)
 		}
 		if err := e.evEnd.Synchronize(); err != nil {
 			return fmt.Errorf("cuda: %s step: %w", e.name, err)

@@ -23,6 +23,7 @@ type Kernels struct {
 	poolFwd, poolBwdX, poolBwdW   cu.Function
 	l2Fwd, l2Bwd                  cu.Function
 	groupDot, groupGrad, rankLoss cu.Function
+	maskScores                    cu.Function
 	l2Reg, adam, spmm             cu.Function
 }
 
@@ -39,6 +40,7 @@ func loadKernels(m cu.Module) (*Kernels, error) {
 		{&k.poolFwd, "pool_fwd"}, {&k.poolBwdX, "pool_bwd_x"}, {&k.poolBwdW, "pool_bwd_w"},
 		{&k.l2Fwd, "l2norm_fwd"}, {&k.l2Bwd, "l2norm_bwd"},
 		{&k.groupDot, "group_dot"}, {&k.groupGrad, "group_grad"}, {&k.rankLoss, "rank_loss_rows"},
+		{&k.maskScores, "mask_scores"},
 		{&k.l2Reg, "l2_reg_rows"}, {&k.adam, "sparse_adam"}, {&k.spmm, "csr_spmm"},
 	} {
 		fn, err := m.Function(f.name)
@@ -420,13 +422,61 @@ func ParseLoss(name string) (LossKind, error) {
 	return 0, fmt.Errorf("cuda: unknown loss %q (want bpr, margin, softmax or sgns)", name)
 }
 
+// MaskScore is the score MaskScores gives masked columns, consumer/loss's
+// sentinel: every loss maps it to a zero term and a zero gradient.
+const MaskScore = -math.MaxFloat32 / 4
+
+// MaskScores applies one CSR collision mask to a score matrix s (B rows of
+// leading dimension ld ≥ n, n columns): for each row j < B it sets
+// s[j·ld + c] = MaskScore for every column c in mask[ptr[j]:ptr[j+1]], and
+// writes to nmasked[j] the number of distinct columns it newly masked
+// (repeats count once), added to nmasked[j] when accum. ptr has B+1
+// entries; mask entries must lie in [0, n) — they are not checked against
+// the device contents here (the models validate masks on the host before
+// uploading them; the kernel skips any outside [0, n) rather than write
+// out of bounds).
+func (k *Kernels) MaskScores(st cu.Stream, s F32, nmasked, ptr, mask I32, B, n, ld int, accum bool) error {
+	if err := checkDims("mask_scores", B, n, ld); err != nil {
+		return err
+	}
+	if ld < n {
+		return fmt.Errorf("cuda: mask_scores: leading dimension %d < %d columns", ld, n)
+	}
+	if err := need("mask nmasked", nmasked.N, B); err != nil {
+		return err
+	}
+	if err := need("mask ptr", ptr.N, B+1); err != nil {
+		return err
+	}
+	if B > 0 && n > 0 {
+		if err := need("mask scores", s.N, (B-1)*ld+n); err != nil {
+			return err
+		}
+	}
+	if B == 0 {
+		return nil
+	}
+	return launch("mask_scores", k.maskScores, warpGrid(B), 1, threads, st, pArg(s.Ptr), pArg(nmasked.Ptr), pArg(ptr.Ptr), pArg(mask.Ptr),
+		iArg(B), iArg(n), iArg(ld), bArg(accum))
+}
+
 // RankLossRows computes each example's loss into rowLoss (B doubles) and
 // overwrites the scores with dLoss/dscore divided by B: sPos (B), sPool
 // (B×P), sIn (B×B in-batch scores, or N == 0 for none) and sHard (B×H).
+// nmasked (N == 0 for none) holds per example the number of distinct pool
+// and in-batch columns MaskScores masked: they are not counted among the
+// example's negatives (masked scores themselves contribute nothing).
 // Same formulas as consumer/loss.
-func (k *Kernels) RankLossRows(s cu.Stream, rowLoss F64, sPos, sPool, sIn, sHard F32, B, P, H int, kind LossKind, margin, temperature float32) error {
+func (k *Kernels) RankLossRows(s cu.Stream, rowLoss F64, sPos, sPool, sIn, sHard F32, nmasked I32, B, P, H int, kind LossKind, margin, temperature float32) error {
 	if err := need("rankloss rowloss", rowLoss.N, B); err != nil {
 		return err
+	}
+	var nm cu.DevicePtr
+	if nmasked.N > 0 {
+		if err := need("rankloss nmasked", nmasked.N, B); err != nil {
+			return err
+		}
+		nm = nmasked.Ptr
 	}
 	for _, c := range []struct {
 		w       string
@@ -449,7 +499,7 @@ func (k *Kernels) RankLossRows(s cu.Stream, rowLoss F64, sPos, sPool, sIn, sHard
 	if B == 0 {
 		return nil
 	}
-	return launch("rank_loss_rows", k.rankLoss, B, 1, threads, s, pArg(rowLoss.Ptr), pArg(sPos.Ptr), pArg(sPool.Ptr), pArg(in), pArg(sHard.Ptr),
+	return launch("rank_loss_rows", k.rankLoss, B, 1, threads, s, pArg(rowLoss.Ptr), pArg(sPos.Ptr), pArg(sPool.Ptr), pArg(in), pArg(sHard.Ptr), pArg(nm),
 		iArg(B), iArg(P), iArg(H), iArg(int(kind)), fArg(margin), fArg(temperature))
 }
 

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -194,8 +195,17 @@ func TestShapeChecks(t *testing.T) {
 		if err := k.Sgemm(s, false, false, 4, 4, 4, 1, x, 4, x, 4, 0, x, 4); err == nil {
 			t.Error("sgemm with a 10-float A of 4×4 accepted")
 		}
-		if err := k.RankLossRows(s, F64{}, x, x, F32{}, x, 2, 2, 0, LossSoftmax, 0, 0); err == nil {
+		if err := k.RankLossRows(s, F64{}, x, x, F32{}, x, I32{}, 2, 2, 0, LossSoftmax, 0, 0); err == nil {
 			t.Error("softmax with temperature 0 accepted")
+		}
+		if err := k.MaskScores(s, x, i, i, i, 2, 5, 4, false); err == nil {
+			t.Error("mask with leading dimension 4 < 5 columns accepted")
+		}
+		if err := k.MaskScores(s, x, i, i.Slice(0, 2), i, 2, 5, 5, false); err == nil {
+			t.Error("mask with 2 offsets for 2 rows accepted")
+		}
+		if err := k.MaskScores(s, x, i, i, i, 3, 5, 5, false); err == nil {
+			t.Error("mask of 3×5 scores in 10 floats accepted")
 		}
 		return nil
 	})
@@ -242,13 +252,16 @@ func TestSgemm(t *testing.T) {
 						for j := 0; j < n; j++ {
 							var acc float64
 							for p := 0; p < kk; p++ {
-								av := A[i*lda+p]
+								var av, bv float32
 								if ta {
 									av = A[p*lda+i]
+								} else {
+									av = A[i*lda+p]
 								}
-								bv := B[p*ldb+j]
 								if tb {
 									bv = B[j*ldb+p]
+								} else {
+									bv = B[p*ldb+j]
 								}
 								acc += float64(av) * float64(bv)
 							}
@@ -480,6 +493,101 @@ func TestSpMM(t *testing.T) {
 	assertClose(t, "spmm", got, want)
 }
 
+// randMask draws a CSR mask over B rows with columns in [0, n): a random
+// number of entries per row with repeats, never the row itself when noDiag,
+// and every allowed column (twice over) in row full, so that row can have
+// no negatives left.
+func randMask(rng *rand.Rand, B, n int, noDiag bool, full int) (mask, ptr []int32) {
+	ptr = []int32{0}
+	for j := 0; j < B; j++ {
+		if j == full {
+			for rep := 0; rep < 2; rep++ {
+				for c := 0; c < n; c++ {
+					if !noDiag || c != j {
+						mask = append(mask, int32(c))
+					}
+				}
+			}
+		} else if n > 0 {
+			for e := rng.IntN(8); e > 0; e-- {
+				c := rng.IntN(n)
+				if noDiag && c == j {
+					continue
+				}
+				mask = append(mask, int32(c))
+				if rng.IntN(4) == 0 { // a repeat
+					mask = append(mask, int32(c))
+				}
+			}
+		}
+		ptr = append(ptr, int32(len(mask)))
+	}
+	return mask, ptr
+}
+
+func TestMaskScores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	B, n, ld := 45, 37, 40
+	s0 := randF(rng, B*ld)
+	m1, p1 := randMask(rng, B, n, false, 3)
+	m2, p2 := randMask(rng, B, n, true, -1)
+	got := make([]float32, len(s0))
+	cnt := make([]int32, B)
+	gpu(t, 1<<22, func(k *Kernels, a *Arena, st cu.Stream) error {
+		sb, _ := up(a, s0)
+		mb1, _ := upI(a, m1)
+		pb1, _ := upI(a, p1)
+		mb2, _ := upI(a, m2)
+		pb2, _ := upI(a, p2)
+		nb, err := a.I32(B)
+		if err != nil {
+			return err
+		}
+		junk := make([]int32, B) // the first mask must overwrite, not add
+		for i := range junk {
+			junk[i] = 1000
+		}
+		if err := UploadI32(nb, junk); err != nil {
+			return err
+		}
+		if err := k.MaskScores(st, sb, nb, pb1, mb1, B, n, ld, false); err != nil {
+			return err
+		}
+		if err := k.MaskScores(st, sb, nb, pb2, mb2, B, n, ld, true); err != nil {
+			return err
+		}
+		if err := DownloadStream(st, got, sb); err != nil {
+			return err
+		}
+		return DownloadI32(cnt, nb)
+	})
+	want := append([]float32(nil), s0...)
+	wantN := make([]int, B)
+	for _, m := range []struct{ mask, ptr []int32 }{{m1, p1}, {m2, p2}} {
+		for j := 0; j < B; j++ {
+			for _, c := range m.mask[m.ptr[j]:m.ptr[j+1]] {
+				if v := &want[j*ld+int(c)]; *v != MaskScore {
+					*v = MaskScore
+					wantN[j]++
+				}
+			}
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("score %d (row %d, column %d): %v, want %v", i, i/ld, i%ld, got[i], want[i])
+		}
+	}
+	for j, c := range cnt {
+		if int(c) != wantN[j] {
+			t.Errorf("row %d: %d masked columns, want %d", j, c, wantN[j])
+		}
+	}
+	if wantN[3] != n {
+		t.Fatalf("row 3 masks %d columns, want all %d", wantN[3], n)
+	}
+}
+
 func TestRankLossMatchesCPU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	sh := LossShape{B: 70, P: 130, H: 2, D: 24}
@@ -487,74 +595,102 @@ func TestRankLossMatchesCPU(t *testing.T) {
 		for _, inBatch := range []bool{false, true} {
 			for _, cosine := range []bool{false, true} {
 				for _, H := range []int{0, sh.H} {
-					s := sh
-					s.H = H
-					name := kind
-					x := randF(rng, s.Rows()*s.D)
-					if kind == "margin" {
-						for i := range x { // keep some hinges inactive
-							x[i] *= 0.3
+					for _, masked := range []bool{false, true} {
+						s := sh
+						s.H = H
+						name := fmt.Sprintf("%s masked=%v", kind, masked)
+						x := randF(rng, s.Rows()*s.D)
+						if kind == "margin" {
+							for i := range x { // keep some hinges inactive
+								x[i] *= 0.3
+							}
 						}
-					}
-					cpu, err := loss.New(loss.Config{Kind: kind, Margin: 0.5, Temperature: 0.2, InBatch: inBatch, Cosine: cosine, Threads: 1})
-					if err != nil {
-						t.Fatal(err)
-					}
-					in := loss.Inputs{B: s.B, P: s.P, H: s.H, D: s.D}
-					o := 0
-					for _, p := range []*[]float32{&in.Q, &in.Pos, &in.Pool, &in.Hard} {
-						nrows := s.B
-						switch p {
-						case &in.Pool:
-							nrows = s.P
-						case &in.Hard:
-							nrows = s.B * s.H
-						}
-						*p = x[o : o+nrows*s.D]
-						o += nrows * s.D
-					}
-					wantL, wantG, err := cpu.Compute(in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					var want []float64
-					for _, g := range [][]float32{wantG.Q, wantG.Pos, wantG.Pool, wantG.Hard} {
-						want = append(want, to64(g)...)
-					}
-					got := make([]float32, len(x))
-					rl := make([]float64, s.B)
-					lk, _ := ParseLoss(kind)
-					gpu(t, 1<<24, func(k *Kernels, a *Arena, st cu.Stream) error {
-						l, err := NewRankLoss(k, a, LossConfig{Kind: lk, Margin: 0.5, Temperature: 0.2, InBatch: inBatch, Cosine: cosine}, s)
+						cpu, err := loss.New(loss.Config{Kind: kind, Margin: 0.5, Temperature: 0.2, InBatch: inBatch, Cosine: cosine, Threads: 1})
 						if err != nil {
-							return err
+							t.Fatal(err)
 						}
-						xb, _ := up(a, x)
-						gb, err := poisoned(k, a, st, len(x))
+						in := loss.Inputs{B: s.B, P: s.P, H: s.H, D: s.D}
+						o := 0
+						for _, p := range []*[]float32{&in.Q, &in.Pos, &in.Pool, &in.Hard} {
+							nrows := s.B
+							switch p {
+							case &in.Pool:
+								nrows = s.P
+							case &in.Hard:
+								nrows = s.B * s.H
+							}
+							*p = x[o : o+nrows*s.D]
+							o += nrows * s.D
+						}
+						if masked {
+							// Row 5 masks the whole pool and, in-batch, every
+							// other example: with H = 0 it has no negatives.
+							in.NegMask, in.NegMaskPtr = randMask(rng, s.B, s.P, false, 5)
+							in.InMask, in.InMaskPtr = randMask(rng, s.B, s.B, true, 5)
+						}
+						wantL, wantG, err := cpu.Compute(in)
 						if err != nil {
-							return err
+							t.Fatal(err)
 						}
-						if err := l.Enqueue(st, xb, gb, s); err != nil {
-							return err
+						var want []float64
+						for _, g := range [][]float32{wantG.Q, wantG.Pos, wantG.Pool, wantG.Hard} {
+							want = append(want, to64(g)...)
 						}
-						if err := DownloadStream(st, got, gb); err != nil {
-							return err
+						got := make([]float32, len(x))
+						rl := make([]float64, s.B)
+						lk, _ := ParseLoss(kind)
+						gpu(t, 1<<24, func(k *Kernels, a *Arena, st cu.Stream) error {
+							l, err := NewRankLoss(k, a, LossConfig{Kind: lk, Margin: 0.5, Temperature: 0.2, InBatch: inBatch, Cosine: cosine}, s)
+							if err != nil {
+								return err
+							}
+							xb, _ := up(a, x)
+							gb, err := poisoned(k, a, st, len(x))
+							if err != nil {
+								return err
+							}
+							var m Masks
+							if masked {
+								// the in-batch mask goes up even without
+								// in-batch negatives: Enqueue must ignore it
+								for _, u := range []struct {
+									dst *I32
+									src []int32
+								}{{&m.Neg, in.NegMask}, {&m.NegPtr, in.NegMaskPtr}, {&m.In, in.InMask}, {&m.InPtr, in.InMaskPtr}} {
+									if *u.dst, err = upI(a, u.src); err != nil {
+										return err
+									}
+								}
+							}
+							if err := l.Enqueue(st, xb, gb, s, m); err != nil {
+								return err
+							}
+							if err := DownloadStream(st, got, gb); err != nil {
+								return err
+							}
+							if err := st.Synchronize(); err != nil {
+								return err
+							}
+							return DownloadF64(rl, l.RowLoss())
+						})
+						var gl float64
+						for _, v := range rl {
+							gl += v
 						}
-						if err := st.Synchronize(); err != nil {
-							return err
+						gl /= float64(s.B)
+						if math.Abs(gl-wantL) > 1e-4*math.Max(1, math.Abs(wantL)) {
+							t.Errorf("%s inbatch=%v cosine=%v H=%d: loss %v, cpu %v", name, inBatch, cosine, H, gl, wantL)
 						}
-						return DownloadF64(rl, l.RowLoss())
-					})
-					var gl float64
-					for _, v := range rl {
-						gl += v
-					}
-					gl /= float64(s.B)
-					if math.Abs(gl-wantL) > 1e-4*math.Max(1, math.Abs(wantL)) {
-						t.Errorf("%s inbatch=%v cosine=%v H=%d: loss %v, cpu %v", name, inBatch, cosine, H, gl, wantL)
-					}
-					if e := relErr(got, want); e > 1e-4 {
-						t.Errorf("%s inbatch=%v cosine=%v H=%d: gradient relative error %.3g", name, inBatch, cosine, H, e)
+						if e := relErr(got, want); e > 1e-4 {
+							t.Errorf("%s inbatch=%v cosine=%v H=%d: gradient relative error %.3g", name, inBatch, cosine, H, e)
+						}
+						// Example 5 has every pool and in-batch negative masked:
+						// without hard ones its loss is 0 (sgns keeps its
+						// positive term), whatever the scores (up to the
+						// rounding of an fma in the softmax's m - s⁺/τ).
+						if masked && H == 0 && kind != "sgns" && math.Abs(rl[5]) > 1e-9 {
+							t.Errorf("%s inbatch=%v cosine=%v: example 5 has no negatives left but loss %v", name, inBatch, cosine, rl[5])
+						}
 					}
 				}
 			}

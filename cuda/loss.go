@@ -33,12 +33,16 @@ func (s LossShape) fits(c LossShape) bool {
 // and gradients are contiguous row blocks [Q | Pos | Pool | Hard] of one
 // buffer each (so a single gather fills the inputs and a single scatter
 // consumes the gradients). Its buffers come from an Arena at construction.
+// The batch's collision masks (Masks) remove false negatives per example
+// as on the CPU: masked scores are set to consumer/loss's sentinel
+// (MaskScore) after the score GEMMs and counted out of |N_j|.
 type RankLoss struct {
 	cfg LossConfig
 	cap LossShape
 	k   *Kernels
 
 	sPool, sIn, sPos, sHard F32
+	nmasked                 I32 // per example: distinct masked pool and in-batch columns
 	rowLoss                 F64
 	xn, inv                 F32 // cosine: normalised inputs and inverse norms
 }
@@ -67,6 +71,9 @@ func NewRankLoss(k *Kernels, a *Arena, cfg LossConfig, capacity LossShape) (*Ran
 		take(&l.inv, c.Rows())
 	}
 	if err == nil {
+		l.nmasked, err = a.I32(c.B)
+	}
+	if err == nil {
 		l.rowLoss, err = a.F64(c.B)
 	}
 	if err != nil {
@@ -92,11 +99,25 @@ func parts(x F32, s LossShape) (q, pos, pool, hard F32) {
 	return
 }
 
+// Masks are a batch's collision masks on the device, in producer.Batch's
+// (and consumer/loss.Inputs') CSR form: example j does not use the pool
+// rows Neg[NegPtr[j]:NegPtr[j+1]] nor, in-batch, the positives of the
+// examples In[InPtr[j]:InPtr[j+1]] as negatives. A pointer list with N == 0
+// means no mask of that kind; otherwise it has B+1 entries. Entries are not
+// checked on the device: callers validate them on the host (see
+// checkBatchMasks). The zero Masks masks nothing.
+type Masks struct {
+	Neg, NegPtr I32
+	In, InPtr   I32
+}
+
 // Enqueue computes, on stream st, the per-example losses into RowLoss()
 // and the gradient of the mean loss with respect to x into g (same layout,
 // overwritten). The mean loss is Σ RowLoss / B, summed on the host in row
-// order (as consumer/loss does).
-func (l *RankLoss) Enqueue(st cu.Stream, x, g F32, s LossShape) error {
+// order (as consumer/loss does). m removes masked pool and (in-batch only)
+// in-batch columns from each example's negatives exactly as consumer/loss
+// does: no loss term, zero gradient, not counted in |N_j|.
+func (l *RankLoss) Enqueue(st cu.Stream, x, g F32, s LossShape, m Masks) error {
 	if !s.fits(l.cap) {
 		return fmt.Errorf("cuda: loss shape %+v exceeds capacity %+v", s, l.cap)
 	}
@@ -133,9 +154,23 @@ func (l *RankLoss) Enqueue(st cu.Stream, x, g F32, s LossShape) error {
 		sIn = l.sIn.Slice(0, B*B)
 		steps = append(steps, func() error { return k.Sgemm(st, false, true, B, B, D, 1, q, D, pos, D, 0, sIn, B) })
 	}
+	// Masks overwrite scores of the finished score GEMMs (same stream) and
+	// count the masked columns into nmasked; the first mask launched
+	// assigns the counts, a second adds to them.
+	maskNeg, maskIn := m.NegPtr.N > 0, l.cfg.InBatch && m.InPtr.N > 0
+	var nmasked I32 // N == 0: no mask, rank_loss_rows gets NULL
+	if maskNeg || maskIn {
+		nmasked = l.nmasked.Slice(0, B)
+	}
+	if maskNeg {
+		steps = append(steps, func() error { return k.MaskScores(st, sPool, nmasked, m.NegPtr, m.Neg, B, P, max(P, 1), false) })
+	}
+	if maskIn {
+		steps = append(steps, func() error { return k.MaskScores(st, sIn, nmasked, m.InPtr, m.In, B, B, B, maskNeg) })
+	}
 	steps = append(steps,
 		func() error {
-			return k.RankLossRows(st, l.rowLoss, sPos, sPool, sIn, sHard, B, P, H, l.cfg.Kind, l.cfg.Margin, l.cfg.Temperature)
+			return k.RankLossRows(st, l.rowLoss, sPos, sPool, sIn, sHard, nmasked, B, P, H, l.cfg.Kind, l.cfg.Margin, l.cfg.Temperature)
 		},
 		// dQ = G_pool·Pool ; dPool = G_poolᵀ·Q
 		func() error { return k.Sgemm(st, false, false, B, D, P, 1, sPool, max(P, 1), pool, D, 0, gq, D) },

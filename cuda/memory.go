@@ -238,6 +238,20 @@ func DownloadF64(dst []float64, src F64) error {
 	return nil
 }
 
+// DownloadI32 copies src to dst synchronously.
+func DownloadI32(dst []int32, src I32) error {
+	if len(dst) != src.N {
+		return fmt.Errorf("cuda: download %d ints into %d", src.N, len(dst))
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), src.Ptr, int64(4*len(dst))); err != nil {
+		return fmt.Errorf("cuda: download %d ints: %w", len(dst), err)
+	}
+	return nil
+}
+
 // DownloadStream waits for stream s, then copies src to dst.
 func DownloadStream(s cu.Stream, dst []float32, src F32) error {
 	if err := s.Synchronize(); err != nil {

@@ -77,7 +77,7 @@ func (m *MF) StepNext(ctx context.Context, b, next *producer.Batch) (consumer.St
 		if err := k.GatherRows(st, m.x, m.table, sl.ids, R, d); err != nil {
 			return 0, err
 		}
-		if err := m.loss.Enqueue(st, m.x, m.g, s); err != nil {
+		if err := m.loss.Enqueue(st, m.x, m.g, s, sl.masks); err != nil {
 			return 0, err
 		}
 		if err := cu.MemsetD32Async(m.rowGrad.Ptr, 0, int64(sl.nRows*d), st); err != nil {
@@ -269,7 +269,7 @@ func (m *LightGCN) StepNext(ctx context.Context, b, next *producer.Batch) (consu
 		if err := k.GatherRows(st, m.x, m.final, sl.ids, R, d); err != nil {
 			return 0, err
 		}
-		if err := m.loss.Enqueue(st, m.x, m.g, s); err != nil {
+		if err := m.loss.Enqueue(st, m.x, m.g, s, sl.masks); err != nil {
 			return 0, err
 		}
 		if err := cu.MemsetD32Async(m.grad.Ptr, 0, int64(m.grad.N), st); err != nil {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,7 +42,8 @@ func synthGraph(tb testing.TB, users, items, edges int, seed uint64) *graph.Bipa
 }
 
 // synthBatch draws B (user, item) edges, P shared negatives and H hard
-// negatives per example.
+// negatives per example, with the producer's user_item collision masks
+// (addMasks).
 func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *producer.Batch {
 	U := g.NumUsers
 	b := &producer.Batch{Index: index, HardPer: H}
@@ -60,7 +62,41 @@ func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *produce
 	for i := 0; i < B*H; i++ {
 		b.Hard = append(b.Hard, producer.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
+	addMasks(g, b)
 	return b
+}
+
+// addMasks sets b's NegMask and InMask by brute force as producer.Batch
+// defines them for user_item batches: example j masks every pool slot and
+// every other example whose item is a train item of Query[j] (its own
+// positive included, wherever it occurs in the pool).
+func addMasks(g *graph.Bipartite, b *producer.Batch) {
+	U := g.NumUsers
+	slots := map[uint32][]int32{} // pool item → its slots (synthBatch's pool may repeat)
+	for s, v := range b.Neg {
+		slots[v] = append(slots[v], int32(s))
+	}
+	holders := map[uint32][]int32{} // item → the examples it is the positive of
+	for k, v := range b.Pos {
+		holders[v] = append(holders[v], int32(k))
+	}
+	b.NegMask, b.NegMaskPtr = nil, []int32{0}
+	b.InMask, b.InMaskPtr = nil, []int32{0}
+	for j, u := range b.Query {
+		start := len(b.InMask)
+		for _, it := range g.ItemsOf(u) {
+			v := producer.GlobalItem(U, it)
+			b.NegMask = append(b.NegMask, slots[v]...)
+			for _, k := range holders[v] {
+				if int(k) != j {
+					b.InMask = append(b.InMask, k)
+				}
+			}
+		}
+		slices.Sort(b.InMask[start:])
+		b.NegMaskPtr = append(b.NegMaskPtr, int32(len(b.NegMask)))
+		b.InMaskPtr = append(b.InMaskPtr, int32(len(b.InMask)))
+	}
 }
 
 func tensor(tb testing.TB, st []consumer.Tensor, name string) []float32 {
@@ -100,8 +136,16 @@ func TestModelsMatchCPU(t *testing.T) {
 			assertClose(t, "initial table", tensor(t, gm.State(), "param/emb"), to64(tensor(t, cpu.State(), "param/emb")))
 			rng := rand.New(rand.NewPCG(tc.Seed, 5))
 			batches := make([]*producer.Batch, 6)
+			var negMasked, inMasked int
 			for i := range batches {
 				batches[i] = synthBatch(g, rng, 64, 40, (i+1)%2, i) // hard negatives on even batches; the first is the largest, so every next one fits and is prefetched
+				negMasked += len(batches[i].NegMask)
+				inMasked += len(batches[i].InMask)
+			}
+			// The comparison only proves the GPU honours the masks if
+			// there are some.
+			if negMasked == 0 || inMasked == 0 {
+				t.Fatalf("synthetic batches mask %d pool and %d in-batch negatives; want some of each", negMasked, inMasked)
 			}
 			for i, b := range batches {
 				var next *producer.Batch
@@ -198,6 +242,10 @@ func TestModelRejectsBadBatch(t *testing.T) {
 		{Query: []uint32{1}, Pos: []uint32{50}},             // id out of range
 		{Query: []uint32{1, 2}, Pos: []uint32{25}},          // length mismatch
 		{Query: []uint32{1}, Pos: []uint32{25}, HardPer: 1}, // missing hard
+		// mask past the pool (it would index scores out of bounds)
+		{Query: []uint32{1}, Pos: []uint32{25}, Neg: []uint32{22}, NegMask: []int32{1}, NegMaskPtr: []int32{0, 1}},
+		// mask without offsets
+		{Query: []uint32{1}, Pos: []uint32{25}, Neg: []uint32{22}, NegMask: []int32{0}},
 	} {
 		if _, err := m.Step(context.Background(), b); err == nil {
 			t.Errorf("batch %+v accepted", b)

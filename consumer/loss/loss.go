@@ -239,13 +239,15 @@ func checkMask(name string, mask, ptr []int32, B, n int, noDiag bool) error {
 		}
 		return nil
 	}
-	if len(ptr) != B+1 || ptr[0] != 0 || int(ptr[B]) != len(mask) {
-		return fmt.Errorf("loss: %sPtr has %d entries (want B+1 = %d) from %d to %d (want 0 to len(%s) = %d)",
-			name, len(ptr), B+1, ptr[0], ptr[len(ptr)-1], name, len(mask))
+	if len(ptr) != B+1 {
+		return fmt.Errorf("loss: %sPtr has %d entries, want B+1 = %d", name, len(ptr), B+1)
+	}
+	if ptr[0] != 0 || int(ptr[B]) != len(mask) {
+		return fmt.Errorf("loss: %sPtr runs from %d to %d, want 0 to len(%s) = %d", name, ptr[0], ptr[B], name, len(mask))
 	}
 	for j := 0; j < B; j++ {
-		if ptr[j+1] < ptr[j] {
-			return fmt.Errorf("loss: %sPtr decreases at example %d (%d > %d)", name, j, ptr[j], ptr[j+1])
+		if ptr[j+1] < ptr[j] || int(ptr[j+1]) > len(mask) {
+			return fmt.Errorf("loss: %sPtr[%d] = %d after %d: want non-decreasing offsets within len(%s) = %d", name, j+1, ptr[j+1], ptr[j], name, len(mask))
 		}
 		for _, c := range mask[ptr[j]:ptr[j+1]] {
 			if c < 0 || int(c) >= n {

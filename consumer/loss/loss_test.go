@@ -367,6 +367,8 @@ func TestConfigErrors(t *testing.T) {
 		{"short ptr", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{0}, []int32{0, 1} }},
 		{"ptr end", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{0}, []int32{0, 1, 2} }},
 		{"decreasing", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{0, 0}, []int32{0, 2, 1} }},
+		{"empty ptr", func(in *Inputs) { in.NegMask, in.NegMaskPtr = nil, []int32{} }},
+		{"offset past the mask", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{0, 0}, []int32{0, 9, 2} }},
 		{"pool column", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{1}, []int32{0, 1, 1} }},
 		{"negative column", func(in *Inputs) { in.NegMask, in.NegMaskPtr = []int32{-1}, []int32{0, 0, 1} }},
 		{"in diagonal", func(in *Inputs) { in.InMask, in.InMaskPtr = []int32{1}, []int32{0, 0, 1} }},

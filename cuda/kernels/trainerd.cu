@@ -8,6 +8,7 @@
 // row (blockDim.x a power of two ≤ 1024) or one warp per row as documented.
 
 #include <cuda_runtime.h>
+#include <float.h>
 #include <math_constants.h>
 
 #define GRID_STRIDE(i, n) for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); i += (long long)blockDim.x * gridDim.x)
@@ -311,13 +312,52 @@ __global__ void group_grad(float* gq, float* gx, const float* g, const float* q,
     }
 }
 
+// MASK_SCORE replaces the scores of masked columns, as consumer/loss's
+// maskScore (-math.MaxFloat32/4): far below any real score, so every loss
+// maps it to a zero term and a zero gradient (exp underflows to 0, the
+// softplus of it minus s⁺ is 0, the margin hinge is inactive), and finite,
+// so no ∞-∞ NaN arises.
+#define MASK_SCORE (-FLT_MAX / 4)
+
+// mask_scores: one warp per example row j < B. For every entry c of
+// mask[ptr[j]..ptr[j+1]) (a column in [0, n); entries outside are skipped,
+// the host validates them) sets s[j*ld + c] = MASK_SCORE, and writes to
+// nmasked[j] the number of distinct columns it newly masked (a column
+// repeated in the list, or already masked, counts once: atomicExch tells
+// which lane masked it first), added to nmasked[j] when accum != 0. So
+// nmasked[j] is what consumer/loss applyMask returns, summed over the masks.
+__global__ void mask_scores(float* s, int* nmasked, const int* ptr, const int* mask, int B, int n, int ld, int accum) {
+    long long j = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (j >= B) return;
+    const int sentinel = __float_as_int(MASK_SCORE);
+    int e0 = ptr[j], e1 = ptr[j + 1];
+    int cnt = 0;
+    for (int b = e0; b < e1; b += 32) {   // warp-uniform trip count
+        int e = b + lane;
+        bool fresh = false;
+        if (e < e1) {
+            int c = mask[e];
+            if (c >= 0 && c < n)
+                fresh = atomicExch((int*)&s[j * ld + c], sentinel) != sentinel;
+        }
+        cnt += __popc(__ballot_sync(0xffffffffu, fresh));
+    }
+    if (lane == 0) nmasked[j] = accum ? nmasked[j] + cnt : cnt;
+}
+
 // rank_loss_rows: one block per example j. Inputs: spos[j] (positive score),
 // pool scores sp[j*P..] (P), in-batch scores sin[j*B..] (B, diagonal skipped;
 // sin may be NULL), hard scores sh[j*H..] (H). Writes rowloss[j] (double
 // precision, un-averaged per the package loss doc) and overwrites every score
 // with dLoss/dscore divided by B (the mean over the batch), spos too.
 // kind: 0 bpr, 1 margin, 2 softmax, 3 sgns. Matches consumer/loss row().
-__global__ void rank_loss_rows(double* rowloss, float* spos, float* sp, float* sin, float* sh,
+// nmasked (NULL for none) holds per row the number of distinct pool and
+// in-batch columns mask_scores set to MASK_SCORE: they are not negatives,
+// so |N_j| = P + H (+ B-1) - nmasked[j]; their loss terms and gradients are
+// 0 through the sentinel alone. When |N_j| = 0 the 1/|N_j| factor is 0, as
+// on the CPU (bpr and margin lose nothing, sgns keeps its positive term).
+__global__ void rank_loss_rows(double* rowloss, float* spos, float* sp, float* sin, float* sh, const int* nmasked,
                                int B, int P, int H, int kind, float margin, float temperature) {
     __shared__ double red[32];
     int j = blockIdx.x;
@@ -329,12 +369,8 @@ __global__ void rank_loss_rows(double* rowloss, float* spos, float* sp, float* s
     int total = P + nIn + H;   // virtual index space over the three parts
     double s_pos = spos[j];
     double invB = 1.0 / B;
-    int nNeg = P + H + (sin ? B - 1 : 0);
-    if (nNeg == 0 && kind != 2 && kind != 3) {
-        if (threadIdx.x == 0) { spos[j] = 0.f; rowloss[j] = 0.0; }
-        return;
-    }
-    double invN = 1.0 / (nNeg > 1 ? nNeg : 1);
+    int nNeg = P + H + (sin ? B - 1 : 0) - (nmasked ? nmasked[j] : 0);
+    double invN = nNeg > 0 ? 1.0 / nNeg : 0.0;
 #define SCORE_AT(e) ((e) < P ? &pool[(e)] : ((e) < P + nIn ? &inr[(e) - P] : &hard[(e) - P - nIn]))
 #define SKIP(e) ((e) >= P && (e) < P + nIn && ((e) - P) == j)
     double loss = 0.0, gpos = 0.0;
