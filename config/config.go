@@ -131,7 +131,7 @@ func Default() Config {
 		Dataset: Dataset{Store: "store"},
 		Model: consumer.Config{
 			Model: "pinsage", Dim: 64, Normalize: true,
-			Loss: "margin", Margin: 0.1, Temperature: 0.1,
+			Loss: "margin", Margin: 0.1, NegWeight: 1, Temperature: 0.1,
 			Optimizer: "adam", LR: 0.001, Seed: 1,
 			LRSchedule: "constant", DecayRate: 0.1, InitStd: 0.1,
 		},
@@ -198,7 +198,7 @@ func (c *Config) Validate() error {
 		{"model.name", m.Model, []string{"mf", "deepwalk", "lightgcn", "ngcf", "graphsage", "pinsage"}},
 		{"model.aggregator", m.Aggregator, []string{"", "importance", "mean", "max", "pool", "gcn", "gat"}},
 		{"model.inputs", m.Inputs, []string{"", "id", "features", "both"}},
-		{"model.loss", m.Loss, []string{"bpr", "margin", "softmax"}},
+		{"model.loss", m.Loss, []string{"bpr", "margin", "softmax", "ccl"}},
 		{"model.optimizer", m.Optimizer, []string{"adam", "sgd", "adagrad"}},
 		{"model.lr_schedule", m.LRSchedule, []string{"", "constant", "step", "cosine"}},
 	}
@@ -222,6 +222,7 @@ func (c *Config) Validate() error {
 		{"model.layers", float64(m.Layers), 0, false},
 		{"model.hidden", float64(m.Hidden), 0, false},
 		{"model.margin", m.Margin, 0, false},
+		{"model.neg_weight", m.NegWeight, 0, true},
 		{"model.temperature", m.Temperature, 0, true},
 		{"model.l2", m.L2, 0, false},
 		{"model.lr", m.LR, 0, true},

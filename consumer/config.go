@@ -27,10 +27,13 @@ type Config struct {
 	// is then cosine similarity.
 	Normalize bool `mapstructure:"normalize"`
 
-	// Loss is bpr, margin or softmax (sampled softmax over the shared pool).
+	// Loss is bpr, margin, softmax (sampled softmax over the shared pool)
+	// or ccl (SimpleX's cosine contrastive loss; see consumer/loss).
 	Loss string `mapstructure:"loss"`
-	// Margin Δ of the max-margin loss. Default 0.1.
+	// Margin Δ of the max-margin loss, m of ccl. Default 0.1.
 	Margin float64 `mapstructure:"margin"`
+	// NegWeight is w of ccl, the weight of its mean negative term. Default 1.
+	NegWeight float64 `mapstructure:"neg_weight"`
 	// Temperature of the sampled softmax. Default 0.1.
 	Temperature float64 `mapstructure:"temperature"`
 	// L2 is the regularisation weight on the embeddings used by a batch.
@@ -84,7 +87,7 @@ type Info struct {
 
 // WithDefaults returns c with the zero fields every model shares filled
 // with their documented defaults: dim 64, loss defLoss, margin 0.1,
-// temperature 0.1, adam at lr 0.001 (0.05 for sgd and adagrad), init std
+// ccl weight 1, temperature 0.1, adam at lr 0.001 (0.05 for sgd and adagrad), init std
 // 0.1. Model-specific fields (layers, hidden, aggregator, inputs) are the
 // models' own.
 func (c Config) WithDefaults(defLoss string) Config {
@@ -99,6 +102,9 @@ func (c Config) WithDefaults(defLoss string) Config {
 	}
 	if c.Temperature == 0 {
 		c.Temperature = 0.1
+	}
+	if c.NegWeight == 0 {
+		c.NegWeight = 1
 	}
 	if c.Optimizer == "" {
 		c.Optimizer = "adam"

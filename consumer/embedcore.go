@@ -55,7 +55,7 @@ func newEmbedCore(name string, cfg Config, info Info, outDim int) (*embedCore, e
 	if info.NumUsers <= 0 || info.NumItems <= 0 {
 		return nil, fmt.Errorf("%s: need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
 	}
-	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), Temperature: float32(cfg.Temperature),
+	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), NegWeight: float32(cfg.NegWeight), Temperature: float32(cfg.Temperature),
 		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads})
 	if err != nil {
 		return nil, fmt.Errorf("%s: model.loss: %w", name, err)

@@ -137,7 +137,7 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 	if m.useFeat && m.featDim == 0 {
 		return nil, fmt.Errorf("%s: model.inputs=%s but the store has no features", name, cfg.Inputs)
 	}
-	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), Temperature: float32(cfg.Temperature),
+	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), NegWeight: float32(cfg.NegWeight), Temperature: float32(cfg.Temperature),
 		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads})
 	if err != nil {
 		return nil, fmt.Errorf("%s: model.loss: %w", name, err)

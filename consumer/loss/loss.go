@@ -20,7 +20,12 @@
 //	margin:  (1/|N_j|) Σ_n max(0, Δ - s⁺ + s_n)
 //	softmax: -log( exp(s⁺/τ) / (exp(s⁺/τ) + Σ_n exp(s_n/τ)) )
 //	sgns:    softplus(-s⁺) + (1/|N_j|) Σ_n softplus(s_n)
+//	ccl:     max(0, 1 - s⁺) + (w/|N_j|) Σ_n max(0, s_n - m)
 //
+// ccl is SimpleX's cosine contrastive loss (Mao et al., CIKM 2021): meant
+// for cosine scores, it pulls each positive towards similarity 1 and pushes
+// only the negatives above the margin m (Config.Margin, e.g. 0.9 or 0.4),
+// weighted by w (Config.NegWeight, e.g. 150 over 1000 negatives).
 // Masks (Inputs.NegMask, Inputs.InMask) remove pool or in-batch columns from
 // N_j for one example — the producer masks the items the query engaged
 // (false negatives) — exactly: a masked column is not in the partition
@@ -55,10 +60,12 @@ import (
 
 // Config selects a loss.
 type Config struct {
-	// Kind is bpr, margin, softmax or sgns.
+	// Kind is bpr, margin, softmax, sgns or ccl.
 	Kind string
-	// Margin is Δ of the margin loss.
+	// Margin is Δ of the margin loss, and m of ccl.
 	Margin float32
+	// NegWeight is w of ccl, the weight of the mean negative term (> 0).
+	NegWeight float32
 	// Temperature τ of the softmax loss (must be > 0 for softmax).
 	Temperature float32
 	// InBatch adds the other examples' positives as negatives.
@@ -113,6 +120,7 @@ const (
 	kindMargin
 	kindSoftmax
 	kindSGNS
+	kindCCL
 )
 
 // Loss computes one configured loss; it reuses its buffers between calls and
@@ -152,8 +160,13 @@ func New(cfg Config) (*Loss, error) {
 		if !(cfg.Temperature > 0) {
 			return nil, fmt.Errorf("loss: softmax temperature %v must be > 0", cfg.Temperature)
 		}
+	case "ccl":
+		k = kindCCL
+		if !(cfg.NegWeight > 0) {
+			return nil, fmt.Errorf("loss: ccl negative weight %v must be > 0", cfg.NegWeight)
+		}
 	default:
-		return nil, fmt.Errorf("loss: unknown loss %q (want bpr, margin, softmax or sgns)", cfg.Kind)
+		return nil, fmt.Errorf("loss: unknown loss %q (want bpr, margin, softmax, sgns or ccl)", cfg.Kind)
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
@@ -499,6 +512,18 @@ func (l *Loss) row(j, B, nNeg int, pool, in, hard []float32) float64 {
 		loss = float64((lsum + l2 + l3 + l4) * invN)
 		rs = invN * invB
 		gpos = -(cnt + c2 + c3 + c4) * rs
+	case kindCCL:
+		// max(0, s - m) per negative, its indicator as the gradient.
+		base := -l.cfg.Margin
+		lsum, _ := marginSeg(pool, base)
+		l2, _ := marginSeg(inLo, base)
+		l3, _ := marginSeg(inHi, base)
+		l4, _ := marginSeg(hard, base)
+		w := l.cfg.NegWeight * invN
+		hp := hinge(1 - sp)
+		loss = float64(hp + (lsum+l2+l3+l4)*w)
+		rs = w * invB
+		gpos = -active(hp) * invB
 	case kindSGNS:
 		l1, _ := splusSeg(pool, 0)
 		l2, _ := splusSeg(inLo, 0)

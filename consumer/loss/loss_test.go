@@ -81,6 +81,11 @@ func ref(cfg Config, B, P, H, D int, x []float64, mk masks) float64 {
 			for _, s := range negs {
 				l += math.Max(0, float64(cfg.Margin)-sp+s) / n
 			}
+		case "ccl":
+			l = math.Max(0, 1-sp)
+			for _, s := range negs {
+				l += float64(cfg.NegWeight) * math.Max(0, s-float64(cfg.Margin)) / n
+			}
 		case "sgns":
 			l = math.Log1p(math.Exp(-sp))
 			for _, s := range negs {
@@ -129,7 +134,7 @@ func randomMasks(rng *rand.Rand, B, P int, frac float64, wholeRow bool) masks {
 func TestGradientsNumeric(t *testing.T) {
 	kinds := []Config{
 		{Kind: "bpr"}, {Kind: "margin", Margin: 0.5}, {Kind: "sgns"}, {Kind: "softmax", Temperature: 0.5},
-		{Kind: "softmax", Temperature: 0.15},
+		{Kind: "softmax", Temperature: 0.15}, {Kind: "ccl", Margin: 0.2, NegWeight: 3},
 	}
 	type shape struct{ B, P, H, D int }
 	shapes := []shape{{5, 7, 0, 4}, {6, 3, 2, 5}, {4, 0, 3, 3}, {9, 6, 0, 3}}
@@ -240,7 +245,7 @@ func TestMaskedPoolRowZeroGradient(t *testing.T) {
 	}
 	// Same batch without pool row 3.
 	pool2 := slices.Concat(pool[:3*D], pool[4*D:])
-	for _, cfg := range []Config{{Kind: "bpr"}, {Kind: "margin", Margin: 1}, {Kind: "sgns"}, {Kind: "softmax", Temperature: 0.2}} {
+	for _, cfg := range []Config{{Kind: "bpr"}, {Kind: "margin", Margin: 1}, {Kind: "sgns"}, {Kind: "softmax", Temperature: 0.2}, {Kind: "ccl", Margin: -0.5, NegWeight: 2}} {
 		for _, inBatch := range []bool{false, true} {
 			cfg.InBatch, cfg.Threads = inBatch, 2
 			l, _ := New(cfg)
@@ -283,11 +288,11 @@ func TestDeterministic(t *testing.T) {
 	mks := randomMasks(rng, B, P, 0.05, false)
 	in := Inputs{B: B, P: P, H: H, D: D, Q: mk(B * D), Pos: mk(B * D), Pool: mk(P * D), Hard: mk(B * H * D),
 		NegMask: mks.negMask, NegMaskPtr: mks.negPtr, InMask: mks.inMask, InMaskPtr: mks.inPtr}
-	for _, kind := range []string{"bpr", "margin", "sgns", "softmax"} {
+	for _, kind := range []string{"bpr", "margin", "sgns", "softmax", "ccl"} {
 		var first []float32
 		var firstLoss float64
 		for _, threads := range []int{1, 2, 3, 2} {
-			l, _ := New(Config{Kind: kind, Temperature: 0.2, Margin: 0.5, InBatch: true, Cosine: true, Threads: threads, BlockRows: 128})
+			l, _ := New(Config{Kind: kind, Temperature: 0.2, Margin: 0.1, NegWeight: 5, InBatch: true, Cosine: true, Threads: threads, BlockRows: 128})
 			v, g, err := l.Compute(in)
 			if err != nil {
 				t.Fatal(err)
