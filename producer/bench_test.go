@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"testing"
@@ -46,26 +47,30 @@ func benchGraphs() []struct {
 }
 
 // BenchmarkWalk measures single-core Pixie steps (item→user→item, two CSR
-// row reads each) with the default α=0.5, 200 steps per query.
+// row reads each) with the default α=0.5, 200 steps per query, one walk at a
+// time (lanes=1) and interleaved as the producers run them (lanes=4).
 func BenchmarkWalk(b *testing.B) {
 	for _, bg := range benchGraphs() {
-		b.Run(bg.name, func(b *testing.B) {
-			g := bg.get(b)
-			b.Logf("%d users, %d items, %d edges", g.NumUsers, g.NumItems, g.NumEdges())
-			w := newWalker(g)
-			r := newRNG(1)
-			alphaT := restartThreshold(0.5)
-			b.ResetTimer()
-			t0 := time.Now()
-			for i := 0; i < b.N; i++ {
-				q := r.intn(uint32(g.NumItems))
-				w.pixie(dataset.Item, q, false, alphaT, 200, 1<<30, -1, &r)
-				w.reset()
-			}
-			el := time.Since(t0).Seconds()
-			b.ReportMetric(float64(w.steps)/el, "steps/s")
-			b.ReportMetric(2*float64(w.steps)/el, "hops/s")
-		})
+		for _, lanes := range []int{1, defaultLanes} {
+			b.Run(fmt.Sprintf("%s/lanes=%d", bg.name, lanes), func(b *testing.B) {
+				g := bg.get(b)
+				b.Logf("%d users, %d items, %d edges", g.NumUsers, g.NumItems, g.NumEdges())
+				w := newWalker(g)
+				w.lanes = lanes
+				r := newRNG(1)
+				alphaT := restartThreshold(0.5)
+				b.ResetTimer()
+				t0 := time.Now()
+				for i := 0; i < b.N; i++ {
+					q := r.intn(uint32(g.NumItems))
+					w.pixie(dataset.Item, q, false, alphaT, 200, 1<<30, -1, &r)
+					w.reset()
+				}
+				el := time.Since(t0).Seconds()
+				b.ReportMetric(float64(w.steps)/el, "steps/s")
+				b.ReportMetric(2*float64(w.steps)/el, "hops/s")
+			})
+		}
 	}
 }
 

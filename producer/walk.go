@@ -19,6 +19,7 @@ type walker struct {
 	keys    []uint64 // scratch for ranking
 
 	walks, steps uint64 // local counters, flushed into the Sampler's stats
+	lanes        int    // walks interleaved by pixie, in [1, maxLanes]
 }
 
 func newWalker(g *graph.Bipartite) *walker {
@@ -26,6 +27,7 @@ func newWalker(g *graph.Bipartite) *walker {
 		g:       g,
 		cnt:     [2][]uint32{make([]uint32, g.NumUsers), make([]uint32, g.NumItems)},
 		touched: make([]uint32, 0, 1024),
+		lanes:   defaultLanes,
 	}
 }
 
@@ -47,14 +49,27 @@ func restartThreshold(alpha float64) uint32 {
 	return uint32(t)
 }
 
+// maxLanes bounds walker.lanes.
+const maxLanes = 8
+
+// defaultLanes is the number of walks a walker interleaves: enough
+// independent row reads in flight to hide most of a cache miss (see
+// BenchmarkWalk's lanes=1 vs lanes=4).
+const defaultLanes = 4
+
 // pixie runs PinSage Algorithm 2 from node q of side qs: walks restart at q
 // after each step with probability α (threshold alphaT), a step is two hops
 // (q's side → other side → q's side), and each step counts one visit: the
 // node it lands on (opposite=false) or the middle node (opposite=true). It
-// stops, at a walk boundary, once maxSteps steps were taken or more than
+// stops, at walk boundaries, once maxSteps steps were taken or more than
 // stopNodes nodes other than q reached minVisits visits (stopNodes < 0:
 // never). The counts stay in w.cnt[w.side] / w.touched until reset.
 //
+// w.lanes walks run interleaved, one step of each in turn, so their CSR
+// reads overlap instead of waiting on each other; a lane starts a new walk
+// only while the stopping rule allows and retires otherwise, so every walk
+// is complete and the counts keep the law of independent walks from q. The
+// random draws are consumed in a fixed order, so results depend only on r.
 // The loop is two dependent CSR row reads per hop and no allocation; it
 // reaches the figures in BenchmarkWalk.
 func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint32, maxSteps, minVisits, stopNodes int, r *rng) {
@@ -67,7 +82,7 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 	if opposite {
 		w.side = 1 - qs
 	}
-	if fromPtr[q+1] == fromPtr[q] {
+	if fromPtr[q+1] == fromPtr[q] || maxSteps <= 0 {
 		return
 	}
 	cnt := w.cnt[w.side]
@@ -77,17 +92,22 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 	if opposite {
 		self = math.MaxUint32 // the query is never on the counted side
 	}
-	total, high, walks := 0, 0, 0
-	for total < maxSteps && (stopNodes < 0 || high <= stopNodes) {
-		walks++
-		cur := q
-		for {
+	lanes := min(max(w.lanes, 1), maxLanes)
+	var cur [maxLanes]uint32
+	for l := range lanes {
+		cur[l] = q
+	}
+	total, high, walks := 0, 0, lanes
+	for live := lanes; live > 0; {
+		for l := 0; l < live; l++ {
 			r1 := r.next()
-			s0, e0 := fromPtr[cur], fromPtr[cur+1]
+			c0 := cur[l]
+			s0, e0 := fromPtr[c0], fromPtr[c0+1]
 			mid := fromAdj[s0+uint32((r1&0xffffffff)*uint64(e0-s0)>>32)]
 			s1, e1 := backPtr[mid], backPtr[mid+1]
-			cur = backAdj[s1+uint32((r1>>32)*uint64(e1-s1)>>32)]
-			v := cur
+			nxt := backAdj[s1+uint32((r1>>32)*uint64(e1-s1)>>32)]
+			cur[l] = nxt
+			v := nxt
 			if opposite {
 				v = mid
 			}
@@ -100,8 +120,15 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 				high++
 			}
 			total++
-			if uint32(r.next()) < alphaT {
-				break
+			if uint32(r.next()) < alphaT { // this walk ends
+				if total < maxSteps && (stopNodes < 0 || high <= stopNodes) {
+					walks++
+					cur[l] = q
+				} else { // retire the lane: move the last live one here
+					live--
+					cur[l] = cur[live]
+					l--
+				}
 			}
 		}
 	}
