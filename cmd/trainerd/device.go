@@ -109,13 +109,15 @@ func parseDevice(cfg string) (kind string, ordinal int, err error) {
 	return "", 0, fmt.Errorf("device %q: want auto, cpu, cuda or cuda:N", cfg)
 }
 
-// selectDevice decides where `train` runs model (model.name), from the
-// configured device (auto|cpu|cuda|cuda:N; "" means auto):
+// selectDevice decides where `train` runs model (model.name) with loss
+// (model.loss), from the configured device (auto|cpu|cuda|cuda:N; "" means
+// auto):
 //
 //   - cpu: CPU, always.
-//   - a model without a CUDA consumer (probe.HasCUDAConsumer false: pinsage,
-//     graphsage, ngcf, deepwalk): auto runs on CPU without probing, with the
-//     reason; cuda[:N] is an error wrapping errNoCUDAConsumer.
+//   - a model without a CUDA consumer (pinsage, graphsage, ngcf, deepwalk) or
+//     a loss without a CUDA kernel (ccl; see probe.CUDAUnsupported): auto
+//     runs on CPU without probing, with the reason; cuda[:N] is an error
+//     wrapping errNoCUDAConsumer.
 //   - in trainerd-cuda (env.CUDABuilt): the process only got past cu's init
 //     because the driver works, so auto/cuda run on the GPU in-process
 //     without probing (when Handover is set the CPU binary probed already;
@@ -124,7 +126,7 @@ func parseDevice(cfg string) (kind string, ordinal int, err error) {
 //     otherwise CPU, with the reason.
 //   - in the CPU binary, cuda[:N]: exec trainerd-cuda, or an error wrapping
 //     errNoCUDA naming what is missing.
-func selectDevice(ctx context.Context, cfg, model string, env deviceEnv) (deviceDecision, error) {
+func selectDevice(ctx context.Context, cfg, model, loss string, env deviceEnv) (deviceDecision, error) {
 	kind, ord, err := parseDevice(cfg)
 	if err != nil {
 		return deviceDecision{}, err
@@ -132,12 +134,11 @@ func selectDevice(ctx context.Context, cfg, model string, env deviceEnv) (device
 	if kind == "cpu" {
 		return deviceDecision{Action: runCPU, Reason: "device: cpu configured"}, nil
 	}
-	if !probe.HasCUDAConsumer(model) {
+	if why := probe.CUDAUnsupported(model, loss); why != "" {
 		if kind == "cuda" {
-			return deviceDecision{}, fmt.Errorf("device %q: %w: model %s trains on CPU only (CUDA models: %s); set train.device: cpu or auto",
-				cfg, errNoCUDAConsumer, model, strings.Join(probe.CUDAModels(), ", "))
+			return deviceDecision{}, fmt.Errorf("device %q: %w: %s; set train.device: cpu or auto", cfg, errNoCUDAConsumer, why)
 		}
-		return deviceDecision{Action: runCPU, Reason: fmt.Sprintf("model %s has no CUDA consumer; training on CPU", model)}, nil
+		return deviceDecision{Action: runCPU, Reason: why + "; training on CPU"}, nil
 	}
 	if env.CUDABuilt && env.Handover {
 		return deviceDecision{Action: runCUDA, Ordinal: ord, Reason: "handed over by trainerd after a successful probe"}, nil
@@ -214,11 +215,11 @@ func productionDeviceEnv() deviceEnv {
 }
 
 // resolveDevice is what `train` calls first: it selects the device for model
-// (model.name), logs the choice, and for execCUDA replaces the process with trainerd-cuda (same
+// (model.name) and loss (model.loss), logs the choice, and for execCUDA replaces the process with trainerd-cuda (same
 // arguments, same environment plus TRAINERD_CUDA_HANDOVER=1), so it returns
 // only for runCPU and runCUDA (or an error).
-func resolveDevice(ctx context.Context, device, model string, log *slog.Logger) (deviceDecision, error) {
-	d, err := selectDevice(ctx, device, model, productionDeviceEnv())
+func resolveDevice(ctx context.Context, device, model, loss string, log *slog.Logger) (deviceDecision, error) {
+	d, err := selectDevice(ctx, device, model, loss, productionDeviceEnv())
 	if err != nil {
 		return d, err
 	}

@@ -31,6 +31,7 @@ func TestSelectDevice(t *testing.T) {
 		name    string
 		cfg     string
 		model   string
+		loss    string
 		env     deviceEnv
 		want    deviceAction
 		ord     int
@@ -38,37 +39,43 @@ func TestSelectDevice(t *testing.T) {
 		wantErr error // nil: no error; errAny: any error
 	}
 	tests := []deviceCase{
-		{"cpu never probes", "cpu", "mf", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
-		{"auto with gpu and binary execs", "auto", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
-		{"empty means auto", "", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
-		{"auto without gpu runs cpu", "auto", "mf", deviceEnv{Probe: noGPU, FindCUDABinary: found}, runCPU, 0, "", nil},
-		{"auto with gpu but no binary runs cpu", "auto", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: missing}, runCPU, 0, "", nil},
-		{"cuda without gpu fails", "cuda", "mf", deviceEnv{Probe: noGPU, FindCUDABinary: found}, 0, 0, "", errNoCUDA},
-		{"cuda without binary fails", "cuda", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: missing}, 0, 0, "", errNoCUDA},
-		{"cuda:1 with two gpus", "cuda:1", "mf", deviceEnv{Probe: gpu(2), FindCUDABinary: found}, execCUDA, 1, "/opt/trainerd/trainerd-cuda", nil},
-		{"cuda:2 with two gpus fails", "CUDA:2", "mf", deviceEnv{Probe: gpu(2), FindCUDABinary: found}, 0, 0, "", errNoCUDA},
-		{"probe error propagates", "auto", "mf", deviceEnv{Probe: probeFails, FindCUDABinary: found}, 0, 0, "", context.DeadlineExceeded},
-		{"in trainerd-cuda after handover: no probe", "auto", "mf", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
-		{"in trainerd-cuda after handover cuda:1", "cuda:1", "mf", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 1, "", nil},
-		{"trainerd-cuda started directly probes", "cuda", "mf", deviceEnv{CUDABuilt: true, Probe: gpu(1)}, runCUDA, 0, "", nil},
-		{"trainerd-cuda cpu", "cpu", "mf", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCPU, 0, "", nil},
-		{"bad device", "gpu", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
-		{"bad ordinal", "cuda:x", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
-		{"negative ordinal", "cuda:-1", "mf", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
-		{"lightgcn auto with gpu execs", "auto", "lightgcn", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
-		{"lightgcn cuda in trainerd-cuda", "cuda", "lightgcn", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
+		{"cpu never probes", "cpu", "mf", "", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
+		{"auto with gpu and binary execs", "auto", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
+		{"empty means auto", "", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
+		{"auto without gpu runs cpu", "auto", "mf", "", deviceEnv{Probe: noGPU, FindCUDABinary: found}, runCPU, 0, "", nil},
+		{"auto with gpu but no binary runs cpu", "auto", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: missing}, runCPU, 0, "", nil},
+		{"cuda without gpu fails", "cuda", "mf", "", deviceEnv{Probe: noGPU, FindCUDABinary: found}, 0, 0, "", errNoCUDA},
+		{"cuda without binary fails", "cuda", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: missing}, 0, 0, "", errNoCUDA},
+		{"cuda:1 with two gpus", "cuda:1", "mf", "", deviceEnv{Probe: gpu(2), FindCUDABinary: found}, execCUDA, 1, "/opt/trainerd/trainerd-cuda", nil},
+		{"cuda:2 with two gpus fails", "CUDA:2", "mf", "", deviceEnv{Probe: gpu(2), FindCUDABinary: found}, 0, 0, "", errNoCUDA},
+		{"probe error propagates", "auto", "mf", "", deviceEnv{Probe: probeFails, FindCUDABinary: found}, 0, 0, "", context.DeadlineExceeded},
+		{"in trainerd-cuda after handover: no probe", "auto", "mf", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
+		{"in trainerd-cuda after handover cuda:1", "cuda:1", "mf", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 1, "", nil},
+		{"trainerd-cuda started directly probes", "cuda", "mf", "", deviceEnv{CUDABuilt: true, Probe: gpu(1)}, runCUDA, 0, "", nil},
+		{"trainerd-cuda cpu", "cpu", "mf", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCPU, 0, "", nil},
+		{"bad device", "gpu", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
+		{"bad ordinal", "cuda:x", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
+		{"negative ordinal", "cuda:-1", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
+		{"lightgcn auto with gpu execs", "auto", "lightgcn", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
+		{"lightgcn cuda in trainerd-cuda", "cuda", "lightgcn", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
 	}
 	// Models without a CUDA consumer never leave the CPU binary.
 	for _, model := range []string{"pinsage", "graphsage", "ngcf", "deepwalk"} {
 		tests = append(tests,
-			deviceCase{model + " auto with gpu runs cpu", "auto", model, deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
-			deviceCase{model + " cuda fails", "cuda", model, deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errNoCUDAConsumer},
-			deviceCase{model + " cpu", "cpu", model, deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
+			deviceCase{model + " auto with gpu runs cpu", "auto", model, "", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
+			deviceCase{model + " cuda fails", "cuda", model, "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errNoCUDAConsumer},
+			deviceCase{model + " cpu", "cpu", model, "", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
 		)
 	}
+	// Losses without a CUDA kernel keep a CUDA model on CPU too.
+	tests = append(tests,
+		deviceCase{"mf ccl auto with gpu runs cpu", "auto", "mf", "ccl", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
+		deviceCase{"mf ccl cuda fails", "cuda", "mf", "ccl", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errNoCUDAConsumer},
+		deviceCase{"lightgcn softmax auto with gpu execs", "auto", "lightgcn", "softmax", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
+	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := selectDevice(context.Background(), tt.cfg, tt.model, tt.env)
+			d, err := selectDevice(context.Background(), tt.cfg, tt.model, tt.loss, tt.env)
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Fatalf("unexpected error %v", err)

@@ -69,7 +69,7 @@ on CPU, and logs which and why.`,
 					return fmt.Errorf("train: train.cuda_binary: %w", err)
 				}
 			}
-			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device, cfg.Model.Model, log)
+			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device, cfg.Model.Model, cfg.Model.Loss, log)
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}

@@ -193,3 +193,24 @@ func TestHasCUDAConsumer(t *testing.T) {
 		t.Fatal("CUDAModels returned the list itself, not a copy")
 	}
 }
+
+func TestCUDAUnsupported(t *testing.T) {
+	tests := []struct {
+		model, loss string
+		want        string // substring of the reason; "" means supported
+	}{
+		{"mf", "", ""},
+		{"mf", "bpr", ""},
+		{"lightgcn", "softmax", ""},
+		{"mf", "sgns", ""},
+		{"mf", "ccl", "loss ccl has no CUDA kernel"},
+		{"pinsage", "margin", "model pinsage has no CUDA consumer"},
+		{"pinsage", "ccl", "model pinsage"},
+	}
+	for _, tt := range tests {
+		got := CUDAUnsupported(tt.model, tt.loss)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("CUDAUnsupported(%q, %q) = %q, want %q", tt.model, tt.loss, got, tt.want)
+		}
+	}
+}
