@@ -364,7 +364,11 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		epoch := pos.Epoch
 		params := j.sched.At(epoch, pos.Step)
 		pl := producer.NewPipeline(ctx, j.sampler, workers, queue, epoch, pos.BatchCursor, epochParams(params))
+		// epochStart restarts after each mid-epoch checkpoint (train
+		// seconds accrue per segment); epochT0 stays at the epoch's start
+		// for its examples/s and the epoch line.
 		epochStart := time.Now()
+		epochT0 := epochStart
 		var lossSum float64
 		var nLoss, examples int
 		var waited time.Duration
@@ -398,7 +402,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			lossSum += st.Loss
 			nLoss++
 			examples += st.Examples
-			j.observe(pos, st, examples, epochStart, waited, pl.Stats().QueueDepth, perEpoch)
+			j.observe(pos, st, examples, epochT0, waited, pl.Stats().QueueDepth, perEpoch)
 			if ctx.Err() != nil {
 				interrupted = true
 				break
@@ -431,7 +435,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			j.status.Update(func(s *obs.Status) { s.State = "stopped" })
 			return res, nil
 		}
-		secs := time.Since(epochStart).Seconds()
+		secs := time.Since(epochT0).Seconds()
 		loss := 0.0
 		if nLoss > 0 {
 			loss = lossSum / float64(nLoss)
