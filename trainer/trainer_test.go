@@ -3,8 +3,12 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +165,37 @@ func lastParams(t *testing.T, run string) string {
 		t.Fatal("no valid checkpoint")
 	}
 	return sha
+}
+
+// TestEpochLineTimesWholeEpoch checkpoints after every step and requires the
+// epoch line's seconds to cover the epoch's training time (curve.json's
+// train_seconds), not just the segment since the last checkpoint.
+func TestEpochLineTimesWholeEpoch(t *testing.T) {
+	store := tinyStore(t)
+	cfg := loadCfg(t, "model.name=mf", "model.loss=bpr", "producer.layers=0", "train.epochs=1", "train.eval_every=0",
+		"checkpoint.every_steps=1")
+	run := t.TempDir()
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), Options{Config: cfg, StoreDir: store, RunDir: run, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`train ([0-9.]+)s`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no epoch line in:\n%s", out.String())
+	}
+	lineSec, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(run, CurveFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var curve []EvalRecord
+	if err := json.Unmarshal(raw, &curve); err != nil || len(curve) != 1 {
+		t.Fatalf("curve %s: %v", raw, err)
+	}
+	if want := curve[0].TrainSeconds; lineSec < 0.9*want-0.05 {
+		t.Fatalf("epoch line says %.1f s, but the epoch trained for %.3f s:\n%s", lineSec, want, out.String())
+	}
 }
