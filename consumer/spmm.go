@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/trainerd/trainerd/graph"
 )
@@ -25,39 +24,12 @@ type normAdj struct {
 }
 
 func newNormAdj(g *graph.Bipartite, threads int) (*normAdj, error) {
-	if g == nil {
-		return nil, fmt.Errorf("model needs the training graph (Info.Graph is nil)")
+	na, err := graph.NormalizedAdjacency(g)
+	if err != nil {
+		return nil, err
 	}
-	U, I := g.NumUsers, g.NumItems
-	n := U + I
-	e := g.NumEdges()
-	if 2*e >= math.MaxInt32 {
-		return nil, fmt.Errorf("graph: %d edges too many for int32 offsets", e)
-	}
-	a := &normAdj{n: n, ptr: make([]int32, n+1), adj: make([]int32, 0, 2*e), w: make([]float32, 0, 2*e),
-		avx: hasGatherAVX()}
-	inv := func(d int) float64 {
-		if d == 0 {
-			return 0
-		}
-		return 1 / math.Sqrt(float64(d))
-	}
-	for u := 0; u < U; u++ {
-		du := inv(g.UserDegree(uint32(u)))
-		for _, it := range g.ItemsOf(uint32(u)) {
-			a.adj = append(a.adj, int32(U+int(it)))
-			a.w = append(a.w, float32(du*inv(g.ItemDegree(it))))
-		}
-		a.ptr[u+1] = int32(len(a.adj))
-	}
-	for i := 0; i < I; i++ {
-		di := inv(g.ItemDegree(uint32(i)))
-		for _, u := range g.UsersOf(uint32(i)) {
-			a.adj = append(a.adj, int32(u))
-			a.w = append(a.w, float32(di*inv(g.UserDegree(u))))
-		}
-		a.ptr[U+i+1] = int32(len(a.adj))
-	}
+	n := g.NumUsers + g.NumItems
+	a := &normAdj{n: n, ptr: na.Ptr, adj: na.Col, w: na.Val, avx: hasGatherAVX()}
 	// Balance chunks by edges + rows.
 	parts := max(threads, 1) * 4
 	total := len(a.adj) + n

@@ -5,7 +5,6 @@ package cuda
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 
 	"gorgonia.org/cu"
@@ -123,47 +122,6 @@ func (m *MF) Load(state []consumer.Tensor) error { return m.load(state) }
 // Close implements Model.
 func (m *MF) Close() error { return m.close() }
 
-// normAdjCSR builds D^-½ A D^-½ over global ids exactly as consumer's
-// LightGCN does (users' rows list their items, items' rows their users,
-// weights in float64 then rounded).
-func normAdjCSR(g *graph.Bipartite) (ptr, col []int32, val []float32, err error) {
-	if g == nil {
-		return nil, nil, nil, fmt.Errorf("model needs the training graph (Info.Graph is nil)")
-	}
-	U, I := g.NumUsers, g.NumItems
-	n := U + I
-	e := g.NumEdges()
-	if 2*e >= math.MaxInt32 {
-		return nil, nil, nil, fmt.Errorf("graph: %d edges too many for int32 offsets", e)
-	}
-	ptr = make([]int32, n+1)
-	col = make([]int32, 0, 2*e)
-	val = make([]float32, 0, 2*e)
-	inv := func(d int) float64 {
-		if d == 0 {
-			return 0
-		}
-		return 1 / math.Sqrt(float64(d))
-	}
-	for u := 0; u < U; u++ {
-		du := inv(g.UserDegree(uint32(u)))
-		for _, it := range g.ItemsOf(uint32(u)) {
-			col = append(col, int32(U+int(it)))
-			val = append(val, float32(du*inv(g.ItemDegree(it))))
-		}
-		ptr[u+1] = int32(len(col))
-	}
-	for i := 0; i < I; i++ {
-		di := inv(g.ItemDegree(uint32(i)))
-		for _, u := range g.UsersOf(uint32(i)) {
-			col = append(col, int32(u))
-			val = append(val, float32(di*inv(g.UserDegree(u))))
-		}
-		ptr[U+i+1] = int32(len(col))
-	}
-	return ptr, col, val, nil
-}
-
 // LightGCN is consumer's lightgcn on the GPU: every step propagates the
 // whole graph (K CSR SpMMs), takes the loss on the mean of the layers,
 // propagates the gradient back (Â is symmetric) and applies a dense Adam
@@ -178,10 +136,11 @@ type LightGCN struct {
 // NewLightGCN builds LightGCN on dev.
 func NewLightGCN(dev *Device, cfg consumer.Config, info consumer.Info) (*LightGCN, error) {
 	cfg = embedDefaults(cfg, "bpr")
-	ptr, col, val, err := normAdjCSR(info.Graph)
+	na, err := graph.NormalizedAdjacency(info.Graph)
 	if err != nil {
 		return nil, fmt.Errorf("lightgcn (cuda): %w", err)
 	}
+	ptr, col, val := na.Ptr, na.Col, na.Val
 	if len(ptr)-1 != info.NumUsers+info.NumItems {
 		return nil, fmt.Errorf("lightgcn (cuda): graph has %d nodes, info says %d", len(ptr)-1, info.NumUsers+info.NumItems)
 	}

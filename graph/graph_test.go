@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -63,5 +64,36 @@ func TestHasEdge(t *testing.T) {
 	}
 	if !g.HasEdge(0, 2) || g.HasEdge(0, 0) || !g.HasEdge(1, 0) || g.HasEdge(1, 2) {
 		t.Fatal("HasEdge wrong")
+	}
+}
+
+func TestNormalizedAdjacency(t *testing.T) {
+	// users 0,1; items 0,1,2 (global 2,3,4); user 0 has items 0,1, user 1 item 1.
+	g, err := Build(2, 3, []Edge{{User: 0, Item: 0}, {User: 0, Item: 1}, {User: 1, Item: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NormalizedAdjacency(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (row, col) → 1/sqrt(d_u d_i); item 2 has no edges.
+	want := map[[2]int32]float64{
+		{0, 2}: 1 / math.Sqrt(2*1), {0, 3}: 1 / math.Sqrt(2*2), {1, 3}: 1 / math.Sqrt(1*2),
+		{2, 0}: 1 / math.Sqrt(1*2), {3, 0}: 1 / math.Sqrt(2*2), {3, 1}: 1 / math.Sqrt(2*1),
+	}
+	if len(a.Ptr) != 6 || int(a.Ptr[5]) != len(want) || len(a.Col) != len(want) || len(a.Val) != len(want) {
+		t.Fatalf("shape: ptr %v, %d cols, %d vals", a.Ptr, len(a.Col), len(a.Val))
+	}
+	for r := int32(0); r < 5; r++ {
+		for k := a.Ptr[r]; k < a.Ptr[r+1]; k++ {
+			w, ok := want[[2]int32{r, a.Col[k]}]
+			if !ok || math.Abs(float64(a.Val[k])-w) > 1e-7 {
+				t.Errorf("entry (%d,%d) = %v, want %v (present %v)", r, a.Col[k], a.Val[k], w, ok)
+			}
+		}
+	}
+	if _, err := NormalizedAdjacency(nil); err == nil {
+		t.Error("nil graph accepted")
 	}
 }
