@@ -330,7 +330,7 @@ func (e *embedGPU) check(b *producer.Batch) error {
 	if err := b.Check(e.n); err != nil {
 		return fmt.Errorf("%s (cuda): %w", e.name, err)
 	}
-	if err := checkBatchMasks(b, e.lossCfg.InBatch); err != nil {
+	if err := b.CheckMasks(e.lossCfg.InBatch); err != nil {
 		return fmt.Errorf("%s (cuda): %w", e.name, err)
 	}
 	return nil

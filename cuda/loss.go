@@ -105,7 +105,7 @@ func parts(x F32, s LossShape) (q, pos, pool, hard F32) {
 // examples In[InPtr[j]:InPtr[j+1]] as negatives. A pointer list with N == 0
 // means no mask of that kind; otherwise it has B+1 entries. Entries are not
 // checked on the device: callers validate them on the host (see
-// checkBatchMasks). The zero Masks masks nothing.
+// producer.Batch.CheckMasks). The zero Masks masks nothing.
 type Masks struct {
 	Neg, NegPtr I32
 	In, InPtr   I32

@@ -1,6 +1,10 @@
 package producer
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/trainerd/trainerd/internal/masks"
+)
 
 // Node ids inside a Batch are global: users are 0..NumUsers-1 and items are
 // NumUsers..NumUsers+NumItems-1, so one computation graph can mix both sides.
@@ -120,6 +124,24 @@ func (b *Batch) Check(numNodes int) error {
 			if int(id) >= numNodes {
 				return fmt.Errorf("batch %d/%d: node id %d out of range (%d nodes)", b.Epoch, b.Index, id, numNodes)
 			}
+		}
+	}
+	return nil
+}
+
+// CheckMasks validates the collision masks a loss will index with:
+// NegMask/NegMaskPtr over the pool (columns in [0, len(Neg))) and, when
+// inBatch, InMask/InMaskPtr over the examples (columns in [0, B), never the
+// example itself); InMask is not checked when the loss ignores it. A nil
+// pointer list means no mask.
+func (b *Batch) CheckMasks(inBatch bool) error {
+	B := len(b.Query)
+	if err := masks.Check("NegMask", b.NegMask, b.NegMaskPtr, B, len(b.Neg), false); err != nil {
+		return fmt.Errorf("batch %d/%d: %w", b.Epoch, b.Index, err)
+	}
+	if inBatch {
+		if err := masks.Check("InMask", b.InMask, b.InMaskPtr, B, B, true); err != nil {
+			return fmt.Errorf("batch %d/%d: %w", b.Epoch, b.Index, err)
 		}
 	}
 	return nil

@@ -49,6 +49,7 @@
 package loss
 
 import (
+	maskcheck "github.com/trainerd/trainerd/internal/masks"
 	"github.com/trainerd/trainerd/internal/parallel"
 
 	"fmt"
@@ -233,42 +234,12 @@ func (in Inputs) check(inBatch bool) error {
 		return fmt.Errorf("loss: input sizes Q=%d Pos=%d Pool=%d Hard=%d do not match B=%d P=%d H=%d D=%d",
 			len(in.Q), len(in.Pos), len(in.Pool), len(in.Hard), in.B, in.P, in.H, in.D)
 	}
-	if err := checkMask("NegMask", in.NegMask, in.NegMaskPtr, in.B, in.P, false); err != nil {
-		return err
+	if err := maskcheck.Check("NegMask", in.NegMask, in.NegMaskPtr, in.B, in.P, false); err != nil {
+		return fmt.Errorf("loss: %w", err)
 	}
 	if inBatch {
-		if err := checkMask("InMask", in.InMask, in.InMaskPtr, in.B, in.B, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkMask validates one CSR mask over B examples with columns in [0, n).
-func checkMask(name string, mask, ptr []int32, B, n int, noDiag bool) error {
-	if ptr == nil {
-		if len(mask) != 0 {
-			return fmt.Errorf("loss: %s has %d entries but no %sPtr", name, len(mask), name)
-		}
-		return nil
-	}
-	if len(ptr) != B+1 {
-		return fmt.Errorf("loss: %sPtr has %d entries, want B+1 = %d", name, len(ptr), B+1)
-	}
-	if ptr[0] != 0 || int(ptr[B]) != len(mask) {
-		return fmt.Errorf("loss: %sPtr runs from %d to %d, want 0 to len(%s) = %d", name, ptr[0], ptr[B], name, len(mask))
-	}
-	for j := 0; j < B; j++ {
-		if ptr[j+1] < ptr[j] || int(ptr[j+1]) > len(mask) {
-			return fmt.Errorf("loss: %sPtr[%d] = %d after %d: want non-decreasing offsets within len(%s) = %d", name, j+1, ptr[j+1], ptr[j], name, len(mask))
-		}
-		for _, c := range mask[ptr[j]:ptr[j+1]] {
-			if c < 0 || int(c) >= n {
-				return fmt.Errorf("loss: %s of example %d names column %d, outside [0, %d)", name, j, c, n)
-			}
-			if noDiag && int(c) == j {
-				return fmt.Errorf("loss: %s of example %d names its own positive", name, j)
-			}
+		if err := maskcheck.Check("InMask", in.InMask, in.InMaskPtr, in.B, in.B, true); err != nil {
+			return fmt.Errorf("loss: %w", err)
 		}
 	}
 	return nil
