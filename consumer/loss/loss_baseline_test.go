@@ -7,8 +7,8 @@ package loss
 
 import (
 	"math"
-	"sync"
 
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 )
 
@@ -114,7 +114,7 @@ func (l *baseLoss) baseCore(in Inputs) float64 {
 			sIn = l.sIn[:nb*B]
 			linalg.Sgemm(false, true, nb, B, D, 1, qb, D, in.Pos, D, 0, sIn, B)
 		}
-		l.baseParallel(nb, func(lo, hi int) {
+		parallel.Chunks(nb, l.cfg.Threads, 64, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				j := r0 + k
 				qj := in.Q[j*D : j*D+D]
@@ -165,25 +165,6 @@ func (l *baseLoss) baseCore(in Inputs) float64 {
 		total += v
 	}
 	return total / float64(B)
-}
-
-func (l *baseLoss) baseParallel(n int, f func(lo, hi int)) {
-	t := l.cfg.Threads
-	if t <= 1 || n < 64 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + t - 1) / t
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 // row computes example j's loss and overwrites its scores with dLoss/dscore
