@@ -224,6 +224,9 @@ func (c *Config) Validate() error {
 		{"model.margin", m.Margin, 0, false},
 		{"model.neg_weight", m.NegWeight, 0, true},
 		{"model.temperature", m.Temperature, 0, true},
+		{"model.history_weight", m.HistoryWeight, 0, false},
+		{"model.history_max", float64(m.HistoryMax), 0, false},
+		{"model.dropout", m.Dropout, 0, false},
 		{"model.l2", m.L2, 0, false},
 		{"model.lr", m.LR, 0, true},
 		{"model.threads", float64(m.Threads), 0, false},
@@ -247,6 +250,23 @@ func (c *Config) Validate() error {
 		}
 		if !b.strict && !(b.v >= b.min) {
 			return invalid(b.key, "must be ≥ %g, got %g", b.min, b.v)
+		}
+	}
+	if m.HistoryWeight > 1 {
+		return invalid("model.history_weight", "must be ≤ 1, got %g", m.HistoryWeight)
+	}
+	if m.Dropout >= 1 {
+		return invalid("model.dropout", "must be < 1, got %g", m.Dropout)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"model.history_weight", m.HistoryWeight > 0}, {"model.dropout", m.Dropout > 0}} {
+		if k.set && m.Model != "mf" {
+			return invalid(k.key, "is MF's user tower: needs model.name mf, got %q", m.Model)
+		}
+		if k.set && c.Producer.Examples.Kind != "user_item" {
+			return invalid(k.key, "needs user queries: producer.examples.kind user_item, got %q", c.Producer.Examples.Kind)
 		}
 	}
 	if err := producerErrors(c.Producer.Config.Validate()); err != nil {

@@ -36,6 +36,19 @@ type Config struct {
 	NegWeight float64 `mapstructure:"neg_weight"`
 	// Temperature of the sampled softmax. Default 0.1.
 	Temperature float64 `mapstructure:"temperature"`
+	// HistoryWeight is w of SimpleX's behaviour aggregation (MF only): the
+	// user's query vector is (1−w)·e_u + w·mean(e_j over the user's train
+	// items)·M. 0 (default) is plain MF; 1 uses the items alone.
+	HistoryWeight float64 `mapstructure:"history_weight"`
+	// HistoryMax caps the train items averaged per user per step (a uniform
+	// sample); 0 (default) averages all of them. Embed always uses all.
+	HistoryMax int `mapstructure:"history_max"`
+	// HistoryLinear learns the d×d matrix M of the aggregation (initialised
+	// to the identity); false keeps M = I. Default false.
+	HistoryLinear bool `mapstructure:"history_linear"`
+	// Dropout is the dropout rate on MF's user query vectors during
+	// training, in [0,1). Default 0.
+	Dropout float64 `mapstructure:"dropout"`
 	// L2 is the regularisation weight on the embeddings used by a batch.
 	L2 float64 `mapstructure:"l2"`
 

@@ -157,9 +157,10 @@ func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
 	add(g.Hard, b.Hard)
 }
 
-// scatterSparse sums the gradients of g per distinct node into c.rows (in
-// order of first appearance) and c.rowGrad.
-func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads) {
+// scatterSparse sums the gradients of g, then the extra rows (ids with
+// their gradient rows, e.g. a user tower's history items), per distinct
+// node into c.rows (in order of first appearance) and c.rowGrad.
+func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extraIDs []uint32, extraGrad []float32) {
 	d := c.outDim
 	c.rows = c.rows[:0]
 	c.rowGrad = c.rowGrad[:0]
@@ -182,6 +183,7 @@ func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads) {
 	add(g.Pos, b.Pos)
 	add(g.Pool, b.Neg)
 	add(g.Hard, b.Hard)
+	add(extraGrad, extraIDs)
 	for _, r := range c.rows {
 		c.slot[r] = -1
 	}

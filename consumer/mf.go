@@ -15,6 +15,9 @@ type tableModel struct {
 	*embedCore
 	table []float32 // (U+I) × Dim
 	opt   optim.Optimizer
+	// tower is SimpleX's behaviour aggregation and dropout on the user
+	// side (MF only; nil for plain MF).
+	tower *userTower
 }
 
 // newMF builds matrix factorisation: user and item vectors (the user rows
@@ -32,6 +35,11 @@ func newTableModel(name string, cfg Config, info Info) (*tableModel, error) {
 	m.table = initNormal(core.n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
 	if m.opt, err = core.newOptimizer(core.n, cfg.Dim); err != nil {
 		return nil, err
+	}
+	if name == "mf" {
+		if m.tower, err = newUserTower(cfg, info, core.newOptimizer); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	return m, nil
 }
@@ -53,13 +61,28 @@ func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, er
 		return StepStats{}, nil
 	}
 	m.applyMargin(m.loss)
-	l, g, err := m.loss.Compute(m.gather(b, m.table))
+	in := m.gather(b, m.table)
+	if m.tower != nil {
+		if err := m.tower.forward(b.Query, m.table, in.Q, m.step); err != nil {
+			return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+		}
+	}
+	l, g, err := m.loss.Compute(in)
 	if err != nil {
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
-	m.scatterSparse(b, g)
+	var hIDs []uint32
+	var hGrad []float32
+	if m.tower != nil {
+		hIDs, hGrad = m.tower.backward(g.Q, B)
+	}
+	m.scatterSparse(b, g, hIDs, hGrad)
 	l += m.l2(m.table, m.outDim, m.rows, m.rowGrad, true, B)
-	m.opt.Update(m.table, m.rows, m.rowGrad, m.lr())
+	lr := m.lr()
+	m.opt.Update(m.table, m.rows, m.rowGrad, lr)
+	if m.tower != nil {
+		m.tower.update(lr)
+	}
 	m.step++
 	return StepStats{Loss: l, Examples: B}, nil
 }
@@ -69,23 +92,43 @@ func (m *tableModel) Embed(ctx context.Context) (*Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return m.embeddings(m.table), nil
+	if m.tower == nil {
+		return m.embeddings(m.table), nil
+	}
+	F := make([]float32, len(m.table))
+	copy(F, m.table)
+	copy(F, m.tower.users(m.table))
+	return m.embeddings(F), nil
 }
 
 // State implements Model.
 func (m *tableModel) State() []Tensor {
 	st := []Tensor{{Name: "param/emb", Shape: []int{m.n, m.outDim}, Data: m.table}, m.stepTensor()}
 	st = append(st, optTensors(m.opt.State("opt/emb"))...)
+	if m.tower != nil && m.tower.M != nil {
+		d := m.outDim
+		st = append(st, Tensor{Name: "param/hist_m", Shape: []int{d, d}, Data: m.tower.M})
+		st = append(st, optTensors(m.tower.mOpt.State("opt/hist_m"))...)
+	}
 	return cloneTensors(st)
 }
 
 // Load implements Model.
 func (m *tableModel) Load(state []Tensor) error {
-	if err := m.loadParams(state, map[string][]float32{"param/emb": m.table}); err != nil {
+	params := map[string][]float32{"param/emb": m.table}
+	if m.tower != nil && m.tower.M != nil {
+		params["param/hist_m"] = m.tower.M
+	}
+	if err := m.loadParams(state, params); err != nil {
 		return err
 	}
 	if err := m.opt.Load("opt/emb", optArrays(state)); err != nil {
 		return fmt.Errorf("%s: load: %w", m.name, err)
+	}
+	if m.tower != nil && m.tower.mOpt != nil {
+		if err := m.tower.mOpt.Load("opt/hist_m", optArrays(state)); err != nil {
+			return fmt.Errorf("%s: load: %w", m.name, err)
+		}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 )
 
@@ -109,13 +110,29 @@ func parseDevice(cfg string) (kind string, ordinal int, err error) {
 	return "", 0, fmt.Errorf("device %q: want auto, cpu, cuda or cuda:N", cfg)
 }
 
-// selectDevice decides where `train` runs model (model.name) with loss
-// (model.loss), from the configured device (auto|cpu|cuda|cuda:N; "" means
-// auto):
+// workload is what selectDevice needs to know about the model: its name
+// (model.name), its loss (model.loss), and CPUOnly, a reason when another
+// model key asks for something only the CPU consumer does ("" if none).
+type workload struct {
+	Model, Loss, CPUOnly string
+}
+
+// cpuOnlyReason names the model keys set to a feature the CUDA consumer
+// lacks (SimpleX's user tower), or "".
+func cpuOnlyReason(m consumer.Config) string {
+	if m.HistoryWeight != 0 || m.Dropout != 0 {
+		return "model.history_weight/model.dropout (SimpleX user tower) have no CUDA kernel"
+	}
+	return ""
+}
+
+// selectDevice decides where `train` runs workload w, from the configured
+// device (auto|cpu|cuda|cuda:N; "" means auto):
 //
 //   - cpu: CPU, always.
-//   - a model without a CUDA consumer (pinsage, graphsage, ngcf, deepwalk) or
-//     a loss without a CUDA kernel (ccl; see probe.CUDAUnsupported): auto
+//   - a model without a CUDA consumer (pinsage, graphsage, ngcf, deepwalk),
+//     a loss without a CUDA kernel (ccl; see probe.CUDAUnsupported), or
+//     w.CPUOnly set: auto
 //     runs on CPU without probing, with the reason; cuda[:N] is an error
 //     wrapping errNoCUDAConsumer.
 //   - in trainerd-cuda (env.CUDABuilt): the process only got past cu's init
@@ -126,7 +143,7 @@ func parseDevice(cfg string) (kind string, ordinal int, err error) {
 //     otherwise CPU, with the reason.
 //   - in the CPU binary, cuda[:N]: exec trainerd-cuda, or an error wrapping
 //     errNoCUDA naming what is missing.
-func selectDevice(ctx context.Context, cfg, model, loss string, env deviceEnv) (deviceDecision, error) {
+func selectDevice(ctx context.Context, cfg string, w workload, env deviceEnv) (deviceDecision, error) {
 	kind, ord, err := parseDevice(cfg)
 	if err != nil {
 		return deviceDecision{}, err
@@ -134,7 +151,11 @@ func selectDevice(ctx context.Context, cfg, model, loss string, env deviceEnv) (
 	if kind == "cpu" {
 		return deviceDecision{Action: runCPU, Reason: "device: cpu configured"}, nil
 	}
-	if why := probe.CUDAUnsupported(model, loss); why != "" {
+	why := probe.CUDAUnsupported(w.Model, w.Loss)
+	if why == "" {
+		why = w.CPUOnly
+	}
+	if why != "" {
 		if kind == "cuda" {
 			return deviceDecision{}, fmt.Errorf("device %q: %w: %s; set train.device: cpu or auto", cfg, errNoCUDAConsumer, why)
 		}
@@ -214,16 +235,16 @@ func productionDeviceEnv() deviceEnv {
 	}
 }
 
-// resolveDevice is what `train` calls first: it selects the device for model
-// (model.name) and loss (model.loss), logs the choice, and for execCUDA replaces the process with trainerd-cuda (same
+// resolveDevice is what `train` calls first: it selects the device for
+// workload w, logs the choice, and for execCUDA replaces the process with trainerd-cuda (same
 // arguments, same environment plus TRAINERD_CUDA_HANDOVER=1), so it returns
 // only for runCPU and runCUDA (or an error).
-func resolveDevice(ctx context.Context, device, model, loss string, log *slog.Logger) (deviceDecision, error) {
-	d, err := selectDevice(ctx, device, model, loss, productionDeviceEnv())
+func resolveDevice(ctx context.Context, device string, w workload, log *slog.Logger) (deviceDecision, error) {
+	d, err := selectDevice(ctx, device, w, productionDeviceEnv())
 	if err != nil {
 		return d, err
 	}
-	log.Info("device selected", "device", device, "model", model, "action", d.Action.String(), "ordinal", d.Ordinal, "reason", d.Reason)
+	log.Info("device selected", "device", device, "model", w.Model, "action", d.Action.String(), "ordinal", d.Ordinal, "reason", d.Reason)
 	if d.Action != execCUDA {
 		return d, nil
 	}

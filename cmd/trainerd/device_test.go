@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 )
 
@@ -75,7 +76,7 @@ func TestSelectDevice(t *testing.T) {
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := selectDevice(context.Background(), tt.cfg, tt.model, tt.loss, tt.env)
+			d, err := selectDevice(context.Background(), tt.cfg, workload{Model: tt.model, Loss: tt.loss}, tt.env)
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Fatalf("unexpected error %v", err)
@@ -102,6 +103,39 @@ func TestSelectDevice(t *testing.T) {
 
 // errAny marks a case that must fail with any error.
 var errAny = errors.New("any error")
+
+// TestSelectDeviceCPUOnly: a CUDA model and loss with a CPU-only model key
+// (SimpleX's user tower) stays on the CPU under auto and fails under cuda.
+func TestSelectDeviceCPUOnly(t *testing.T) {
+	gpu := func(context.Context) (probe.Result, error) {
+		return probe.Result{Available: true, Devices: 1, Name: "Fake GPU"}, nil
+	}
+	found := func() (string, error) { return "/opt/trainerd/trainerd-cuda", nil }
+	tests := []struct {
+		name    string
+		device  string
+		m       consumer.Config
+		want    deviceAction
+		wantErr error
+	}{
+		{"plain mf bpr auto execs", "auto", consumer.Config{Model: "mf", Loss: "bpr"}, execCUDA, nil},
+		{"history auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", HistoryWeight: 0.5}, runCPU, nil},
+		{"dropout auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
+		{"history cuda fails", "cuda", consumer.Config{Model: "mf", Loss: "bpr", HistoryWeight: 0.5}, 0, errNoCUDAConsumer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := workload{Model: tt.m.Model, Loss: tt.m.Loss, CPUOnly: cpuOnlyReason(tt.m)}
+			d, err := selectDevice(context.Background(), tt.device, w, deviceEnv{Probe: gpu, FindCUDABinary: found})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && d.Action != tt.want {
+				t.Fatalf("action %v, want %v (%s)", d.Action, tt.want, d.Reason)
+			}
+		})
+	}
+}
 
 func TestFindCUDABinaryEnv(t *testing.T) {
 	dir := t.TempDir()

@@ -69,7 +69,8 @@ on CPU, and logs which and why.`,
 					return fmt.Errorf("train: train.cuda_binary: %w", err)
 				}
 			}
-			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device, cfg.Model.Model, cfg.Model.Loss, log)
+			dec, err := resolveDevice(cmd.Context(), cfg.Train.Device,
+				workload{Model: cfg.Model.Model, Loss: cfg.Model.Loss, CPUOnly: cpuOnlyReason(cfg.Model)}, log)
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}

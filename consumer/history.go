@@ -1,0 +1,309 @@
+package consumer
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/linalg"
+)
+
+// userTower is SimpleX's user side on top of MF (Mao et al., CIKM 2021):
+// behaviour aggregation and dropout. A user's query vector is
+//
+//	q_u = r ⊙ ((1−w)·e_u + w·h̄_u·M),   h̄_u = (1/|S_u|) Σ_{j∈S_u} e_j
+//
+// where S_u is the user's train items (all of them, or a uniform sample of
+// at most maxItems per step), M a learnable d×d matrix (identity and fixed
+// when linear is off), w = model.history_weight, and r a dropout mask
+// (entries 0 or 1/(1−p), training only). Embed uses every train item and no
+// dropout, so the exported user vector is the expectation of the training
+// one. The item rows e_j of S_u receive gradient w·(g·Mᵀ)/|S_u| and M
+// receives w·h̄ᵀg: sparse rows like every other table row of the batch.
+type userTower struct {
+	w        float32
+	maxItems int
+	dropout  float32
+	g        *graph.Bipartite
+	U, d     int
+	seed     uint64
+	threads  int
+
+	// M is the d×d aggregation matrix (nil when linear is off), with its
+	// gradient and optimiser.
+	M     []float32
+	mGrad []float32
+	mRows []int32
+	mOpt  optim.Optimizer
+
+	// per-step buffers, reused
+	ptr   []int32   // B+1 offsets into items
+	items []uint32  // sampled history items (global ids), row after row
+	hbar  []float32 // B×d mean of the sampled rows
+	hm    []float32 // B×d hbar·M (or hbar)
+	mask  []float32 // B×d dropout scales (empty without dropout)
+	gh    []float32 // B×d gradient wrt hbar
+	gItem []float32 // len(items)×d gradient of each sampled row
+}
+
+// newUserTower returns nil when the config asks for plain MF.
+func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optimizer, error)) (*userTower, error) {
+	if cfg.HistoryWeight == 0 && cfg.Dropout == 0 {
+		return nil, nil
+	}
+	if cfg.HistoryWeight < 0 || cfg.HistoryWeight > 1 {
+		return nil, fmt.Errorf("model.history_weight: must be in [0,1], got %g", cfg.HistoryWeight)
+	}
+	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
+		return nil, fmt.Errorf("model.dropout: must be in [0,1), got %g", cfg.Dropout)
+	}
+	if cfg.HistoryMax < 0 {
+		return nil, fmt.Errorf("model.history_max: must be ≥ 0, got %d", cfg.HistoryMax)
+	}
+	if cfg.HistoryWeight > 0 && info.Graph == nil {
+		return nil, fmt.Errorf("model.history_weight: behaviour aggregation needs the training graph")
+	}
+	d := cfg.Dim
+	t := &userTower{w: float32(cfg.HistoryWeight), maxItems: cfg.HistoryMax, dropout: float32(cfg.Dropout),
+		g: info.Graph, U: info.NumUsers, d: d, seed: cfg.Seed, threads: cfg.Threads}
+	if cfg.HistoryWeight > 0 && cfg.HistoryLinear {
+		t.M = make([]float32, d*d)
+		for i := range d {
+			t.M[i*d+i] = 1
+		}
+		t.mGrad = make([]float32, d*d)
+		t.mRows = make([]int32, d)
+		for i := range t.mRows {
+			t.mRows[i] = int32(i)
+		}
+		var err error
+		if t.mOpt, err = newOpt(d, d); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// historyLen is how many items of user u a step averages.
+func (t *userTower) historyLen(u uint32) int {
+	n := t.g.UserDegree(u)
+	if t.maxItems > 0 && n > t.maxItems {
+		return t.maxItems
+	}
+	return n
+}
+
+// forward rewrites the gathered user rows Q (B×d, e_u of query[k]) into the
+// tower's query vectors for training step `step`. Every query must be a
+// user.
+func (t *userTower) forward(query []uint32, table, Q []float32, step int) error {
+	B, d := len(query), t.d
+	t.ptr = growI32(t.ptr, B+1)
+	t.ptr[0] = 0
+	for k, u := range query {
+		if int(u) >= t.U {
+			return fmt.Errorf("model.history_weight/dropout: query %d is node %d, not a user (needs producer.examples.kind user_item)", k, u)
+		}
+		n := 0
+		if t.w > 0 {
+			n = t.historyLen(u)
+		}
+		t.ptr[k+1] = t.ptr[k] + int32(n)
+	}
+	total := int(t.ptr[B])
+	t.items = growU32(t.items, total)
+	t.hbar = growF(t.hbar, B*d)
+	t.mask = t.mask[:0]
+	if t.dropout > 0 {
+		t.mask = growF(t.mask, B*d)
+	}
+	parallelFor(B, t.threads, func(lo, hi int) {
+		var scratch []uint32
+		for k := lo; k < hi; k++ {
+			var rng *rand.Rand
+			if t.dropout > 0 || (t.w > 0 && t.maxItems > 0) {
+				rng = rand.New(rand.NewPCG(t.seed^0x5eed_70e4, uint64(step)<<24|uint64(k)))
+			}
+			if t.w > 0 {
+				t.sample(query[k], t.items[t.ptr[k]:t.ptr[k+1]], rng, &scratch)
+				meanRows(t.hbar[k*d:k*d+d], table, t.items[t.ptr[k]:t.ptr[k+1]], d)
+			}
+			if t.dropout > 0 {
+				keep := 1 / (1 - t.dropout)
+				for i := range d {
+					t.mask[k*d+i] = 0
+					if rng.Float32() >= t.dropout {
+						t.mask[k*d+i] = keep
+					}
+				}
+			}
+		}
+	})
+	t.hm = t.project(t.hm, t.hbar, B)
+	t.combine(Q, t.hm, t.mask, B)
+	return nil
+}
+
+// sample writes user u's history (global item ids) into dst: all of it, or
+// a uniform sample without replacement of len(dst) items (a partial
+// Fisher–Yates shuffle in scratch).
+func (t *userTower) sample(u uint32, dst []uint32, rng *rand.Rand, scratch *[]uint32) {
+	its := t.g.ItemsOf(u)
+	if len(dst) == len(its) {
+		for i, it := range its {
+			dst[i] = uint32(t.U) + it
+		}
+		return
+	}
+	s := append((*scratch)[:0], its...)
+	for i := range dst {
+		j := i + rng.IntN(len(s)-i)
+		s[i], s[j] = s[j], s[i]
+		dst[i] = uint32(t.U) + s[i]
+	}
+	*scratch = s
+}
+
+// meanRows sets dst to the mean of the rows ids of table (zero when ids is
+// empty).
+func meanRows(dst, table []float32, ids []uint32, d int) {
+	clear(dst)
+	if len(ids) == 0 {
+		return
+	}
+	for _, id := range ids {
+		row := table[int(id)*d : int(id)*d+d]
+		for i, v := range row {
+			dst[i] += v
+		}
+	}
+	inv := 1 / float32(len(ids))
+	for i := range dst {
+		dst[i] *= inv
+	}
+}
+
+// project returns hbar·M into dst (or hbar itself without M).
+func (t *userTower) project(dst, hbar []float32, B int) []float32 {
+	if t.M == nil {
+		return hbar
+	}
+	d := t.d
+	dst = growF(dst, B*d)
+	linalg.Sgemm(false, false, B, d, d, 1, hbar, d, t.M, d, 0, dst, d)
+	return dst
+}
+
+// combine sets Q = mask ⊙ ((1−w)·Q + w·hm) row by row.
+func (t *userTower) combine(Q, hm, mask []float32, B int) {
+	a, w := 1-t.w, t.w
+	for i := range B * t.d {
+		v := Q[i]
+		if w > 0 {
+			v = a*v + w*hm[i]
+		}
+		if len(mask) > 0 {
+			v *= mask[i]
+		}
+		Q[i] = v
+	}
+}
+
+// backward turns gQ (the loss gradient wrt the tower's output rows) into
+// the gradient wrt e_u in place, stores M's gradient, and returns the
+// sampled history items with their gradient rows (len(items)×d), to be
+// scattered with the rest of the batch.
+func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
+	d := t.d
+	if len(t.mask) > 0 {
+		for i := range B * d {
+			gQ[i] *= t.mask[i]
+		}
+	}
+	if t.w == 0 {
+		return nil, nil
+	}
+	// gradient wrt hm is w·gQ; wrt hbar, w·gQ·Mᵀ; wrt M, w·hbarᵀ·gQ.
+	t.gh = growF(t.gh, B*d)
+	if t.M != nil {
+		linalg.Sgemm(false, true, B, d, d, t.w, gQ, d, t.M, d, 0, t.gh, d)
+		linalg.Sgemm(true, false, d, d, B, t.w, t.hbar, d, gQ, d, 0, t.mGrad, d)
+	} else {
+		for i := range B * d {
+			t.gh[i] = t.w * gQ[i]
+		}
+	}
+	a := 1 - t.w
+	for i := range B * d {
+		gQ[i] *= a
+	}
+	total := int(t.ptr[B])
+	t.gItem = growF(t.gItem, total*d)
+	parallelFor(B, t.threads, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			n := int(t.ptr[k+1] - t.ptr[k])
+			if n == 0 {
+				continue
+			}
+			inv := 1 / float32(n)
+			src := t.gh[k*d : k*d+d]
+			for j := int(t.ptr[k]); j < int(t.ptr[k+1]); j++ {
+				dst := t.gItem[j*d : j*d+d]
+				for i, v := range src {
+					dst[i] = v * inv
+				}
+			}
+		}
+	})
+	return t.items[:total], t.gItem
+}
+
+// update applies M's optimiser step (no-op without M).
+func (t *userTower) update(lr float32) {
+	if t.mOpt != nil {
+		t.mOpt.Update(t.M, t.mRows, t.mGrad, lr)
+	}
+}
+
+// users returns the exported user vectors (numUsers×d): (1−w)·e_u +
+// w·h̄_u·M over every train item, no dropout.
+func (t *userTower) users(table []float32) []float32 {
+	d, U := t.d, t.U
+	out := make([]float32, U*d)
+	copy(out, table[:U*d])
+	if t.w == 0 {
+		return out
+	}
+	hbar := make([]float32, U*d)
+	parallelFor(U, t.threads, func(lo, hi int) {
+		var ids []uint32
+		for u := lo; u < hi; u++ {
+			ids = ids[:0]
+			for _, it := range t.g.ItemsOf(uint32(u)) {
+				ids = append(ids, uint32(U)+it)
+			}
+			meanRows(hbar[u*d:u*d+d], table, ids, d)
+		}
+	})
+	hm := t.project(nil, hbar, U)
+	a := 1 - t.w
+	for i := range out {
+		out[i] = a*out[i] + t.w*hm[i]
+	}
+	return out
+}
+
+func growI32(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
+}
+
+func growU32(b []uint32, n int) []uint32 {
+	if cap(b) < n {
+		return make([]uint32, n)
+	}
+	return b[:n]
+}

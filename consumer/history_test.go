@@ -1,0 +1,210 @@
+package consumer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/graph"
+)
+
+// towerFixture is a small graph with users of degree 1 to 5 and a tower
+// over it.
+func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
+	t.Helper()
+	const U, I = 6, 9
+	var edges []graph.Edge
+	for u := range U {
+		for k := range u%5 + 1 {
+			edges = append(edges, graph.Edge{User: uint32(u), Item: uint32((u*2 + k) % I)})
+		}
+	}
+	g, err := graph.Build(U, I, edges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := Info{NumUsers: U, NumItems: I, Graph: g}
+	cfg.Dim, cfg.Threads, cfg.Seed = 4, 2, 7
+	tw, err := newUserTower(cfg, info, func(rows, dim int) (optim.Optimizer, error) {
+		return optim.New(optim.Params{}, rows, dim)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tw, info
+}
+
+// TestUserTowerGradient checks backward against central differences of
+// f = Σ G ⊙ forward(table, M) with respect to every table entry and every
+// entry of M, with sampling, dropout and a learned M, so the sample and the
+// mask (fixed by the step) are the same in every evaluation.
+func TestUserTowerGradient(t *testing.T) {
+	cases := []Config{
+		{HistoryWeight: 0.6, HistoryLinear: true, HistoryMax: 3, Dropout: 0.3},
+		{HistoryWeight: 1},
+		{HistoryWeight: 0.25, HistoryLinear: true},
+		{Dropout: 0.5},
+	}
+	for _, cfg := range cases {
+		tw, info := towerFixture(t, cfg)
+		d := tw.d
+		n := info.NumUsers + info.NumItems
+		rng := rand.New(rand.NewPCG(1, 2))
+		table := make([]float64, n*d)
+		for i := range table {
+			table[i] = rng.NormFloat64()
+		}
+		if tw.M != nil {
+			for i := range tw.M {
+				tw.M[i] = float32(rng.NormFloat64() * 0.5)
+			}
+		}
+		query := []uint32{4, 0, 4, 3, 5, 1}
+		B := len(query)
+		G := make([]float32, B*d)
+		for i := range G {
+			G[i] = float32(rng.NormFloat64())
+		}
+		const step = 11
+		f := func() float64 {
+			t32 := make([]float32, len(table))
+			for i, v := range table {
+				t32[i] = float32(v)
+			}
+			Q := make([]float32, B*d)
+			gatherRows(Q, t32, query, d)
+			if err := tw.forward(query, t32, Q, step); err != nil {
+				t.Fatal(err)
+			}
+			var s float64
+			for i, v := range Q {
+				s += float64(v) * float64(G[i])
+			}
+			return s
+		}
+		f()
+		gQ := append([]float32(nil), G...)
+		ids, gItems := tw.backward(gQ, B)
+		grad := make([]float64, n*d)
+		for k, u := range query {
+			for i := range d {
+				grad[int(u)*d+i] += float64(gQ[k*d+i])
+			}
+		}
+		for j, id := range ids {
+			for i := range d {
+				grad[int(id)*d+i] += float64(gItems[j*d+i])
+			}
+		}
+		mGrad := append([]float32(nil), tw.mGrad...)
+		const h = 1e-2
+		check := func(what string, i int, analytic float64, p *float64, set func()) {
+			old := *p
+			*p = old + h
+			set()
+			fp := f()
+			*p = old - h
+			set()
+			fm := f()
+			*p = old
+			set()
+			num := (fp - fm) / (2 * h)
+			if math.Abs(num-analytic) > 2e-3*math.Max(1, math.Abs(num)) {
+				t.Errorf("%+v: d/d%s[%d]: analytic %.5f, numeric %.5f", cfg, what, i, analytic, num)
+			}
+		}
+		for i := range table {
+			check("table", i, grad[i], &table[i], func() {})
+		}
+		if tw.M != nil {
+			m64 := make([]float64, len(tw.M))
+			for i, v := range tw.M {
+				m64[i] = float64(v)
+			}
+			for i := range m64 {
+				check("M", i, float64(mGrad[i]), &m64[i], func() {
+					for k, v := range m64 {
+						tw.M[k] = float32(v)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestUserTowerUsersMatchForward: without dropout or sampling, the exported
+// user vectors are exactly what training scores with.
+func TestUserTowerUsersMatchForward(t *testing.T) {
+	tw, info := towerFixture(t, Config{HistoryWeight: 0.4, HistoryLinear: true})
+	d := tw.d
+	n := info.NumUsers + info.NumItems
+	table := initNormal(n*d, 1, 3, 1)
+	for i := range tw.M {
+		tw.M[i] += float32(i%3) * 0.1
+	}
+	query := []uint32{0, 1, 2, 3, 4, 5}
+	Q := make([]float32, len(query)*d)
+	gatherRows(Q, table, query, d)
+	if err := tw.forward(query, table, Q, 0); err != nil {
+		t.Fatal(err)
+	}
+	users := tw.users(table)
+	for i := range Q {
+		if math.Abs(float64(Q[i]-users[i])) > 1e-5 {
+			t.Fatalf("user vector entry %d: forward %v, users %v", i, Q[i], users[i])
+		}
+	}
+}
+
+// TestUserTowerSample: a capped history is a sample without repeats of the
+// user's items, the same for the same step and (almost surely) different
+// across steps.
+func TestUserTowerSample(t *testing.T) {
+	tw, info := towerFixture(t, Config{HistoryWeight: 1, HistoryMax: 2})
+	d := tw.d
+	table := initNormal((info.NumUsers+info.NumItems)*d, 1, 3, 1)
+	query := []uint32{4} // degree 5
+	draw := func(step int) []uint32 {
+		Q := make([]float32, d)
+		if err := tw.forward(query, table, Q, step); err != nil {
+			t.Fatal(err)
+		}
+		return append([]uint32(nil), tw.items[:tw.ptr[1]]...)
+	}
+	own := map[uint32]bool{}
+	for _, it := range info.Graph.ItemsOf(4) {
+		own[uint32(info.NumUsers)+it] = true
+	}
+	seen := map[[2]uint32]bool{}
+	for step := range 50 {
+		s := draw(step)
+		if len(s) != 2 || s[0] == s[1] || !own[s[0]] || !own[s[1]] {
+			t.Fatalf("step %d: sample %v is not 2 distinct items of user 4", step, s)
+		}
+		if again := draw(step); again[0] != s[0] || again[1] != s[1] {
+			t.Fatalf("step %d: sample %v then %v", step, s, again)
+		}
+		seen[[2]uint32{min(s[0], s[1]), max(s[0], s[1])}] = true
+	}
+	if len(seen) < 5 {
+		t.Errorf("only %d distinct pairs in 50 steps", len(seen))
+	}
+	if err := tw.forward([]uint32{uint32(info.NumUsers)}, table, make([]float32, d), 0); err == nil {
+		t.Error("an item query was accepted")
+	}
+}
+
+// TestNewUserTowerRejects: out-of-range keys name the key.
+func TestNewUserTowerRejects(t *testing.T) {
+	g, _ := graph.Build(1, 1, []graph.Edge{{}})
+	info := Info{NumUsers: 1, NumItems: 1, Graph: g}
+	for _, cfg := range []Config{{HistoryWeight: 1.5}, {Dropout: 1}, {HistoryWeight: 0.5, HistoryMax: -1}} {
+		if _, err := New(Config{Model: "mf", HistoryWeight: cfg.HistoryWeight, Dropout: cfg.Dropout, HistoryMax: cfg.HistoryMax}, info); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+	if _, err := New(Config{Model: "mf", HistoryWeight: 0.5}, Info{NumUsers: 1, NumItems: 1}); err == nil {
+		t.Error("history without a graph accepted")
+	}
+}
