@@ -82,7 +82,18 @@ type Config struct {
 	// touch back to back (on the loaded 2-core dev box BenchmarkSoftmaxStep
 	// could not tell 128 to 2048 apart).
 	BlockRows int
+	// SparseMax is the largest fraction of nonzero negative gradients in a
+	// score block for which the backward pass skips the two GEMMs and adds
+	// only the nonzero terms. Hinge losses (ccl above its margin, margin)
+	// leave most negatives inactive once trained, so most blocks take this
+	// path. Default 0.01; negative: always dense; ≥ 1: always sparse.
+	SparseMax float64
 }
+
+// defaultSparseMax is Config.SparseMax's default: below about this
+// density the scalar sparse pass beats the two GEMMs on the dev box
+// (BenchmarkSparseBackward).
+const defaultSparseMax = 0.01
 
 // Inputs are the vectors of one batch. Hard may be empty (H = 0).
 type Inputs struct {
@@ -174,6 +185,9 @@ func New(cfg Config) (*Loss, error) {
 	}
 	if cfg.BlockRows <= 0 {
 		cfg.BlockRows = 256
+	}
+	if cfg.SparseMax == 0 {
+		cfg.SparseMax = defaultSparseMax
 	}
 	return &Loss{cfg: cfg, kind: k, asm: hasExpSumAVX2()}, nil
 }
@@ -370,7 +384,9 @@ func (l *Loss) core(in Inputs) float64 {
 			}
 		})
 		gq := l.g.Q[r0*D : r1*D]
-		if N > 0 {
+		if N > 0 && l.sparse(sb) {
+			l.sparseBackward(sb, nb, N, D, r0, qb, X, gq)
+		} else if N > 0 {
 			linalg.Sgemm(false, false, nb, D, N, 1, sb, N, X, D, 0, gq, D)
 			qs := l.qs[:nb*D]
 			for k := 0; k < nb; k++ {
@@ -410,6 +426,64 @@ func (l *Loss) core(in Inputs) float64 {
 		total += v
 	}
 	return total / float64(B)
+}
+
+// sparse reports whether the block of unscaled gradients sb is sparse
+// enough for sparseBackward.
+func (l *Loss) sparse(sb []float32) bool {
+	if l.cfg.SparseMax < 0 {
+		return false
+	}
+	if l.cfg.SparseMax >= 1 {
+		return true
+	}
+	limit := int(l.cfg.SparseMax * float64(len(sb)))
+	nz := 0
+	for _, v := range sb {
+		if v != 0 {
+			nz++
+		}
+	}
+	return nz <= limit
+}
+
+// sparseBackward is the block's backward pass over its nonzero gradients
+// only: gq_k = rs_k Σ_n g_kn X_n (rows in parallel) and
+// gx_n += Σ_k g_kn rs_k Q_k (columns split across goroutines, rows in
+// order), the same sums as the two GEMMs of the dense path.
+func (l *Loss) sparseBackward(sb []float32, nb, N, D, r0 int, qb, X, gq []float32) {
+	l.parallel(nb, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			rs := l.rowScale[r0+k]
+			g := gq[k*D : k*D+D]
+			clear(g)
+			for n, v := range sb[k*N : k*N+N] {
+				if v != 0 {
+					axpy(v*rs, X[n*D:n*D+D], g)
+				}
+			}
+		}
+	})
+	parallel.Chunks(N, l.cfg.Threads, 256, func(lo, hi int) {
+		for k := 0; k < nb; k++ {
+			rs := l.rowScale[r0+k]
+			q := qb[k*D : k*D+D]
+			for c, v := range sb[k*N+lo : k*N+hi] {
+				if v != 0 {
+					n := lo + c
+					axpy(v*rs, q, l.gx[n*D:n*D+D])
+				}
+			}
+		}
+	})
+}
+
+// axpy sets y += a·x.
+func axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
 }
 
 // parallel runs f over [0,n) in at most Threads contiguous chunks whose
