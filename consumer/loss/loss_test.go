@@ -232,13 +232,7 @@ func checkGrad(t *testing.T, cfg Config, B, P, H, D int, mk masks) {
 func TestMaskedPoolRowZeroGradient(t *testing.T) {
 	const B, P, D = 40, 30, 8
 	rng := rand.New(rand.NewPCG(7, 7))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	q, pos, pool := mk(B*D), mk(B*D), mk(P*D)
 	ptr := make([]int32, B+1)
 	mask := make([]int32, B)
@@ -281,13 +275,7 @@ func TestMaskedPoolRowZeroGradient(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	const B, P, H, D = 300, 200, 2, 16
 	rng := rand.New(rand.NewPCG(3, 4))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	mks := randomMasks(rng, B, P, 0.05, false)
 	in := Inputs{B: B, P: P, H: H, D: D, Q: mk(B * D), Pos: mk(B * D), Pool: mk(P * D), Hard: mk(B * H * D),
 		NegMask: mks.negMask, NegMaskPtr: mks.negPtr, InMask: mks.inMask, InMaskPtr: mks.inPtr}
@@ -317,13 +305,7 @@ func TestDeterministic(t *testing.T) {
 func TestMatchesBaseline(t *testing.T) {
 	const B, P, H, D = 300, 500, 2, 16
 	rng := rand.New(rand.NewPCG(5, 6))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	in := Inputs{B: B, P: P, H: H, D: D, Q: mk(B * D), Pos: mk(B * D), Pool: mk(P * D), Hard: mk(B * H * D)}
 	for _, cfg := range []Config{{Kind: "bpr"}, {Kind: "margin", Margin: 0.5}, {Kind: "sgns"},
 		{Kind: "softmax", Temperature: 0.15}, {Kind: "softmax", Temperature: 1}} {
@@ -343,13 +325,7 @@ func TestMatchesBaseline(t *testing.T) {
 			if math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
 				t.Errorf("%+v: loss %v, baseline %v", cfg, got, want)
 			}
-			var diff, norm float64
-			for i := range gNew {
-				d := float64(gNew[i] - gOld[i])
-				diff += d * d
-				norm += float64(gOld[i]) * float64(gOld[i])
-			}
-			if rel := math.Sqrt(diff / norm); rel > 1e-5 {
+			if rel, _ := relDiff(gNew, gOld); rel > 1e-5 {
 				t.Errorf("%+v: gradients differ from the baseline by %.2e (relative)", cfg, rel)
 			}
 		}
@@ -362,13 +338,7 @@ func TestMatchesBaseline(t *testing.T) {
 func TestSparseBackwardMatchesDense(t *testing.T) {
 	const B, P, H, D = 300, 700, 1, 32
 	rng := rand.New(rand.NewPCG(9, 10))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	q := mk(B * D)
 	pos := mk(B * D)
 	for i := range pos {
@@ -398,14 +368,8 @@ func TestSparseBackwardMatchesDense(t *testing.T) {
 			if math.Abs(gotL-wantL) > 1e-6*math.Max(1, math.Abs(wantL)) {
 				t.Errorf("%+v: loss %v, dense %v", cfg, gotL, wantL)
 			}
-			var diff, norm float64
-			for i := range got {
-				d := float64(got[i] - want[i])
-				diff += d * d
-				norm += float64(want[i]) * float64(want[i])
-			}
-			if norm == 0 || math.Sqrt(diff/norm) > 1e-5 {
-				t.Errorf("%+v: sparse gradients differ from dense by %.2e (norm %v)", cfg, math.Sqrt(diff/norm), norm)
+			if rel, norm := relDiff(got, want); norm == 0 || rel > 1e-5 {
+				t.Errorf("%+v: sparse gradients differ from dense by %.2e (norm %v)", cfg, rel, norm)
 			}
 		}
 	}
@@ -517,13 +481,7 @@ func TestMarginSeg(t *testing.T) {
 func softmaxBatch() (Inputs, Config) {
 	const B, P, D = 2048, 2048, 64
 	rng := rand.New(rand.NewPCG(1, 1))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	return Inputs{B: B, P: P, D: D, Q: mk(B * D), Pos: mk(B * D), Pool: mk(P * D)},
 		Config{Kind: "softmax", Temperature: 0.15, InBatch: true, Cosine: true}
 }
@@ -669,13 +627,7 @@ func TestExpSumKernels(t *testing.T) {
 func BenchmarkSparseBackward(b *testing.B) {
 	const B, P, D = 512, 1000, 128
 	rng := rand.New(rand.NewPCG(1, 2))
-	mk := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
+	mk := func(n int) []float32 { return randn(rng, n) }
 	in := Inputs{B: B, P: P, D: D, Q: mk(B * D), Pos: mk(B * D), Pool: mk(P * D)}
 	for _, m := range []float32{0.15, 0.2, 0.25} {
 		for _, mode := range []struct {
@@ -693,4 +645,24 @@ func BenchmarkSparseBackward(b *testing.B) {
 			})
 		}
 	}
+}
+
+// relDiff returns ‖got−want‖/‖want‖ and ‖want‖².
+func relDiff(got, want []float32) (rel, norm float64) {
+	var diff float64
+	for i := range got {
+		d := float64(got[i] - want[i])
+		diff += d * d
+		norm += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(diff / norm), norm
+}
+
+// randn returns n standard normal float32s from rng.
+func randn(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
 }
