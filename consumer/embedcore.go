@@ -96,9 +96,11 @@ func initNormal(n int, std float64, seed, stream uint64) []float32 {
 	return v
 }
 
-func growF(b []float32, n int) []float32 {
+// grow returns b resliced to n, or a new slice when b is too small; the
+// contents are not cleared.
+func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return b[:n]
 }
@@ -128,8 +130,8 @@ func (c *embedCore) gather(b *producer.Batch, F []float32) loss.Inputs {
 // shapeInputs sizes in for B examples, P pool rows and H hard negatives per
 // example of width d, reusing its buffers, and sets the collision masks.
 func shapeInputs(in *loss.Inputs, B, P, H, d int, negMask, negMaskPtr, inMask, inMaskPtr []int32) {
-	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: growF(in.Q, B*d), Pos: growF(in.Pos, B*d),
-		Pool: growF(in.Pool, P*d), Hard: growF(in.Hard, B*H*d),
+	*in = loss.Inputs{B: B, P: P, H: H, D: d, Q: grow(in.Q, B*d), Pos: grow(in.Pos, B*d),
+		Pool: grow(in.Pool, P*d), Hard: grow(in.Hard, B*H*d),
 		NegMask: negMask, NegMaskPtr: negMaskPtr, InMask: inMask, InMaskPtr: inMaskPtr}
 }
 

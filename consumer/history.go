@@ -99,7 +99,7 @@ func (t *userTower) historyLen(u uint32) int {
 // user.
 func (t *userTower) forward(query []uint32, table, Q []float32, step int) error {
 	B, d := len(query), t.d
-	t.ptr = growI32(t.ptr, B+1)
+	t.ptr = grow(t.ptr, B+1)
 	t.ptr[0] = 0
 	for k, u := range query {
 		if int(u) >= t.U {
@@ -112,19 +112,18 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 		t.ptr[k+1] = t.ptr[k] + int32(n)
 	}
 	total := int(t.ptr[B])
-	t.items = growU32(t.items, total)
-	t.hbar = growF(t.hbar, B*d)
+	t.items = grow(t.items, total)
+	t.hbar = grow(t.hbar, B*d)
 	t.mask = t.mask[:0]
 	if t.dropout > 0 {
-		t.mask = growF(t.mask, B*d)
+		t.mask = grow(t.mask, B*d)
 	}
 	parallelFor(B, t.threads, func(lo, hi int) {
 		var scratch []uint32
+		src := rand.NewPCG(0, 0) // reseeded per row: one generator per chunk, not per row
+		rng := rand.New(src)
 		for k := lo; k < hi; k++ {
-			var rng *rand.Rand
-			if t.dropout > 0 || (t.w > 0 && t.maxItems > 0) {
-				rng = rand.New(rand.NewPCG(t.seed^0x5eed_70e4, uint64(step)<<24|uint64(k)))
-			}
+			src.Seed(t.seed^0x5eed_70e4, uint64(step)<<24|uint64(k))
 			if t.w > 0 {
 				t.sample(query[k], t.items[t.ptr[k]:t.ptr[k+1]], rng, &scratch)
 				meanRows(t.hbar[k*d:k*d+d], table, t.items[t.ptr[k]:t.ptr[k+1]], d)
@@ -190,7 +189,7 @@ func (t *userTower) project(dst, hbar []float32, B int) []float32 {
 		return hbar
 	}
 	d := t.d
-	dst = growF(dst, B*d)
+	dst = grow(dst, B*d)
 	linalg.Sgemm(false, false, B, d, d, 1, hbar, d, t.M, d, 0, dst, d)
 	return dst
 }
@@ -225,7 +224,7 @@ func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
 		return nil, nil
 	}
 	// gradient wrt hm is w·gQ; wrt hbar, w·gQ·Mᵀ; wrt M, w·hbarᵀ·gQ.
-	t.gh = growF(t.gh, B*d)
+	t.gh = grow(t.gh, B*d)
 	if t.M != nil {
 		linalg.Sgemm(false, true, B, d, d, t.w, gQ, d, t.M, d, 0, t.gh, d)
 		linalg.Sgemm(true, false, d, d, B, t.w, t.hbar, d, gQ, d, 0, t.mGrad, d)
@@ -239,7 +238,7 @@ func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
 		gQ[i] *= a
 	}
 	total := int(t.ptr[B])
-	t.gItem = growF(t.gItem, total*d)
+	t.gItem = grow(t.gItem, total*d)
 	parallelFor(B, t.threads, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			n := int(t.ptr[k+1] - t.ptr[k])
@@ -266,14 +265,13 @@ func (t *userTower) update(lr float32) {
 	}
 }
 
-// users returns the exported user vectors (numUsers×d): (1−w)·e_u +
-// w·h̄_u·M over every train item, no dropout.
-func (t *userTower) users(table []float32) []float32 {
+// users overwrites dst (numUsers×d, the user rows e_u copied from table)
+// with the exported user vectors (1−w)·e_u + w·h̄_u·M over every train
+// item, no dropout.
+func (t *userTower) users(dst, table []float32) {
 	d, U := t.d, t.U
-	out := make([]float32, U*d)
-	copy(out, table[:U*d])
 	if t.w == 0 {
-		return out
+		return
 	}
 	hbar := make([]float32, U*d)
 	parallelFor(U, t.threads, func(lo, hi int) {
@@ -286,24 +284,5 @@ func (t *userTower) users(table []float32) []float32 {
 			meanRows(hbar[u*d:u*d+d], table, ids, d)
 		}
 	})
-	hm := t.project(nil, hbar, U)
-	a := 1 - t.w
-	for i := range out {
-		out[i] = a*out[i] + t.w*hm[i]
-	}
-	return out
-}
-
-func growI32(b []int32, n int) []int32 {
-	if cap(b) < n {
-		return make([]int32, n)
-	}
-	return b[:n]
-}
-
-func growU32(b []uint32, n int) []uint32 {
-	if cap(b) < n {
-		return make([]uint32, n)
-	}
-	return b[:n]
+	t.combine(dst, t.project(nil, hbar, U), nil, U)
 }

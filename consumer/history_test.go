@@ -3,6 +3,7 @@ package consumer
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/trainerd/trainerd/consumer/optim"
@@ -149,7 +150,8 @@ func TestUserTowerUsersMatchForward(t *testing.T) {
 	if err := tw.forward(query, table, Q, 0); err != nil {
 		t.Fatal(err)
 	}
-	users := tw.users(table)
+	users := slices.Clone(table[:info.NumUsers*d])
+	tw.users(users, table)
 	for i := range Q {
 		if math.Abs(float64(Q[i]-users[i])) > 1e-5 {
 			t.Fatalf("user vector entry %d: forward %v, users %v", i, Q[i], users[i])

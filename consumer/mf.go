@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/producer"
@@ -95,9 +96,8 @@ func (m *tableModel) Embed(ctx context.Context) (*Embeddings, error) {
 	if m.tower == nil {
 		return m.embeddings(m.table), nil
 	}
-	F := make([]float32, len(m.table))
-	copy(F, m.table)
-	copy(F, m.tower.users(m.table))
+	F := slices.Clone(m.table)
+	m.tower.users(F[:m.numUsers*m.outDim], m.table)
 	return m.embeddings(F), nil
 }
 
