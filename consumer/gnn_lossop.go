@@ -53,7 +53,7 @@ func (l *gnnLoss) compute(z []float32, rows, d int) float64 {
 	gatherRows(in.Pool, z, l.negIdx, d)
 	gatherRows(in.Hard, z, l.hardIdx, d)
 	v, g, err := l.loss.Compute(*in)
-	l.dZ = growF(l.dZ, rows*d)
+	l.dZ = grow(l.dZ, rows*d)
 	clear(l.dZ)
 	if err != nil {
 		l.err = err

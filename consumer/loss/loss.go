@@ -447,10 +447,12 @@ func (l *Loss) sparse(sb []float32) bool {
 	nz := 0
 	for _, v := range sb {
 		if v != 0 {
-			nz++
+			if nz++; nz > limit {
+				return false // dense: stop counting
+			}
 		}
 	}
-	return nz <= limit
+	return true
 }
 
 // sparseBackward is the block's backward pass over its nonzero gradients

@@ -361,7 +361,11 @@ func TestSparseBackwardMatchesDense(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !ls.sparse(ls.scores[:128*(P+B*boolInt(inBatch))]) {
+			N := P
+			if inBatch {
+				N += B
+			}
+			if !ls.sparse(ls.scores[:128*N]) {
 				t.Fatalf("%+v: block not sparse: the test does not exercise the sparse path", cfg)
 			}
 			got := slices.Concat(gs.Q, gs.Pos, gs.Pool, gs.Hard)
@@ -373,13 +377,6 @@ func TestSparseBackwardMatchesDense(t *testing.T) {
 			}
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func TestConfigErrors(t *testing.T) {
