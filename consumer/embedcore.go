@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/vec"
 
 	"fmt"
 	"math"
@@ -147,10 +148,7 @@ func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
 	d := c.outDim
 	add := func(src []float32, ids []uint32) {
 		for k, id := range ids {
-			dst := G[int(id)*d : int(id)*d+d]
-			for i, v := range src[k*d : k*d+d] {
-				dst[i] += v
-			}
+			vec.Add(G[int(id)*d:int(id)*d+d], src[k*d:k*d+d])
 		}
 	}
 	add(g.Q, b.Query)
@@ -159,33 +157,46 @@ func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
 	add(g.Hard, b.Hard)
 }
 
-// scatterSparse sums the gradients of g, then the extra rows (ids with
-// their gradient rows, e.g. a user tower's history items), per distinct
+// groupedGrad is gradient rows shared by groups of nodes: every node of
+// ids[ptr[k]:ptr[k+1]] receives the d-wide row k of src (a user tower's
+// history items, which share their user's scaled gradient).
+type groupedGrad struct {
+	ids []uint32
+	ptr []int32
+	src []float32
+}
+
+// scatterSparse sums the gradients of g, then those of extra, per distinct
 // node into c.rows (in order of first appearance) and c.rowGrad.
-func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extraIDs []uint32, extraGrad []float32) {
+func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra groupedGrad) {
 	d := c.outDim
 	c.rows = c.rows[:0]
 	c.rowGrad = c.rowGrad[:0]
+	addRow := func(id uint32, src []float32) {
+		s := c.slot[id]
+		if s < 0 {
+			s = int32(len(c.rows))
+			c.slot[id] = s
+			c.rows = append(c.rows, int32(id))
+			c.rowGrad = append(c.rowGrad, make([]float32, d)...)
+		}
+		vec.Add(c.rowGrad[int(s)*d:int(s)*d+d], src)
+	}
 	add := func(src []float32, ids []uint32) {
 		for k, id := range ids {
-			s := c.slot[id]
-			if s < 0 {
-				s = int32(len(c.rows))
-				c.slot[id] = s
-				c.rows = append(c.rows, int32(id))
-				c.rowGrad = append(c.rowGrad, make([]float32, d)...)
-			}
-			dst := c.rowGrad[int(s)*d : int(s)*d+d]
-			for i, v := range src[k*d : k*d+d] {
-				dst[i] += v
-			}
+			addRow(id, src[k*d:k*d+d])
 		}
 	}
 	add(g.Q, b.Query)
 	add(g.Pos, b.Pos)
 	add(g.Pool, b.Neg)
 	add(g.Hard, b.Hard)
-	add(extraGrad, extraIDs)
+	for k := 0; k+1 < len(extra.ptr); k++ {
+		src := extra.src[k*d : k*d+d]
+		for _, id := range extra.ids[extra.ptr[k]:extra.ptr[k+1]] {
+			addRow(id, src)
+		}
+	}
 	for _, r := range c.rows {
 		c.slot[r] = -1
 	}

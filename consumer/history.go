@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/trainerd/trainerd/internal/vec"
+
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/linalg"
@@ -43,8 +45,7 @@ type userTower struct {
 	hbar  []float32 // B×d mean of the sampled rows
 	hm    []float32 // B×d hbar·M (or hbar)
 	mask  []float32 // B×d dropout scales (empty without dropout)
-	gh    []float32 // B×d gradient wrt hbar
-	gItem []float32 // len(items)×d gradient of each sampled row
+	gh    []float32 // B×d gradient wrt hbar, then that over |S_u|: each sampled row's
 }
 
 // newUserTower returns nil when the config asks for plain MF.
@@ -172,10 +173,7 @@ func meanRows(dst, table []float32, ids []uint32, d int) {
 		return
 	}
 	for _, id := range ids {
-		row := table[int(id)*d : int(id)*d+d]
-		for i, v := range row {
-			dst[i] += v
-		}
+		vec.Add(dst, table[int(id)*d:int(id)*d+d])
 	}
 	inv := 1 / float32(len(ids))
 	for i := range dst {
@@ -211,9 +209,10 @@ func (t *userTower) combine(Q, hm, mask []float32, B int) {
 
 // backward turns gQ (the loss gradient wrt the tower's output rows) into
 // the gradient wrt e_u in place, stores M's gradient, and returns the
-// sampled history items with their gradient rows (len(items)×d), to be
-// scattered with the rest of the batch.
-func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
+// sampled history items grouped by user with one gradient row per user
+// (w·(g·Mᵀ)/|S_u|, shared by the user's sampled items), to be scattered with
+// the rest of the batch.
+func (t *userTower) backward(gQ []float32, B int) groupedGrad {
 	d := t.d
 	if len(t.mask) > 0 {
 		for i := range B * d {
@@ -221,7 +220,7 @@ func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
 		}
 	}
 	if t.w == 0 {
-		return nil, nil
+		return groupedGrad{}
 	}
 	// gradient wrt hm is w·gQ; wrt hbar, w·gQ·Mᵀ; wrt M, w·hbarᵀ·gQ.
 	t.gh = grow(t.gh, B*d)
@@ -237,25 +236,18 @@ func (t *userTower) backward(gQ []float32, B int) ([]uint32, []float32) {
 	for i := range B * d {
 		gQ[i] *= a
 	}
-	total := int(t.ptr[B])
-	t.gItem = grow(t.gItem, total*d)
-	parallelFor(B, t.threads, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			n := int(t.ptr[k+1] - t.ptr[k])
-			if n == 0 {
-				continue
-			}
-			inv := 1 / float32(n)
-			src := t.gh[k*d : k*d+d]
-			for j := int(t.ptr[k]); j < int(t.ptr[k+1]); j++ {
-				dst := t.gItem[j*d : j*d+d]
-				for i, v := range src {
-					dst[i] = v * inv
-				}
-			}
+	for k := range B {
+		n := int(t.ptr[k+1] - t.ptr[k])
+		if n == 0 {
+			continue
 		}
-	})
-	return t.items[:total], t.gItem
+		inv := 1 / float32(n)
+		row := t.gh[k*d : k*d+d]
+		for i := range row {
+			row[i] *= inv
+		}
+	}
+	return groupedGrad{ids: t.items[:t.ptr[B]], ptr: t.ptr[:B+1], src: t.gh}
 }
 
 // update applies M's optimiser step (no-op without M).

@@ -86,16 +86,18 @@ func TestUserTowerGradient(t *testing.T) {
 		}
 		f()
 		gQ := append([]float32(nil), G...)
-		ids, gItems := tw.backward(gQ, B)
+		hist := tw.backward(gQ, B)
 		grad := make([]float64, n*d)
 		for k, u := range query {
 			for i := range d {
 				grad[int(u)*d+i] += float64(gQ[k*d+i])
 			}
 		}
-		for j, id := range ids {
-			for i := range d {
-				grad[int(id)*d+i] += float64(gItems[j*d+i])
+		for k := 0; k+1 < len(hist.ptr); k++ {
+			for _, id := range hist.ids[hist.ptr[k]:hist.ptr[k+1]] {
+				for i := range d {
+					grad[int(id)*d+i] += float64(hist.src[k*d+i])
+				}
 			}
 		}
 		mGrad := append([]float32(nil), tw.mGrad...)

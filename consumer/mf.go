@@ -72,12 +72,11 @@ func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, er
 	if err != nil {
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
-	var hIDs []uint32
-	var hGrad []float32
+	var hist groupedGrad
 	if m.tower != nil {
-		hIDs, hGrad = m.tower.backward(g.Q, B)
+		hist = m.tower.backward(g.Q, B)
 	}
-	m.scatterSparse(b, g, hIDs, hGrad)
+	m.scatterSparse(b, g, hist)
 	l += m.l2(m.table, m.outDim, m.rows, m.rowGrad, true, B)
 	lr := m.lr()
 	m.opt.Update(m.table, m.rows, m.rowGrad, lr)

@@ -57,6 +57,7 @@ package loss
 import (
 	maskcheck "github.com/trainerd/trainerd/internal/masks"
 	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/vec"
 
 	"fmt"
 	"math"
@@ -487,12 +488,7 @@ func (l *Loss) sparseBackward(sb []float32, nb, N, D, r0 int, qb, X, gq []float3
 }
 
 // axpy sets y += a·x.
-func axpy(a float32, x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += a * v
-	}
-}
+func axpy(a float32, x, y []float32) { vec.Axpy(y, a, x) }
 
 // parallel runs f over [0,n) in at most Threads contiguous chunks whose
 // bounds depend only on n and Threads.

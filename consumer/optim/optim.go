@@ -74,8 +74,7 @@ func New(p Params, rows, dim int) (Optimizer, error) {
 		if p.Eps == 0 {
 			p.Eps = 1e-8
 		}
-		return &Adam{Rows: rows, Dim: dim, Beta1: p.Beta1, Beta2: p.Beta2, Eps: p.Eps, Threads: p.Threads,
-			M: make([]float32, rows*dim), V: make([]float32, rows*dim), Steps: make([]float32, rows)}, nil
+		return newAdam(rows, dim, p.Beta1, p.Beta2, p.Eps, p.Threads), nil
 	case "sgd":
 		return &SGD{Rows: rows, Dim: dim}, nil
 	case "adagrad":
@@ -101,6 +100,54 @@ type Adam struct {
 	Threads           int
 	M, V              []float32
 	Steps             []float32
+
+	// pow1[t] and pow2[t] are math.Pow(Beta1, t) and math.Pow(Beta2, t)
+	// for t < powTable (the same bits, computed once in New); larger step
+	// counts call math.Pow.
+	pow1, pow2 []float64
+	asm        bool // adamRowAVX runs the rows' bulk
+}
+
+// powTable is how many step counts Adam's bias corrections come from a
+// table: Beta1^t has no effect on float64's 1−Beta1^t beyond t ≈ 350 at the
+// default 0.9, and Beta2^t is a table lookup for rows updated fewer than
+// this many times, which is nearly every row of a sparse table.
+const powTable = 1 << 14
+
+func newAdam(rows, dim int, b1, b2, eps float32, threads int) *Adam {
+	a := &Adam{Rows: rows, Dim: dim, Beta1: b1, Beta2: b2, Eps: eps, Threads: threads,
+		M: make([]float32, rows*dim), V: make([]float32, rows*dim), Steps: make([]float32, rows),
+		pow1: make([]float64, powTable), pow2: make([]float64, powTable), asm: hasAdamAVX()}
+	for t := range powTable {
+		a.pow1[t] = math.Pow(float64(b1), float64(t))
+		a.pow2[t] = math.Pow(float64(b2), float64(t))
+	}
+	return a
+}
+
+// pow returns b^t from table (when t is in it) or math.Pow.
+func pow(table []float64, b float64, t float32) float64 {
+	if i := int(t); i < len(table) {
+		return table[i]
+	}
+	return math.Pow(b, float64(t))
+}
+
+// adamConsts are one row's update constants, laid out for adamRowAVX.
+type adamConsts struct {
+	b1, omb1, b2, omb2, step, eps float32
+}
+
+// adamRowGo updates one row: m and v move towards g, p by step·m/(√v+eps).
+// adamRowAVX does the same operations 8 lanes at a time.
+func adamRowGo(p, m, v, g []float32, c *adamConsts) {
+	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
+	for i := range p {
+		gi := g[i]
+		m[i] = c.b1*m[i] + c.omb1*gi
+		v[i] = c.b2*v[i] + c.omb2*gi*gi
+		p[i] -= c.step * m[i] / (float32(math.Sqrt(float64(v[i]))) + c.eps)
+	}
 }
 
 // Update implements Optimizer.
@@ -111,29 +158,32 @@ func (a *Adam) Update(param []float32, rows []int32, grads []float32, lr float32
 		n = len(rows)
 	}
 	b1, b2 := float64(a.Beta1), float64(a.Beta2)
+	bulk := 0
+	if a.asm {
+		bulk = d &^ 7
+	}
 	parallelRows(n, a.Threads, func(lo, hi int) {
+		c := adamConsts{b1: a.Beta1, omb1: 1 - a.Beta1, b2: a.Beta2, omb2: 1 - a.Beta2}
 		for k := lo; k < hi; k++ {
 			r := k
 			if rows != nil {
 				r = int(rows[k])
 			}
 			a.Steps[r]++
-			t := float64(a.Steps[r])
+			t := a.Steps[r]
 			// Fold the bias corrections into the step size and epsilon.
-			c1 := 1 - math.Pow(b1, t)
-			c2 := math.Sqrt(1 - math.Pow(b2, t))
-			step := float32(float64(lr) * c2 / c1)
-			eps := float32(float64(a.Eps) * c2)
+			c1 := 1 - pow(a.pow1, b1, t)
+			c2 := math.Sqrt(1 - pow(a.pow2, b2, t))
+			c.step = float32(float64(lr) * c2 / c1)
+			c.eps = float32(float64(a.Eps) * c2)
 			p := param[r*d : r*d+d]
 			m := a.M[r*d : r*d+d]
 			v := a.V[r*d : r*d+d]
 			g := grads[k*d : k*d+d]
-			for i := range p {
-				gi := g[i]
-				m[i] = a.Beta1*m[i] + (1-a.Beta1)*gi
-				v[i] = a.Beta2*v[i] + (1-a.Beta2)*gi*gi
-				p[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i]))) + eps)
+			if bulk > 0 {
+				adamRowAVX(p[:bulk], m, v, g, &c)
 			}
+			adamRowGo(p[bulk:], m[bulk:], v[bulk:], g[bulk:], &c)
 		}
 	})
 }

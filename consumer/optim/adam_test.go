@@ -1,0 +1,158 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// randRow returns n float32s: normal values scaled by scale, with some
+// exact zeros (v = 0 and g = 0 are the kernel's edge cases).
+func randRow(rng *rand.Rand, n int, scale float64, nonneg bool) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		if rng.IntN(10) == 0 {
+			continue
+		}
+		v := rng.NormFloat64() * scale
+		if nonneg {
+			v = math.Abs(v)
+		}
+		x[i] = float32(v)
+	}
+	return x
+}
+
+func TestAdamRowAVXMatchesGo(t *testing.T) {
+	if !hasAdamAVX() {
+		t.Skip("no AVX kernel on this CPU or build")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 8, 16, 64, 120, 192, 256} {
+		for _, scale := range []float64{1e-6, 1, 1e3} {
+			p, m := randRow(rng, n, 1, false), randRow(rng, n, scale, false)
+			v, g := randRow(rng, n, scale*scale, true), randRow(rng, n, scale, false)
+			c := adamConsts{b1: 0.9, omb1: 1 - float32(0.9), b2: 0.999, omb2: 1 - float32(0.999), step: 0.0123, eps: 1e-8}
+			pg, mg, vg := slices.Clone(p), slices.Clone(m), slices.Clone(v)
+			adamRowGo(pg, mg, vg, g, &c)
+			adamRowAVX(p, m, v, g, &c)
+			for i := range n {
+				for _, x := range [][2]float32{{p[i], pg[i]}, {m[i], mg[i]}, {v[i], vg[i]}} {
+					if x[0] == x[1] {
+						continue
+					}
+					if !goFusesFMA || math.Abs(float64(x[0]-x[1])) > 1e-5*math.Abs(float64(x[1]))+1e-30 {
+						t.Fatalf("n %d scale %g element %d: avx %v, go %v", n, scale, i, x[0], x[1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAdamKernelsAgree runs whole sparse and dense updates with the AVX
+// kernel and without it: every parameter and moment must be identical, for
+// widths with and without a tail past the last block of 8.
+func TestAdamKernelsAgree(t *testing.T) {
+	for _, dim := range []int{3, 8, 64, 67} {
+		for _, sparse := range []bool{false, true} {
+			const rows = 1500 // > 1024 so the dense update splits across goroutines
+			mk := func(asm bool) *Adam {
+				o, err := New(Params{Threads: 2}, rows, dim)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a := o.(*Adam)
+				a.asm = asm && hasAdamAVX()
+				return a
+			}
+			a, b := mk(true), mk(false)
+			rng := rand.New(rand.NewPCG(uint64(dim), 9))
+			pa := randRow(rng, rows*dim, 1, false)
+			pb := slices.Clone(pa)
+			for step := range 30 {
+				var ids []int32
+				n := rows
+				if sparse {
+					ids = []int32{int32(step % rows), 7, 1499, int32(3 * step)}
+					n = len(ids)
+				}
+				g := randRow(rng, n*dim, 0.1, false)
+				a.Update(pa, ids, g, 0.01)
+				b.Update(pb, ids, g, 0.01)
+			}
+			for _, x := range [][2][]float32{{pa, pb}, {a.M, b.M}, {a.V, b.V}} {
+				for i := range x[0] {
+					if x[0][i] != x[1][i] && (!goFusesFMA || math.Abs(float64(x[0][i]-x[1][i])) > 1e-5) {
+						t.Fatalf("dim %d sparse %v element %d: %v vs %v", dim, sparse, i, x[0][i], x[1][i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPowTable checks the bias-correction table against math.Pow on both
+// sides of its end, bit for bit.
+func TestPowTable(t *testing.T) {
+	o, err := New(Params{Beta1: 0.8, Beta2: 0.99}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := o.(*Adam)
+	for _, st := range []float32{0, 1, 2, 17, 349, powTable - 1, powTable, powTable + 5, 1 << 20} {
+		for _, c := range []struct {
+			table []float64
+			b     float32
+		}{{a.pow1, a.Beta1}, {a.pow2, a.Beta2}} {
+			got, want := pow(c.table, float64(c.b), st), math.Pow(float64(c.b), float64(st))
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("%g^%g: table %v, math.Pow %v", c.b, st, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkAdamSparse updates 2048 random rows of a 70k-row table (Gowalla's
+// node count) per op, with the AVX kernel and with the Go loop, on one
+// goroutine: the ratio is the kernel's gain.
+func BenchmarkAdamSparse(b *testing.B) {
+	const rows = 70839
+	for _, dim := range []int{64, 192} {
+		for _, asm := range []bool{true, false} {
+			name := map[bool]string{true: "avx", false: "go"}[asm]
+			b.Run(fmt.Sprintf("%s/dim%d", name, dim), func(b *testing.B) {
+				if asm && !hasAdamAVX() {
+					b.Skip("no AVX")
+				}
+				o, err := New(Params{Threads: 1}, rows, dim)
+				if err != nil {
+					b.Fatal(err)
+				}
+				a := o.(*Adam)
+				a.asm = asm
+				rng := rand.New(rand.NewPCG(1, 1))
+				param := randRow(rng, rows*dim, 1, false)
+				ids := make([]int32, 2048)
+				seen := map[int32]bool{}
+				for i := range ids {
+					for {
+						r := int32(rng.IntN(rows))
+						if !seen[r] {
+							seen[r], ids[i] = true, r
+							break
+						}
+					}
+				}
+				g := randRow(rng, len(ids)*dim, 0.1, false)
+				b.ResetTimer()
+				for b.Loop() {
+					a.Update(param, ids, g, 0.001)
+				}
+				b.ReportMetric(float64(b.N)*float64(len(ids))/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
+	}
+}

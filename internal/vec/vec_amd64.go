@@ -1,0 +1,19 @@
+//go:build !purego
+
+package vec
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX is whether the assembly kernels may run (AVX with OS support for
+// the YMM state). It is read-only after package initialisation.
+var hasAVX = cpu.X86.HasAVX
+
+// addAVX sets y += x over len(y) elements, a multiple of 8; x is as long.
+//
+//go:noescape
+func addAVX(y, x []float32)
+
+// axpyAVX sets y += a·x over len(y) elements, a multiple of 8; x is as long.
+//
+//go:noescape
+func axpyAVX(y []float32, a float32, x []float32)
