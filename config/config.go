@@ -226,6 +226,7 @@ func (c *Config) Validate() error {
 		{"model.temperature", m.Temperature, 0, true},
 		{"model.history_weight", m.HistoryWeight, 0, false},
 		{"model.history_max", float64(m.HistoryMax), 0, false},
+		{"model.history_degree_power", m.HistoryDegreePower, 0, false},
 		{"model.dropout", m.Dropout, 0, false},
 		{"model.l2", m.L2, 0, false},
 		{"model.lr", m.LR, 0, true},
@@ -257,6 +258,20 @@ func (c *Config) Validate() error {
 	}
 	if m.Dropout >= 1 {
 		return invalid("model.dropout", "must be < 1, got %g", m.Dropout)
+	}
+	if m.HistoryWeight == 0 {
+		if m.HistoryEmbedOnly {
+			return invalid("model.history_embed_only", "needs model.history_weight > 0")
+		}
+		if m.HistoryDegreePower != 0 {
+			return invalid("model.history_degree_power", "needs model.history_weight > 0")
+		}
+	}
+	if m.HistoryEmbedOnly && m.HistoryLinear {
+		return invalid("model.history_linear", "is learned in training, which model.history_embed_only leaves the aggregation out of")
+	}
+	if m.HistoryEmbedOnly && m.HistoryMax != 0 {
+		return invalid("model.history_max", "samples training histories, which model.history_embed_only leaves out")
 	}
 	for _, k := range []struct {
 		key string

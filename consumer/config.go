@@ -38,7 +38,8 @@ type Config struct {
 	Temperature float64 `mapstructure:"temperature"`
 	// HistoryWeight is w of SimpleX's behaviour aggregation (MF only): the
 	// user's query vector is (1−w)·e_u + w·mean(e_j over the user's train
-	// items)·M. 0 (default) is plain MF; 1 uses the items alone.
+	// items)·M. 0 (default) is plain MF; 1 uses the items alone. See also
+	// HistoryDegreePower and HistoryEmbedOnly.
 	HistoryWeight float64 `mapstructure:"history_weight"`
 	// HistoryMax caps the train items averaged per user per step (a uniform
 	// sample); 0 (default) averages all of them. Embed always uses all.
@@ -46,6 +47,16 @@ type Config struct {
 	// HistoryLinear learns the d×d matrix M of the aggregation (initialised
 	// to the identity); false keeps M = I. Default false.
 	HistoryLinear bool `mapstructure:"history_linear"`
+	// HistoryDegreePower β weights history item j by deg_j^−β in the
+	// aggregation (a weighted mean, the weights normalised to sum 1), so
+	// popular items count less; 0.5 is LightGCN's symmetric normalisation.
+	// Default 0: the plain mean.
+	HistoryDegreePower float64 `mapstructure:"history_degree_power"`
+	// HistoryEmbedOnly applies the aggregation only when embedding (eval,
+	// export, serve): training is plain MF at plain MF's cost, and each
+	// exported user vector mixes in the weighted mean of its train items.
+	// Default false.
+	HistoryEmbedOnly bool `mapstructure:"history_embed_only"`
 	// Dropout is the dropout rate on MF's user query vectors during
 	// training, in [0,1). Default 0.
 	Dropout float64 `mapstructure:"dropout"`

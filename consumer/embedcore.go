@@ -157,13 +157,15 @@ func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
 	add(g.Hard, b.Hard)
 }
 
-// groupedGrad is gradient rows shared by groups of nodes: every node of
-// ids[ptr[k]:ptr[k+1]] receives the d-wide row k of src (a user tower's
-// history items, which share their user's scaled gradient).
+// groupedGrad is gradient rows shared by groups of nodes: node j of
+// ids[ptr[k]:ptr[k+1]] receives coef[j] times the d-wide row k of src (a
+// user tower's history items, which share their user's gradient, each by
+// its weight in the user's mean).
 type groupedGrad struct {
-	ids []uint32
-	ptr []int32
-	src []float32
+	ids  []uint32
+	ptr  []int32
+	src  []float32
+	coef []float32
 }
 
 // scatterSparse sums the gradients of g, then those of extra, per distinct
@@ -172,7 +174,7 @@ func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra grouped
 	d := c.outDim
 	c.rows = c.rows[:0]
 	c.rowGrad = c.rowGrad[:0]
-	addRow := func(id uint32, src []float32) {
+	row := func(id uint32) []float32 {
 		s := c.slot[id]
 		if s < 0 {
 			s = int32(len(c.rows))
@@ -180,11 +182,11 @@ func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra grouped
 			c.rows = append(c.rows, int32(id))
 			c.rowGrad = append(c.rowGrad, make([]float32, d)...)
 		}
-		vec.Add(c.rowGrad[int(s)*d:int(s)*d+d], src)
+		return c.rowGrad[int(s)*d : int(s)*d+d]
 	}
 	add := func(src []float32, ids []uint32) {
 		for k, id := range ids {
-			addRow(id, src[k*d:k*d+d])
+			vec.Add(row(id), src[k*d:k*d+d])
 		}
 	}
 	add(g.Q, b.Query)
@@ -193,8 +195,8 @@ func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra grouped
 	add(g.Hard, b.Hard)
 	for k := 0; k+1 < len(extra.ptr); k++ {
 		src := extra.src[k*d : k*d+d]
-		for _, id := range extra.ids[extra.ptr[k]:extra.ptr[k+1]] {
-			addRow(id, src)
+		for j := extra.ptr[k]; j < extra.ptr[k+1]; j++ {
+			vec.Axpy(row(extra.ids[j]), extra.coef[j], src)
 		}
 	}
 	for _, r := range c.rows {

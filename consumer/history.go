@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/trainerd/trainerd/internal/vec"
@@ -19,12 +20,20 @@ import (
 // where S_u is the user's train items (all of them, or a uniform sample of
 // at most maxItems per step), M a learnable d×d matrix (identity and fixed
 // when linear is off), w = model.history_weight, and r a dropout mask
-// (entries 0 or 1/(1−p), training only). Embed uses every train item and no
-// dropout, so the exported user vector is the expectation of the training
-// one. The item rows e_j of S_u receive gradient w·(g·Mᵀ)/|S_u| and M
-// receives w·h̄ᵀg: sparse rows like every other table row of the batch.
+// (entries 0 or 1/(1−p), training only). With model.history_degree_power β
+// the mean is weighted: h̄_u = Σ_j a_j e_j with a_j ∝ deg_j^−β, Σ_j a_j = 1.
+// Embed uses every train item and no dropout, so the exported user vector
+// is the expectation of the training one. The item rows e_j of S_u receive
+// gradient a_j·w·(g·Mᵀ) (a_j = 1/|S_u| for the plain mean) and M receives
+// w·h̄ᵀg: sparse rows like every other table row of the batch.
+//
+// With model.history_embed_only the aggregation is left out of training
+// (trainW = 0) and applied only by users(), at embedding time: a
+// parameter-free item-based smoothing of a plain MF model.
 type userTower struct {
-	w        float32
+	w        float32   // the aggregation weight when embedding
+	trainW   float32   // the aggregation weight in training (0 when embed-only)
+	iw       []float32 // deg_j^−β per item (nil for the plain mean)
 	maxItems int
 	dropout  float32
 	g        *graph.Bipartite
@@ -45,11 +54,15 @@ type userTower struct {
 	hbar  []float32 // B×d mean of the sampled rows
 	hm    []float32 // B×d hbar·M (or hbar)
 	mask  []float32 // B×d dropout scales (empty without dropout)
-	gh    []float32 // B×d gradient wrt hbar, then that over |S_u|: each sampled row's
+	coef  []float32 // a_j of each sampled item (the weight of its row in hbar)
+	gh    []float32 // B×d gradient wrt hbar
 }
 
 // newUserTower returns nil when the config asks for plain MF.
 func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optimizer, error)) (*userTower, error) {
+	if cfg.HistoryWeight == 0 && (cfg.HistoryEmbedOnly || cfg.HistoryDegreePower != 0) {
+		return nil, fmt.Errorf("model.history_embed_only/history_degree_power: need model.history_weight > 0")
+	}
 	if cfg.HistoryWeight == 0 && cfg.Dropout == 0 {
 		return nil, nil
 	}
@@ -59,6 +72,12 @@ func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optim
 	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
 		return nil, fmt.Errorf("model.dropout: must be in [0,1), got %g", cfg.Dropout)
 	}
+	if cfg.HistoryDegreePower < 0 {
+		return nil, fmt.Errorf("model.history_degree_power: must be ≥ 0, got %g", cfg.HistoryDegreePower)
+	}
+	if cfg.HistoryEmbedOnly && (cfg.HistoryLinear || cfg.HistoryMax != 0) {
+		return nil, fmt.Errorf("model.history_embed_only: history_linear and history_max act in training, which embed-only leaves out")
+	}
 	if cfg.HistoryMax < 0 {
 		return nil, fmt.Errorf("model.history_max: must be ≥ 0, got %d", cfg.HistoryMax)
 	}
@@ -66,8 +85,19 @@ func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optim
 		return nil, fmt.Errorf("model.history_weight: behaviour aggregation needs the training graph")
 	}
 	d := cfg.Dim
-	t := &userTower{w: float32(cfg.HistoryWeight), maxItems: cfg.HistoryMax, dropout: float32(cfg.Dropout),
-		g: info.Graph, U: info.NumUsers, d: d, seed: cfg.Seed, threads: cfg.Threads}
+	t := &userTower{w: float32(cfg.HistoryWeight), trainW: float32(cfg.HistoryWeight), maxItems: cfg.HistoryMax,
+		dropout: float32(cfg.Dropout), g: info.Graph, U: info.NumUsers, d: d, seed: cfg.Seed, threads: cfg.Threads}
+	if cfg.HistoryEmbedOnly {
+		t.trainW = 0
+	}
+	if cfg.HistoryDegreePower != 0 {
+		t.iw = make([]float32, info.NumItems)
+		for j := range t.iw {
+			if deg := info.Graph.ItemDegree(uint32(j)); deg > 0 {
+				t.iw[j] = float32(math.Pow(float64(deg), -cfg.HistoryDegreePower))
+			}
+		}
+	}
 	if cfg.HistoryWeight > 0 && cfg.HistoryLinear {
 		t.M = make([]float32, d*d)
 		for i := range d {
@@ -107,13 +137,14 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 			return fmt.Errorf("model.history_weight/dropout: query %d is node %d, not a user (needs producer.examples.kind user_item)", k, u)
 		}
 		n := 0
-		if t.w > 0 {
+		if t.trainW > 0 {
 			n = t.historyLen(u)
 		}
 		t.ptr[k+1] = t.ptr[k] + int32(n)
 	}
 	total := int(t.ptr[B])
 	t.items = grow(t.items, total)
+	t.coef = grow(t.coef, total)
 	t.hbar = grow(t.hbar, B*d)
 	t.mask = t.mask[:0]
 	if t.dropout > 0 {
@@ -125,9 +156,10 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 		rng := rand.New(src)
 		for k := lo; k < hi; k++ {
 			src.Seed(t.seed^0x5eed_70e4, uint64(step)<<24|uint64(k))
-			if t.w > 0 {
-				t.sample(query[k], t.items[t.ptr[k]:t.ptr[k+1]], rng, &scratch)
-				meanRows(t.hbar[k*d:k*d+d], table, t.items[t.ptr[k]:t.ptr[k+1]], d)
+			if t.trainW > 0 {
+				lo, hi := t.ptr[k], t.ptr[k+1]
+				t.sample(query[k], t.items[lo:hi], rng, &scratch)
+				t.mean(t.hbar[k*d:k*d+d], table, t.items[lo:hi], t.coef[lo:hi])
 			}
 			if t.dropout > 0 {
 				keep := 1 / (1 - t.dropout)
@@ -141,7 +173,7 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 		}
 	})
 	t.hm = t.project(t.hm, t.hbar, B)
-	t.combine(Q, t.hm, t.mask, B)
+	t.combine(Q, t.hm, t.mask, B, t.trainW)
 	return nil
 }
 
@@ -163,6 +195,41 @@ func (t *userTower) sample(u uint32, dst []uint32, rng *rand.Rand, scratch *[]ui
 		dst[i] = uint32(t.U) + s[i]
 	}
 	*scratch = s
+}
+
+// mean sets dst to h̄ over the rows ids of table (global ids): the plain
+// mean, or the deg^−β-weighted one, and the weight of each row into coef
+// (len(ids), may be nil when not needed).
+func (t *userTower) mean(dst, table []float32, ids []uint32, coef []float32) {
+	if t.iw == nil {
+		meanRows(dst, table, ids, t.d)
+		inv := float32(0)
+		if len(ids) > 0 {
+			inv = 1 / float32(len(ids))
+		}
+		for j := range coef {
+			coef[j] = inv
+		}
+		return
+	}
+	clear(dst)
+	var sum float32
+	for _, id := range ids {
+		sum += t.iw[int(id)-t.U]
+	}
+	if sum == 0 {
+		clear(coef)
+		return
+	}
+	inv := 1 / sum
+	d := t.d
+	for j, id := range ids {
+		a := t.iw[int(id)-t.U] * inv
+		if coef != nil {
+			coef[j] = a
+		}
+		vec.Axpy(dst, a, table[int(id)*d:int(id)*d+d])
+	}
 }
 
 // meanRows sets dst to the mean of the rows ids of table (zero when ids is
@@ -193,8 +260,8 @@ func (t *userTower) project(dst, hbar []float32, B int) []float32 {
 }
 
 // combine sets Q = mask ⊙ ((1−w)·Q + w·hm) row by row.
-func (t *userTower) combine(Q, hm, mask []float32, B int) {
-	a, w := 1-t.w, t.w
+func (t *userTower) combine(Q, hm, mask []float32, B int, w float32) {
+	a := 1 - w
 	for i := range B * t.d {
 		v := Q[i]
 		if w > 0 {
@@ -210,8 +277,8 @@ func (t *userTower) combine(Q, hm, mask []float32, B int) {
 // backward turns gQ (the loss gradient wrt the tower's output rows) into
 // the gradient wrt e_u in place, stores M's gradient, and returns the
 // sampled history items grouped by user with one gradient row per user
-// (w·(g·Mᵀ)/|S_u|, shared by the user's sampled items), to be scattered with
-// the rest of the batch.
+// (w·(g·Mᵀ), which item j receives times its weight a_j), to be scattered
+// with the rest of the batch.
 func (t *userTower) backward(gQ []float32, B int) groupedGrad {
 	d := t.d
 	if len(t.mask) > 0 {
@@ -219,35 +286,26 @@ func (t *userTower) backward(gQ []float32, B int) groupedGrad {
 			gQ[i] *= t.mask[i]
 		}
 	}
-	if t.w == 0 {
+	if t.trainW == 0 {
 		return groupedGrad{}
 	}
+	w := t.trainW
 	// gradient wrt hm is w·gQ; wrt hbar, w·gQ·Mᵀ; wrt M, w·hbarᵀ·gQ.
 	t.gh = grow(t.gh, B*d)
 	if t.M != nil {
-		linalg.Sgemm(false, true, B, d, d, t.w, gQ, d, t.M, d, 0, t.gh, d)
-		linalg.Sgemm(true, false, d, d, B, t.w, t.hbar, d, gQ, d, 0, t.mGrad, d)
+		linalg.Sgemm(false, true, B, d, d, w, gQ, d, t.M, d, 0, t.gh, d)
+		linalg.Sgemm(true, false, d, d, B, w, t.hbar, d, gQ, d, 0, t.mGrad, d)
 	} else {
 		for i := range B * d {
-			t.gh[i] = t.w * gQ[i]
+			t.gh[i] = w * gQ[i]
 		}
 	}
-	a := 1 - t.w
+	a := 1 - w
 	for i := range B * d {
 		gQ[i] *= a
 	}
-	for k := range B {
-		n := int(t.ptr[k+1] - t.ptr[k])
-		if n == 0 {
-			continue
-		}
-		inv := 1 / float32(n)
-		row := t.gh[k*d : k*d+d]
-		for i := range row {
-			row[i] *= inv
-		}
-	}
-	return groupedGrad{ids: t.items[:t.ptr[B]], ptr: t.ptr[:B+1], src: t.gh}
+	total := t.ptr[B]
+	return groupedGrad{ids: t.items[:total], ptr: t.ptr[:B+1], src: t.gh, coef: t.coef[:total]}
 }
 
 // update applies M's optimiser step (no-op without M).
@@ -265,6 +323,7 @@ func (t *userTower) users(dst, table []float32) {
 	if t.w == 0 {
 		return
 	}
+	var coef []float32 // unused: users() has no backward pass
 	hbar := make([]float32, U*d)
 	parallelFor(U, t.threads, func(lo, hi int) {
 		var ids []uint32
@@ -273,8 +332,8 @@ func (t *userTower) users(dst, table []float32) {
 			for _, it := range t.g.ItemsOf(uint32(u)) {
 				ids = append(ids, uint32(U)+it)
 			}
-			meanRows(hbar[u*d:u*d+d], table, ids, d)
+			t.mean(hbar[u*d:u*d+d], table, ids, coef)
 		}
 	})
-	t.combine(dst, t.project(nil, hbar, U), nil, U)
+	t.combine(dst, t.project(nil, hbar, U), nil, U, t.w)
 }

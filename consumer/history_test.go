@@ -43,6 +43,9 @@ func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
 func TestUserTowerGradient(t *testing.T) {
 	cases := []Config{
 		{HistoryWeight: 0.6, HistoryLinear: true, HistoryMax: 3, Dropout: 0.3},
+		{HistoryWeight: 0.6, HistoryLinear: true, HistoryMax: 3, HistoryDegreePower: 0.5},
+		{HistoryWeight: 0.7, HistoryDegreePower: 1.5},
+		{HistoryWeight: 0.5, HistoryEmbedOnly: true, Dropout: 0.2},
 		{HistoryWeight: 1},
 		{HistoryWeight: 0.25, HistoryLinear: true},
 		{Dropout: 0.5},
@@ -94,9 +97,9 @@ func TestUserTowerGradient(t *testing.T) {
 			}
 		}
 		for k := 0; k+1 < len(hist.ptr); k++ {
-			for _, id := range hist.ids[hist.ptr[k]:hist.ptr[k+1]] {
+			for j := hist.ptr[k]; j < hist.ptr[k+1]; j++ {
 				for i := range d {
-					grad[int(id)*d+i] += float64(hist.src[k*d+i])
+					grad[int(hist.ids[j])*d+i] += float64(hist.coef[j]) * float64(hist.src[k*d+i])
 				}
 			}
 		}
@@ -139,7 +142,16 @@ func TestUserTowerGradient(t *testing.T) {
 // TestUserTowerUsersMatchForward: without dropout or sampling, the exported
 // user vectors are exactly what training scores with.
 func TestUserTowerUsersMatchForward(t *testing.T) {
-	tw, info := towerFixture(t, Config{HistoryWeight: 0.4, HistoryLinear: true})
+	for _, cfg := range []Config{
+		{HistoryWeight: 0.4, HistoryLinear: true},
+		{HistoryWeight: 0.4, HistoryLinear: true, HistoryDegreePower: 0.75},
+	} {
+		usersMatchForward(t, cfg)
+	}
+}
+
+func usersMatchForward(t *testing.T, cfg Config) {
+	tw, info := towerFixture(t, cfg)
 	d := tw.d
 	n := info.NumUsers + info.NumItems
 	table := initNormal(n*d, 1, 3, 1)
@@ -203,12 +215,75 @@ func TestUserTowerSample(t *testing.T) {
 func TestNewUserTowerRejects(t *testing.T) {
 	g, _ := graph.Build(1, 1, []graph.Edge{{}})
 	info := Info{NumUsers: 1, NumItems: 1, Graph: g}
-	for _, cfg := range []Config{{HistoryWeight: 1.5}, {Dropout: 1}, {HistoryWeight: 0.5, HistoryMax: -1}} {
-		if _, err := New(Config{Model: "mf", HistoryWeight: cfg.HistoryWeight, Dropout: cfg.Dropout, HistoryMax: cfg.HistoryMax}, info); err == nil {
+	for _, cfg := range []Config{{HistoryWeight: 1.5}, {Dropout: 1}, {HistoryWeight: 0.5, HistoryMax: -1},
+		{HistoryWeight: 0.5, HistoryDegreePower: -1}, {HistoryDegreePower: 0.5}, {HistoryEmbedOnly: true, Dropout: 0.1},
+		{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryLinear: true},
+		{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryMax: 8}} {
+		cfg.Model = "mf"
+		if _, err := New(cfg, info); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
 	if _, err := New(Config{Model: "mf", HistoryWeight: 0.5}, Info{NumUsers: 1, NumItems: 1}); err == nil {
 		t.Error("history without a graph accepted")
+	}
+}
+
+// TestUserTowerWeightedUsers checks the exported user vectors against a
+// float64 reference: (1−w)·e_u + w·Σ_j a_j e_j with a_j ∝ deg_j^−β over
+// all of u's train items, for the plain mean (β 0) and weighted ones.
+func TestUserTowerWeightedUsers(t *testing.T) {
+	for _, beta := range []float64{0, 0.5, 2} {
+		const w = 0.3
+		tw, info := towerFixture(t, Config{HistoryWeight: w, HistoryDegreePower: beta})
+		d, U := tw.d, info.NumUsers
+		table := initNormal((U+info.NumItems)*d, 1, 5, 1)
+		users := slices.Clone(table[:U*d])
+		tw.users(users, table)
+		for u := range U {
+			its := info.Graph.ItemsOf(uint32(u))
+			var sum float64
+			for _, j := range its {
+				sum += math.Pow(float64(info.Graph.ItemDegree(j)), -beta)
+			}
+			for i := range d {
+				h := 0.0
+				for _, j := range its {
+					h += math.Pow(float64(info.Graph.ItemDegree(j)), -beta) / sum * float64(table[(U+int(j))*d+i])
+				}
+				want := (1-w)*float64(table[u*d+i]) + w*h
+				if math.Abs(float64(users[u*d+i])-want) > 1e-5 {
+					t.Fatalf("beta %g user %d entry %d: %v want %v", beta, u, i, users[u*d+i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestUserTowerEmbedOnly: with history_embed_only, training sees plain MF
+// (the query rows are untouched, no history row gets a gradient) while the
+// exported user vectors mix in the history.
+func TestUserTowerEmbedOnly(t *testing.T) {
+	tw, info := towerFixture(t, Config{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryDegreePower: 0.5})
+	d, U := tw.d, info.NumUsers
+	table := initNormal((U+info.NumItems)*d, 1, 3, 1)
+	query := []uint32{0, 1, 2, 3, 4, 5}
+	Q := make([]float32, len(query)*d)
+	gatherRows(Q, table, query, d)
+	want := slices.Clone(Q)
+	if err := tw.forward(query, table, Q, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(Q, want) {
+		t.Fatal("embed-only forward changed the training query vectors")
+	}
+	gQ := slices.Clone(Q)
+	if h := tw.backward(gQ, len(query)); len(h.ids) != 0 || !slices.Equal(gQ, Q) {
+		t.Fatalf("embed-only backward: %d history rows, gradient changed %v", len(h.ids), !slices.Equal(gQ, Q))
+	}
+	users := slices.Clone(table[:U*d])
+	tw.users(users, table)
+	if slices.Equal(users, table[:U*d]) {
+		t.Fatal("embed-only users() did not mix in the history")
 	}
 }
