@@ -1,0 +1,71 @@
+//go:build !cuda
+
+package consumer
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/trainerd/trainerd/producer"
+)
+
+// BenchmarkModelStep times one training step of every model as the shipped
+// Gowalla configs run it (batch, pool, dim, loss), on the generated
+// Gowalla-size graph, and reports examples/s. Run it twice, by default and
+// with -tags noopenblas, for the GEMM backends side by side (the README's
+// throughput table); seconds per Gowalla epoch are 810,128 / (examples/s).
+func BenchmarkModelStep(b *testing.B) {
+	g := gowallaSizeGraph(b)
+	info := Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
+	conv := &gnnPlanted{U: g.NumUsers, I: g.NumItems, g: g, train: make([][]uint32, g.NumUsers)}
+	for u := range conv.train {
+		conv.train[u] = g.ItemsOf(uint32(u))
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		B, P, T int
+	}{
+		{"mf-bpr", Config{Model: "mf", Dim: 64, Loss: "bpr", LR: 0.001}, 2048, 64, 0},
+		{"mf-ccl-d64", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
+		{"mf-ccl-d192", Config{Model: "mf", Dim: 192, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
+		{"mf-ccl-d64-tower", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150,
+			HistoryWeight: 0.5, HistoryMax: 32}, 512, 1000, 0},
+		{"deepwalk-sgns", Config{Model: "deepwalk", Dim: 64, Loss: "sgns"}, 2048, 64, 0},
+		{"lightgcn-softmax", Config{Model: "lightgcn", Dim: 64, Layers: 3, Loss: "softmax", Normalize: true}, 8192, 2048, 0},
+		{"ngcf-bpr", Config{Model: "ngcf", Dim: 64, Layers: 3, Loss: "bpr"}, 4096, 64, 0},
+		{"pinsage-softmax", Config{Model: "pinsage", Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax"}, 512, 500, 10},
+		{"graphsage-mean", Config{Model: "graphsage", Dim: 64, Hidden: 128, Layers: 2, Aggregator: "mean", Loss: "softmax"}, 512, 500, 10},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			tc.cfg.Seed = 1
+			m, err := New(tc.cfg, info)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			batches := make([]*producer.Batch, 4)
+			for i := range batches {
+				if cm, ok := m.(*convModel); ok {
+					batches[i] = conv.batch(r, cm, tc.B, tc.P, tc.T)
+				} else {
+					batches[i] = gowallaSizeBatch(g, r, tc.B, tc.P)
+				}
+			}
+			ctx := context.Background()
+			for _, bt := range batches { // warm-up: compiled graphs, grown buffers
+				if _, err := m.Step(ctx, bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Step(ctx, batches[i%len(batches)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(tc.B*b.N)/b.Elapsed().Seconds(), "examples/s")
+		})
+	}
+}
