@@ -116,6 +116,10 @@ func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optim
 	return t, nil
 }
 
+// trains reports whether the tower acts in training at all: false for an
+// embed-only aggregation without dropout, whose training step is plain MF's.
+func (t *userTower) trains() bool { return t.trainW > 0 || t.dropout > 0 }
+
 // historyLen is how many items of user u a step averages.
 func (t *userTower) historyLen(u uint32) int {
 	n := t.g.UserDegree(u)
@@ -323,7 +327,6 @@ func (t *userTower) users(dst, table []float32) {
 	if t.w == 0 {
 		return
 	}
-	var coef []float32 // unused: users() has no backward pass
 	hbar := make([]float32, U*d)
 	parallelFor(U, t.threads, func(lo, hi int) {
 		var ids []uint32
@@ -332,7 +335,7 @@ func (t *userTower) users(dst, table []float32) {
 			for _, it := range t.g.ItemsOf(uint32(u)) {
 				ids = append(ids, uint32(U)+it)
 			}
-			t.mean(hbar[u*d:u*d+d], table, ids, coef)
+			t.mean(hbar[u*d:u*d+d], table, ids, nil) // no backward pass: no weights kept
 		}
 	})
 	t.combine(dst, t.project(nil, hbar, U), nil, U, t.w)

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -285,5 +286,49 @@ func TestUserTowerEmbedOnly(t *testing.T) {
 	tw.users(users, table)
 	if slices.Equal(users, table[:U*d]) {
 		t.Fatal("embed-only users() did not mix in the history")
+	}
+}
+
+// TestEmbedOnlyTrainsPlainMF: an MF model with an embed-only aggregation
+// takes exactly plain MF's training steps (same losses and tables, bit for
+// bit) and differs from it only in the exported user vectors.
+func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
+	const U, I = 40, 50
+	edges, _, _ := planted(U, I, 2, 8, 2)
+	g, _ := graph.Build(U, I, edges)
+	info := Info{NumUsers: U, NumItems: I, Graph: g}
+	base := Config{Model: "mf", Loss: "ccl", Normalize: true, Seed: 5}
+	smooth := base
+	smooth.HistoryWeight, smooth.HistoryDegreePower, smooth.HistoryEmbedOnly = 0.5, 0.5, true
+	plain, err := New(base, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := New(smooth, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testSampler{U: U, I: I, edges: edges, B: 16, P: 10, rng: rand.New(rand.NewPCG(1, 1))}
+	ctx := context.Background()
+	for _, b := range s.epoch(0) {
+		sp, err := plain.Step(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		se, err := emb.Step(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp.Loss != se.Loss {
+			t.Fatalf("batch %d: loss %v with embed-only, %v plain", b.Index, se.Loss, sp.Loss)
+		}
+	}
+	if !slices.Equal(plain.State()[0].Data, emb.State()[0].Data) {
+		t.Fatal("embed-only training moved the table differently from plain MF")
+	}
+	ep, _ := plain.Embed(ctx)
+	ee, _ := emb.Embed(ctx)
+	if !slices.Equal(ep.Items, ee.Items) || slices.Equal(ep.Users, ee.Users) {
+		t.Fatal("embed-only should change the exported users and only them")
 	}
 }

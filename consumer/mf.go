@@ -63,7 +63,8 @@ func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, er
 	}
 	m.applyMargin(m.loss)
 	in := m.gather(b, m.table)
-	if m.tower != nil {
+	trainTower := m.tower != nil && m.tower.trains()
+	if trainTower {
 		if err := m.tower.forward(b.Query, m.table, in.Q, m.step); err != nil {
 			return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 		}
@@ -73,14 +74,14 @@ func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, er
 		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
 	var hist groupedGrad
-	if m.tower != nil {
+	if trainTower {
 		hist = m.tower.backward(g.Q, B)
 	}
 	m.scatterSparse(b, g, hist)
 	l += m.l2(m.table, m.outDim, m.rows, m.rowGrad, true, B)
 	lr := m.lr()
 	m.opt.Update(m.table, m.rows, m.rowGrad, lr)
-	if m.tower != nil {
+	if trainTower {
 		m.tower.update(lr)
 	}
 	m.step++

@@ -468,7 +468,7 @@ func (l *Loss) sparseBackward(sb []float32, nb, N, D, r0 int, qb, X, gq []float3
 			clear(g)
 			for n, v := range sb[k*N : k*N+N] {
 				if v != 0 {
-					axpy(v*rs, X[n*D:n*D+D], g)
+					vec.Axpy(g, v*rs, X[n*D:n*D+D])
 				}
 			}
 		}
@@ -480,15 +480,12 @@ func (l *Loss) sparseBackward(sb []float32, nb, N, D, r0 int, qb, X, gq []float3
 			for c, v := range sb[k*N+lo : k*N+hi] {
 				if v != 0 {
 					n := lo + c
-					axpy(v*rs, q, l.gx[n*D:n*D+D])
+					vec.Axpy(l.gx[n*D:n*D+D], v*rs, q)
 				}
 			}
 		}
 	})
 }
-
-// axpy sets y += a·x.
-func axpy(a float32, x, y []float32) { vec.Axpy(y, a, x) }
 
 // parallel runs f over [0,n) in at most Threads contiguous chunks whose
 // bounds depend only on n and Threads.
