@@ -8,19 +8,8 @@
 package vec
 
 // Add sets y[i] += x[i] for i < len(x); y must be at least as long as x.
-func Add(y, x []float32) {
-	y = y[:len(x)]
-	n := 0
-	if hasAVX {
-		n = len(x) &^ 7
-		if n > 0 {
-			addAVX(y[:n], x[:n])
-		}
-	}
-	for i := n; i < len(x); i++ {
-		y[i] += x[i]
-	}
-}
+// It is Axpy with a = 1, which is exact: 1·x[i] rounds to x[i].
+func Add(y, x []float32) { Axpy(y, 1, x) }
 
 // Axpy sets y[i] += a·x[i] for i < len(x); y must be at least as long as x.
 func Axpy(y []float32, a float32, x []float32) {

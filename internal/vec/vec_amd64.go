@@ -8,11 +8,6 @@ import "golang.org/x/sys/cpu"
 // the YMM state). It is read-only after package initialisation.
 var hasAVX = cpu.X86.HasAVX
 
-// addAVX sets y += x over len(y) elements, a multiple of 8; x is as long.
-//
-//go:noescape
-func addAVX(y, x []float32)
-
 // axpyAVX sets y += a·x over len(y) elements, a multiple of 8; x is as long.
 //
 //go:noescape
