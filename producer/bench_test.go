@@ -48,10 +48,11 @@ func benchGraphs() []struct {
 
 // BenchmarkWalk measures single-core Pixie steps (item→user→item, two CSR
 // row reads each) with the default α=0.5, 200 steps per query, one walk at a
-// time (lanes=1) and interleaved as the producers run them (lanes=4).
+// time (lanes=1) and in lockstep with 4, 8 (the producers' default) and 16
+// lanes.
 func BenchmarkWalk(b *testing.B) {
 	for _, bg := range benchGraphs() {
-		for _, lanes := range []int{1, defaultLanes} {
+		for _, lanes := range []int{1, 4, 8, maxLanes} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", bg.name, lanes), func(b *testing.B) {
 				g := bg.get(b)
 				b.Logf("%d users, %d items, %d edges", g.NumUsers, g.NumItems, g.NumEdges())
