@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -70,6 +71,134 @@ func TestPixieVisitDistribution(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// pixieRef is the plain statement of walker.pixie's lockstep rounds, with
+// maps and branches instead of dense counters, selects and lane moves: each
+// round every live lane draws its hop bits and then its restart bits (in
+// lane order) and takes a step; then, in lane order, the step is counted and
+// a walk that ends restarts at q, or its lane retires once the stopping rule
+// holds. It returns the visit counts, steps and walks.
+func pixieRef(w *walker, qs dataset.NodeType, q uint32, opposite bool, alphaT uint32, maxSteps, minVisits, stopNodes, lanes int, r *rng) (map[uint32]uint32, int, int) {
+	g := w.g
+	fromPtr, fromAdj, backPtr, backAdj := g.UserPtr, g.UserAdj, g.ItemPtr, g.ItemAdj
+	if qs == dataset.Item {
+		fromPtr, fromAdj, backPtr, backAdj = g.ItemPtr, g.ItemAdj, g.UserPtr, g.UserAdj
+	}
+	cnt := map[uint32]uint32{}
+	if fromPtr[q+1] == fromPtr[q] || maxSteps <= 0 {
+		return cnt, 0, 0
+	}
+	type lane struct {
+		cur, mid uint32
+		end      bool
+	}
+	live := make([]lane, lanes)
+	for i := range live {
+		live[i].cur = q
+	}
+	total, high, walks := 0, 0, lanes
+	pick := func(adj []uint32, s, e uint32, bits uint64) uint32 {
+		return adj[s+uint32(bits*uint64(e-s)>>32)]
+	}
+	for len(live) > 0 {
+		for i := range live {
+			hop := r.next()
+			live[i].end = uint32(r.next()) < alphaT
+			c := live[i].cur
+			live[i].mid = pick(fromAdj, fromPtr[c], fromPtr[c+1], hop&0xffffffff)
+			m := live[i].mid
+			live[i].cur = pick(backAdj, backPtr[m], backPtr[m+1], hop>>32)
+		}
+		var next []lane
+		for i := 0; i < len(live); i++ {
+			v := live[i].cur
+			if opposite {
+				v = live[i].mid
+			}
+			cnt[v]++
+			if int(cnt[v]) == minVisits && (opposite || v != q) {
+				high++
+			}
+			total++
+			if !live[i].end {
+				next = append(next, live[i])
+				continue
+			}
+			if total < maxSteps && (stopNodes < 0 || high <= stopNodes) {
+				walks++
+				live[i].cur = q
+				next = append(next, live[i])
+				continue
+			}
+			// Retire: the last unprocessed lane takes this slot and is
+			// counted next, so the lane order of later rounds follows.
+			last := len(live) - 1
+			live[i] = live[last]
+			live = live[:last]
+			i--
+		}
+		// next holds the survivors in processing order, which is the slot
+		// order the optimised walker keeps.
+		live = next
+	}
+	return cnt, total, walks
+}
+
+// TestPixieMatchesReference checks the lockstep walker, count for count,
+// against pixieRef for every lane count, both sides, both counting sides,
+// with and without early stopping.
+func TestPixieMatchesReference(t *testing.T) {
+	g := genGraph(t, 200, 300, 4000, 0.8, 5)
+	tests := []struct {
+		name                           string
+		side                           dataset.NodeType
+		opposite                       bool
+		alpha                          float64
+		maxSteps, minVisits, stopNodes int
+	}{
+		{"items, budget only", dataset.Item, false, 0.5, 200, 1 << 30, -1},
+		{"items, early stop", dataset.Item, false, 0.5, 5000, 4, 5},
+		{"users, middle counted", dataset.User, true, 0.3, 300, 3, 8},
+		{"items, middle counted, short walks", dataset.Item, true, 0.9, 50, 2, 2},
+		{"users, long walks", dataset.User, false, 0.1, 1000, 1 << 30, -1},
+	}
+	for _, tc := range tests {
+		for _, lanes := range []int{1, 3, 8, maxLanes} {
+			t.Run(fmt.Sprintf("%s/lanes=%d", tc.name, lanes), func(t *testing.T) {
+				w := newWalker(g)
+				w.lanes = lanes
+				n := g.NumItems
+				if tc.side == dataset.User {
+					n = g.NumUsers
+				}
+				for q := uint32(0); q < uint32(min(n, 40)); q++ {
+					key := streamKey(3, tagNeighbors, 0, 0, uint64(q))
+					r1, r2 := newRNG(key), newRNG(key)
+					alphaT := restartThreshold(tc.alpha)
+					w.steps, w.walks = 0, 0
+					w.pixie(tc.side, q, tc.opposite, alphaT, tc.maxSteps, tc.minVisits, tc.stopNodes, &r1)
+					want, steps, walks := pixieRef(w, tc.side, q, tc.opposite, alphaT, tc.maxSteps, tc.minVisits, tc.stopNodes, lanes, &r2)
+					if int(w.steps) != steps || int(w.walks) != walks {
+						t.Fatalf("q %d: %d steps, %d walks; reference %d, %d", q, w.steps, w.walks, steps, walks)
+					}
+					if r1 != r2 {
+						t.Fatalf("q %d: the walker drew a different number of random values than the reference", q)
+					}
+					if len(w.touched) != len(want) {
+						t.Fatalf("q %d: %d touched nodes, reference %d", q, len(w.touched), len(want))
+					}
+					cnt := w.cnt[w.side]
+					for _, v := range w.touched {
+						if cnt[v] != want[v] {
+							t.Fatalf("q %d: node %d has %d visits, reference %d", q, v, cnt[v], want[v])
+						}
+					}
+					w.reset()
+				}
+			})
+		}
 	}
 }
 
