@@ -162,7 +162,8 @@ func (ln *laneState) hops(live int, fromPtr, fromAdj, backPtr, backAdj []uint32,
 	for l := range live {
 		r1 := r.next()
 		ln.hop[l] = r1
-		ln.end[l] = b2u(uint32(r.next()) < alphaT)
+		// 1 when the draw is below alphaT: the borrow of draw − alphaT.
+		ln.end[l] = uint32((uint64(uint32(r.next())) - uint64(alphaT)) >> 63)
 		c := ln.cur[l]
 		s, e := fromPtr[c], fromPtr[c+1]
 		ln.mid[l] = fromAdj[s+uint32((r1&0xffffffff)*uint64(e-s)>>32)]
@@ -172,15 +173,6 @@ func (ln *laneState) hops(live int, fromPtr, fromAdj, backPtr, backAdj []uint32,
 		s, e := backPtr[m], backPtr[m+1]
 		ln.cur[l] = backAdj[s+uint32((ln.hop[l]>>32)*uint64(e-s)>>32)]
 	}
-}
-
-// b2u is 1 for true and 0 for false, without a branch.
-func b2u(b bool) uint32 {
-	var u uint32
-	if b {
-		u = 1
-	}
-	return u
 }
 
 // topT writes the (at most T) counted nodes with the highest visit counts,
