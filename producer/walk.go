@@ -78,7 +78,7 @@ const defaultLanes = 16
 // consumed in a fixed order, so results depend only on r. No allocation
 // once w.touched has grown to the walk's distinct nodes. Against the
 // previous design (four walks interleaved a whole step at a time, so each
-// lane's four dependent reads stayed serial) it is about 1.7× the steps/s
+// lane's four dependent reads stayed serial) it is 1.7–2× the steps/s
 // on Gowalla (BenchmarkWalk, README).
 func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint32, maxSteps, minVisits, stopNodes int, r *rng) {
 	g := w.g
