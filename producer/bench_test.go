@@ -48,10 +48,23 @@ func benchGraphs() []struct {
 
 // BenchmarkWalk measures single-core Pixie steps (item→user→item, two CSR
 // row reads each) with the default α=0.5, 200 steps per query, one walk at a
-// time (lanes=1) and in lockstep with 4, 8 (the producers' default) and 16
-// lanes.
+// time (lanes=1) and in lockstep with 4, 8 and 16 lanes (the producers'
+// default).
+//
+// "gen-2k" is a 2,000-edge graph whose CSR fits in L1: the walk's compute
+// limit, against which the other graphs show what memory costs.
 func BenchmarkWalk(b *testing.B) {
-	for _, bg := range benchGraphs() {
+	var tiny *graph.Bipartite
+	graphs := append(benchGraphs(), struct {
+		name string
+		get  func(b *testing.B) *graph.Bipartite
+	}{"gen-2k", func(b *testing.B) *graph.Bipartite {
+		if tiny == nil {
+			tiny = genGraph(b, 200, 200, 2000, 0.9, 1)
+		}
+		return tiny
+	}})
+	for _, bg := range graphs {
 		for _, lanes := range []int{1, 4, 8, maxLanes} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", bg.name, lanes), func(b *testing.B) {
 				g := bg.get(b)
