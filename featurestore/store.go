@@ -482,6 +482,8 @@ func (s *Store) LoadGraph() (*graph.Bipartite, error) {
 		limit := s.n[1-t]
 		ptr := make([]uint32, n+1)
 		adj := make([]uint32, 0, s.meta.GraphEdges)
+		graph.AdviseHugePages(ptr)
+		graph.AdviseHugePages(adj)
 		err := s.db.View(func(txn *badger.Txn) error {
 			for b := 0; b*AdjBlock < n; b++ {
 				key := key2N(kindAdjacency, byte(t), uint32(b))

@@ -57,6 +57,7 @@ func Build(numUsers, numItems int, edges []Edge) (*Bipartite, error) {
 // csr counts, prefix-sums, fills, then sorts and de-duplicates each row.
 func csr(n int, edges []Edge, key func(Edge) (uint32, uint32)) ([]uint32, []uint32) {
 	ptr := make([]uint32, n+1)
+	AdviseHugePages(ptr)
 	for _, e := range edges {
 		r, _ := key(e)
 		ptr[r+1]++
@@ -65,6 +66,7 @@ func csr(n int, edges []Edge, key func(Edge) (uint32, uint32)) ([]uint32, []uint
 		ptr[i+1] += ptr[i]
 	}
 	adj := make([]uint32, len(edges))
+	AdviseHugePages(adj)
 	fill := make([]uint32, n)
 	copy(fill, ptr[:n])
 	for _, e := range edges {
