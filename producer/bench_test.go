@@ -89,26 +89,30 @@ func BenchmarkWalk(b *testing.B) {
 }
 
 // BenchmarkRandomRowRead gives the two memory limits of a walk on this
-// machine: "dependent" reads a random CSR row's offsets and one entry of it,
-// each read's row depending on the previous entry like a walk hop does (the
-// latency limit: one read in flight); "independent" reads random rows and
-// entries that depend on nothing, so the core keeps as many in flight as it
-// can (the throughput limit). A walk step reads two rows, so no walker that
-// reads a row per hop exceeds half the independent rate in steps/s.
+// machine. "dependent" reads a uniformly random item row's offsets and one
+// entry of it, each read's row depending on the previous entry like a walk
+// hop does (the latency limit: one read in flight). "independent" reads rows
+// the way a walk's hops reach them (an item row, then a user row, each drawn
+// in proportion to its degree from a precomputed sample) and a random entry
+// of each, but nothing depends on an earlier read, so the core keeps as many
+// in flight as it can (the throughput limit). A walk step reads one row of
+// each side, so no walker that reads a row per hop passes half the
+// independent rate in steps/s.
 func BenchmarkRandomRowRead(b *testing.B) {
 	for _, bg := range benchGraphs() {
 		for _, mode := range []string{"dependent", "independent"} {
 			b.Run(bg.name+"/"+mode, func(b *testing.B) {
 				g := bg.get(b)
 				r := newRNG(2)
-				ptr, adj := g.ItemPtr, g.ItemAdj
-				n := uint32(g.NumItems)
-				acc := uint32(0)
 				const rows = 1000
-				b.ResetTimer()
-				t0 := time.Now()
-				for i := 0; i < b.N; i++ {
-					if mode == "dependent" {
+				acc := uint32(0)
+				var t0 time.Time
+				if mode == "dependent" {
+					ptr, adj := g.ItemPtr, g.ItemAdj
+					n := uint32(g.NumItems)
+					b.ResetTimer()
+					t0 = time.Now()
+					for i := 0; i < b.N; i++ {
 						for k := 0; k < rows; k++ {
 							row := (r.intn(n) + acc) % n
 							s, e := ptr[row], ptr[row+1]
@@ -116,14 +120,26 @@ func BenchmarkRandomRowRead(b *testing.B) {
 								acc = adj[s+(e-s)/2] & 1
 							}
 						}
-						continue
 					}
-					for k := 0; k < rows; k++ {
-						x := r.next()
-						row := uint32((x & 0xffffffff) * uint64(n) >> 32)
-						s, e := ptr[row], ptr[row+1]
-						if j := s + uint32((x>>32)*uint64(e-s)>>32); j < uint32(len(adj)) { // an empty last row
-							acc += adj[j]
+				} else {
+					// Rows in proportion to degree: the endpoints of random edges.
+					const sample = 1 << 16
+					items, users := make([]uint32, sample), make([]uint32, sample)
+					for k := range items {
+						items[k] = g.UserAdj[r.intn(uint32(len(g.UserAdj)))]
+						users[k] = g.ItemAdj[r.intn(uint32(len(g.ItemAdj)))]
+					}
+					b.ResetTimer()
+					t0 = time.Now()
+					for i := 0; i < b.N; i++ {
+						for k := 0; k < rows; k += 2 {
+							x := r.next()
+							j := (i*rows + k) & (sample - 1)
+							it, us := items[j], users[j]
+							s, e := g.ItemPtr[it], g.ItemPtr[it+1]
+							acc += g.ItemAdj[s+uint32((x&0xffffffff)*uint64(e-s)>>32)]
+							s, e = g.UserPtr[us], g.UserPtr[us+1]
+							acc += g.UserAdj[s+uint32((x>>32)*uint64(e-s)>>32)]
 						}
 					}
 				}
