@@ -159,7 +159,7 @@ type laneState struct {
 // together. Per lane it draws the hop bits, then the restart bits. The draws
 // come first, in a loop of their own, so each hop loop is a few
 // instructions per lane: all of its lanes' reads fit in the core's
-// out-of-order window at once (1.1–1.2× the steps/s of drawing inside the
+// out-of-order window at once (mostly 1.1–1.3× the steps/s of drawing inside the
 // first hop's loop, BenchmarkWalk with 16 lanes).
 func (ln *laneState) hops(live int, fromPtr, fromAdj, backPtr, backAdj []uint32, alphaT uint32, r *rng) {
 	live = min(live, maxLanes)
