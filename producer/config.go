@@ -61,7 +61,9 @@ type WalkConfig struct {
 	// geometric with mean 1/Alpha). Default 0.5; must be in (0,1).
 	Alpha float64 `mapstructure:"alpha"`
 	// Steps is N, the step budget per query node (a step is two hops,
-	// e.g. item→user→item). Default 200.
+	// e.g. item→user→item): walks are always complete, and the walks run
+	// side by side stop starting once those in flight are expected to
+	// cover the rest, so a query takes N steps on average. Default 200.
 	Steps int `mapstructure:"steps"`
 	// MinVisits is n_v: a node with this many visits counts as
 	// high-visited. Default 4.

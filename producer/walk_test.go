@@ -126,7 +126,11 @@ func pixieRef(w *walker, qs dataset.NodeType, q uint32, opposite bool, alphaT ui
 				next = append(next, live[i])
 				continue
 			}
-			if total < maxSteps && (stopNodes < 0 || high <= stopNodes) {
+			// Start another walk while the steps taken plus the mean 1/α
+			// steps left of each other walk in flight stay under the
+			// budget: total + (lanes−1)·2^32/alphaT < maxSteps.
+			inFlight := int64(len(live) - 1)
+			if int64(total)*int64(alphaT)+inFlight<<32 < int64(maxSteps)*int64(alphaT) && (stopNodes < 0 || high <= stopNodes) {
 				walks++
 				live[i].cur = q
 				next = append(next, live[i])
@@ -450,6 +454,57 @@ func TestNeighborhoodMatchesCachedBatches(t *testing.T) {
 		}
 		if valid > 0 && (sum < 0.999 || sum > 1.001) {
 			t.Fatalf("node %d: weights sum to %v", v, sum)
+		}
+	}
+}
+
+func TestBudgetSpent(t *testing.T) {
+	half := restartThreshold(0.5) // 2^31: a walk in flight has 2 steps left
+	tests := []struct {
+		name         string
+		left, others int
+		alphaT       uint32
+		want         bool
+	}{
+		{"budget reached", 0, 15, half, true},
+		{"budget passed", -3, 0, half, true},
+		{"last lane, steps left", 1, 0, half, false},
+		{"others cover it exactly", 30, 15, half, true},
+		{"one step more than they cover", 31, 15, half, false},
+		{"huge budget does not overflow", 1 << 40, 15, math.MaxUint32, false},
+		{"short walks cover little", 2, 1, restartThreshold(0.9), false},
+		{"long walks cover much", 150, 15, restartThreshold(0.1), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := budgetSpent(tc.left, tc.others, tc.alphaT); got != tc.want {
+				t.Errorf("budgetSpent(%d, %d, %d) = %v, want %v", tc.left, tc.others, tc.alphaT, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPixieStepBudget checks that the step budget is what a query takes on
+// average for every lane count: lanes stop starting walks once the walks in
+// flight are expected to cover the rest, so 16 lanes do not overshoot it by
+// 16 walks.
+func TestPixieStepBudget(t *testing.T) {
+	g := genGraph(t, 2000, 3000, 40000, 0.8, 5)
+	for _, lanes := range []int{1, 4, maxLanes} {
+		for _, budget := range []int{100, 400} {
+			w := newWalker(g)
+			w.lanes = lanes
+			const queries = 2000
+			for q := uint32(0); q < queries; q++ {
+				r := newRNG(streamKey(9, tagNeighbors, 0, 0, uint64(q)))
+				w.pixie(dataset.Item, q, false, restartThreshold(0.5), budget, 1<<30, -1, &r)
+				w.reset()
+			}
+			mean := float64(w.steps) / queries
+			t.Logf("lanes %d, budget %d: %.1f steps per query", lanes, budget, mean)
+			if mean < float64(budget) || mean > float64(budget)*1.06 {
+				t.Errorf("lanes %d, budget %d: %.1f steps per query on average, want within 6%% above it", lanes, budget, mean)
+			}
 		}
 	}
 }
