@@ -83,6 +83,8 @@ func BenchmarkWalk(b *testing.B) {
 				el := time.Since(t0).Seconds()
 				b.ReportMetric(float64(w.steps)/el, "steps/s")
 				b.ReportMetric(2*float64(w.steps)/el, "hops/s")
+				b.ReportMetric(float64(b.N)/el, "queries/s")
+				b.ReportMetric(float64(w.steps)/float64(b.N), "steps/query")
 			})
 		}
 	}
