@@ -2,7 +2,6 @@ package producer
 
 import (
 	"math"
-	"math/bits"
 	"slices"
 
 	"github.com/trainerd/trainerd/dataset"
@@ -67,7 +66,7 @@ const defaultLanes = 16
 // node it lands on (opposite=false) or the middle node (opposite=true). It
 // stops at walk boundaries: a walk that ends is not followed by another
 // once the steps taken plus the mean 1/α steps left of each other walk in
-// flight reach maxSteps (budgetSpent; with one lane, once maxSteps steps
+// flight reach maxSteps (coverSteps; with one lane, once maxSteps steps
 // were taken), or once more than stopNodes nodes other than q reached
 // minVisits visits (stopNodes < 0: never). A query therefore takes maxSteps
 // steps on average. The counts stay in w.cnt[w.side] / w.touched until
@@ -81,13 +80,10 @@ const defaultLanes = 16
 // flips (first visit or not, restart or not) are selects, not branches, so
 // a mispredicted branch does not flush the next round's reads. A lane
 // starts a new walk only while the stopping rule allows and retires
-// otherwise, so every walk is complete and
-// the counts keep the law of independent walks from q. The random draws are
-// consumed in a fixed order, so results depend only on r. No allocation
-// once w.touched has grown to the walk's distinct nodes. Against the
-// previous design (four walks interleaved a whole step at a time, so each
-// lane's four dependent reads stayed serial) it is 1.7–2× the steps/s
-// on Gowalla (BenchmarkWalk, README).
+// otherwise, so every walk is complete and the counts keep the law of
+// independent walks from q. The random draws are consumed in a fixed
+// order, so results depend only on r. No allocation once w.touched has
+// grown to the walk's distinct nodes.
 func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint32, maxSteps, minVisits, stopNodes int, r *rng) {
 	g := w.g
 	fromPtr, fromAdj, backPtr, backAdj := g.UserPtr, g.UserAdj, g.ItemPtr, g.ItemAdj
@@ -116,6 +112,7 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 	touched := w.touched
 	n := len(touched)
 	total, high, walks := 0, 0, lanes
+	cover := coverSteps(lanes-1, alphaT) // steps the other live walks cover
 	for live := lanes; live > 0; {
 		if cap(touched)-n < live { // room for this round's first visits
 			touched = slices.Grow(touched[:n], live)
@@ -139,9 +136,10 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 			// A walk that ends restarts at q (a select, not a branch: it is
 			// a coin flip) unless the stopping rule says to retire it.
 			e := end[l]
-			if (budgetSpent(maxSteps-total, live-1, alphaT) || (stopNodes >= 0 && high > stopNodes)) && e != 0 {
+			if (total+cover >= maxSteps || (stopNodes >= 0 && high > stopNodes)) && e != 0 {
 				live-- // retire the lane: move the last live one here
 				cur[l], mid[l], end[l] = cur[live], mid[live], end[live]
+				cover = coverSteps(live-1, alphaT)
 				l--
 				continue
 			}
@@ -155,16 +153,19 @@ func (w *walker) pixie(qs dataset.NodeType, q uint32, opposite bool, alphaT uint
 	w.steps += uint64(total)
 }
 
-// budgetSpent reports whether left steps of the budget are covered by what
-// the other walks in flight will take on average: left ≤ others/α, with
-// α = alphaT/2^32 (a walk in flight has 1/α steps left in expectation,
-// whatever it took so far). Exact, in 128-bit integers.
-func budgetSpent(left, others int, alphaT uint32) bool {
-	if left <= 0 {
-		return true
+// coverSteps is how many of the budget's remaining steps the other walks in
+// flight cover on average: each has 1/α steps left in expectation, whatever
+// it took so far, with α = alphaT/2^32. It is floor(others·2^32/alphaT), so
+// for a whole number left of remaining steps, left ≤ coverSteps exactly when
+// left·α ≤ others: no rounding decides when a lane retires.
+func coverSteps(others int, alphaT uint32) int {
+	if others <= 0 {
+		return 0
 	}
-	hi, lo := bits.Mul64(uint64(left), uint64(alphaT))
-	return hi == 0 && lo <= uint64(others)<<32
+	if alphaT == 0 { // walks never end
+		return math.MaxInt32
+	}
+	return int(uint64(others) << 32 / uint64(alphaT))
 }
 
 // laneState holds the walks pixie runs in lockstep.
@@ -179,8 +180,8 @@ type laneState struct {
 // together. Per lane it draws the hop bits, then the restart bits. The draws
 // come first, in a loop of their own, so each hop loop is a few
 // instructions per lane: all of its lanes' reads fit in the core's
-// out-of-order window at once (mostly 1.1–1.3× the steps/s of drawing inside the
-// first hop's loop, BenchmarkWalk with 16 lanes).
+// out-of-order window at once (mostly 1.1–1.3× the steps/s of drawing
+// inside the first hop's loop, BenchmarkWalk with 16 lanes).
 func (ln *laneState) hops(live int, fromPtr, fromAdj, backPtr, backAdj []uint32, alphaT uint32, r *rng) {
 	live = min(live, maxLanes)
 	for l := range live {

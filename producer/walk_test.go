@@ -127,8 +127,8 @@ func pixieRef(w *walker, qs dataset.NodeType, q uint32, opposite bool, alphaT ui
 				continue
 			}
 			// Start another walk while the steps taken plus the mean 1/α
-			// steps left of each other walk in flight stay under the
-			// budget: total + (lanes−1)·2^32/alphaT < maxSteps.
+			// steps left of each other live walk stay under the budget:
+			// total + (live lanes − 1)·2^32/alphaT < maxSteps.
 			inFlight := int64(len(live) - 1)
 			if int64(total)*int64(alphaT)+inFlight<<32 < int64(maxSteps)*int64(alphaT) && (stopNodes < 0 || high <= stopNodes) {
 				walks++
@@ -458,7 +458,9 @@ func TestNeighborhoodMatchesCachedBatches(t *testing.T) {
 	}
 }
 
-func TestBudgetSpent(t *testing.T) {
+// TestCoverSteps checks the retirement rule left ≤ coverSteps(others, α):
+// the budget is spent once the other walks in flight cover what is left.
+func TestCoverSteps(t *testing.T) {
 	half := restartThreshold(0.5) // 2^31: a walk in flight has 2 steps left
 	tests := []struct {
 		name         string
@@ -477,8 +479,9 @@ func TestBudgetSpent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := budgetSpent(tc.left, tc.others, tc.alphaT); got != tc.want {
-				t.Errorf("budgetSpent(%d, %d, %d) = %v, want %v", tc.left, tc.others, tc.alphaT, got, tc.want)
+			cover := coverSteps(tc.others, tc.alphaT)
+			if got := tc.left <= cover; got != tc.want {
+				t.Errorf("%d steps left ≤ coverSteps(%d, %d) = %d is %v, want %v", tc.left, tc.others, tc.alphaT, cover, got, tc.want)
 			}
 		})
 	}
