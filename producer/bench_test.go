@@ -14,35 +14,31 @@ import (
 	"github.com/trainerd/trainerd/graph"
 )
 
-// benchGraphs returns the graphs the benchmarks run on, each built on first
-// use and kept for the sub-benchmarks of the calling benchmark only.
-func benchGraphs() []struct {
+// benchGraph is a graph a benchmark runs on, built on first use.
+type benchGraph struct {
 	name string
 	get  func(b *testing.B) *graph.Bipartite
-} {
-	var gw, lg, real *graph.Bipartite
-	return []struct {
-		name string
-		get  func(b *testing.B) *graph.Bipartite
-	}{
-		{"gen-gowalla", func(b *testing.B) *graph.Bipartite {
-			if gw == nil {
-				gw = genGraph(b, 29858, 40981, 810000, 0.9, 1)
-			}
-			return gw
-		}},
-		{"gen-20M", func(b *testing.B) *graph.Bipartite {
-			if lg == nil {
-				lg = genGraph(b, 1_000_000, 500_000, 20_000_000, 0.9, 2)
-			}
-			return lg
-		}},
-		{"gowalla", func(b *testing.B) *graph.Bipartite {
-			if real == nil {
-				real = loadGowalla(b)
-			}
-			return real
-		}},
+}
+
+// lazyGraph returns a benchGraph that builds g with build once and then
+// keeps it.
+func lazyGraph(name string, build func(b *testing.B) *graph.Bipartite) benchGraph {
+	var g *graph.Bipartite
+	return benchGraph{name, func(b *testing.B) *graph.Bipartite {
+		if g == nil {
+			g = build(b)
+		}
+		return g
+	}}
+}
+
+// benchGraphs returns the graphs the benchmarks run on, each built on first
+// use and kept for the sub-benchmarks of the calling benchmark only.
+func benchGraphs() []benchGraph {
+	return []benchGraph{
+		lazyGraph("gen-gowalla", func(b *testing.B) *graph.Bipartite { return genGraph(b, 29858, 40981, 810000, 0.9, 1) }),
+		lazyGraph("gen-20M", func(b *testing.B) *graph.Bipartite { return genGraph(b, 1_000_000, 500_000, 20_000_000, 0.9, 2) }),
+		lazyGraph("gowalla", func(b *testing.B) *graph.Bipartite { return loadGowalla(b) }),
 	}
 }
 
@@ -54,16 +50,8 @@ func benchGraphs() []struct {
 // "gen-2k" is a 2,000-edge graph whose CSR fits in L1: the walk's compute
 // limit, against which the other graphs show what memory costs.
 func BenchmarkWalk(b *testing.B) {
-	var tiny *graph.Bipartite
-	graphs := append(benchGraphs(), struct {
-		name string
-		get  func(b *testing.B) *graph.Bipartite
-	}{"gen-2k", func(b *testing.B) *graph.Bipartite {
-		if tiny == nil {
-			tiny = genGraph(b, 200, 200, 2000, 0.9, 1)
-		}
-		return tiny
-	}})
+	graphs := append(benchGraphs(),
+		lazyGraph("gen-2k", func(b *testing.B) *graph.Bipartite { return genGraph(b, 200, 200, 2000, 0.9, 1) }))
 	for _, bg := range graphs {
 		for _, lanes := range []int{1, 4, 8, maxLanes} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", bg.name, lanes), func(b *testing.B) {
