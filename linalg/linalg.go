@@ -2,7 +2,7 @@
 // evaluator use: single-precision GEMM through OpenBLAS (cgo) by default, or
 // gonum's pure-Go BLAS under the build tag noopenblas.
 //
-// OpenBLAS is ~8-12x gonum's GEMM here (../shared/notes/gorgonia-and-cu.md).
+// OpenBLAS is several times faster than gonum's GEMM (docs/benchmarks.md).
 // Its kernel family follows OPENBLAS_CORETYPE (Haswell on the project's
 // machines, on purpose) and its thread count OPENBLAS_NUM_THREADS.
 package linalg

@@ -56,8 +56,8 @@ const maxLanes = 16
 // independent row reads in flight to hide most of a cache miss (see
 // BenchmarkWalk's lanes=1, 4, 8 and 16). Lanes stop starting walks once
 // the walks in flight are expected to cover the rest of the step budget,
-// so the budget stays the mean steps per query for any lane count (104.7
-// for 100 at 16 lanes, TestPixieStepBudget).
+// so the budget stays the mean steps per query for any lane count
+// (TestPixieStepBudget).
 const defaultLanes = 16
 
 // pixie runs PinSage Algorithm 2 from node q of side qs: walks restart at q
@@ -180,8 +180,7 @@ type laneState struct {
 // together. Per lane it draws the hop bits, then the restart bits. The draws
 // come first, in a loop of their own, so each hop loop is a few
 // instructions per lane: all of its lanes' reads fit in the core's
-// out-of-order window at once (mostly 1.1–1.3× the steps/s of drawing
-// inside the first hop's loop, BenchmarkWalk with 16 lanes).
+// out-of-order window at once (docs/design.md).
 func (ln *laneState) hops(live int, fromPtr, fromAdj, backPtr, backAdj []uint32, alphaT uint32, r *rng) {
 	live = min(live, maxLanes)
 	for l := range live {
