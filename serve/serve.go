@@ -1,7 +1,12 @@
 // Package serve owns the HTTP recommendation endpoint over trained
-// embeddings: GET /recommend (top-K items for a user, train items excluded)
-// and GET /similar (top-K items most like an item, the item excluded), plus
-// a Server with graceful shutdown.
+// embeddings: GET /recommend (top-K items for a user, train items excluded),
+// GET /similar (top-K items most like an item, the item excluded) and GET
+// /healthz (liveness), plus a Server with graceful shutdown.
+//
+// Query strings are parsed strictly: a malformed escape, an unknown or
+// repeated parameter, a missing or unknown id and a k that is not an integer
+// in [1, MaxK] are each answered 400 with an ErrorResponse naming the
+// parameter, never with a guess.
 //
 // A query is one matrix-vector product (linalg.Sgemm with n=1) over all item
 // embeddings and a partial top-K selection (eval.TopK); nothing is cached
@@ -15,7 +20,9 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/trainerd/trainerd/eval"
@@ -122,8 +129,9 @@ func NewHandler(m Model, opts Options) (*Handler, error) {
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("/recommend", h.onlyGet(h.recommend))
 	h.mux.HandleFunc("/similar", h.onlyGet(h.similar))
+	h.mux.HandleFunc("/healthz", h.onlyGet(h.healthz))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (GET /recommend?user=ID&k=N or /similar?item=ID&k=N)", r.URL.Path))
+		h.writeError(w, http.StatusNotFound, "", fmt.Sprintf("no such endpoint %q (GET /recommend?user=ID&k=N, /similar?item=ID&k=N or /healthz)", r.URL.Path))
 	})
 	return h, nil
 }
@@ -149,7 +157,7 @@ func (h *Handler) onlyGet(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			h.writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed (use GET)", r.Method))
+			h.writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed (use GET)", r.Method))
 			return
 		}
 		f(w, r)
@@ -179,21 +187,102 @@ type SimilarResponse struct {
 
 // ErrorResponse is the JSON body of every error reply.
 type ErrorResponse struct {
+	// Error says what is wrong.
 	Error string `json:"error"`
+	// Param names the query parameter at fault, when one is.
+	Param string `json:"param,omitempty"`
+}
+
+// HealthResponse is the JSON body of /healthz.
+type HealthResponse struct {
+	// Status is "ok" whenever the handler answers.
+	Status string `json:"status"`
+	// Users and Items are the model's row counts.
+	Users int `json:"users"`
+	Items int `json:"items"`
+}
+
+// paramError is a 400 reply naming the parameter at fault.
+type paramError struct {
+	param, msg string
+}
+
+func (e *paramError) Error() string { return e.msg }
+
+// healthz answers 200 while the handler is up: the model is loaded before
+// the listener opens, so an answer means the server can recommend.
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r.URL.RawQuery, nil); err != nil {
+		h.writeParamError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, HealthResponse{Status: "ok", Users: h.nu, Items: h.ni})
+}
+
+// parseQuery parses a raw query string strictly: every pair must unescape,
+// every key must be in allowed, and no key may repeat. Errors are
+// *paramError values naming the key.
+func parseQuery(raw string, allowed []string) (map[string]string, error) {
+	q := make(map[string]string, len(allowed))
+	if raw == "" {
+		return q, nil
+	}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue // "a=1&&b=2" and a trailing "&" carry nothing
+		}
+		rawKey, rawVal, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			return nil, &paramError{rawKey, fmt.Sprintf("malformed query string: parameter name %q: %v", rawKey, err)}
+		}
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			return nil, &paramError{key, fmt.Sprintf("malformed query string: parameter %s: value %q: %v", key, rawVal, err)}
+		}
+		known := false
+		for _, a := range allowed {
+			known = known || a == key
+		}
+		if !known {
+			want := "no parameters"
+			if len(allowed) > 0 {
+				want = "only " + strings.Join(allowed, " and ")
+			}
+			return nil, &paramError{key, fmt.Sprintf("unknown parameter %q (this endpoint takes %s)", key, want)}
+		}
+		if _, dup := q[key]; dup {
+			return nil, &paramError{key, fmt.Sprintf("parameter %s given more than once", key)}
+		}
+		q[key] = val
+	}
+	return q, nil
+}
+
+// request parses r's query for an endpoint whose id parameter is idParam
+// ("user" or "item"), resolving the id through idx and reading k.
+func (h *Handler) request(r *http.Request, idParam string, idx map[string]uint32, n int) (ext string, id uint32, k int, err error) {
+	q, err := parseQuery(r.URL.RawQuery, []string{idParam, "k"})
+	if err != nil {
+		return "", 0, 0, err
+	}
+	ext, ok := q[idParam]
+	if !ok || ext == "" {
+		return "", 0, 0, &paramError{idParam, fmt.Sprintf("missing parameter %s (e.g. ?%s=ID&k=%d)", idParam, idParam, DefaultK)}
+	}
+	if id, ok = lookup(idx, ext, n); !ok {
+		return "", 0, 0, &paramError{idParam, fmt.Sprintf("unknown %s %q", idParam, ext)}
+	}
+	k, err = h.parseK(q)
+	return ext, id, k, err
 }
 
 // recommend: score = dot(user, item) over all items, the user's train items
 // masked, top k by score (ties by lower dense item id).
 func (h *Handler) recommend(w http.ResponseWriter, r *http.Request) {
-	ext := r.URL.Query().Get("user")
-	u, ok := lookup(h.userIdx, ext, h.nu)
-	if !ok {
-		h.writeError(w, http.StatusNotFound, fmt.Sprintf("unknown user %q", ext))
-		return
-	}
-	k, err := h.parseK(r)
+	ext, u, k, err := h.request(r, "user", h.userIdx, h.nu)
 	if err != nil {
-		h.writeError(w, http.StatusBadRequest, err.Error())
+		h.writeParamError(w, err)
 		return
 	}
 	b := h.bufs.Get().(*buffers)
@@ -210,15 +299,9 @@ func (h *Handler) recommend(w http.ResponseWriter, r *http.Request) {
 // similar: score = cosine(item, other) over all items, the item itself
 // excluded, top k (ties by lower dense item id). Zero vectors score 0.
 func (h *Handler) similar(w http.ResponseWriter, r *http.Request) {
-	ext := r.URL.Query().Get("item")
-	i, ok := lookup(h.itemIdx, ext, h.ni)
-	if !ok {
-		h.writeError(w, http.StatusNotFound, fmt.Sprintf("unknown item %q", ext))
-		return
-	}
-	k, err := h.parseK(r)
+	ext, i, k, err := h.request(r, "item", h.itemIdx, h.ni)
 	if err != nil {
-		h.writeError(w, http.StatusBadRequest, err.Error())
+		h.writeParamError(w, err)
 		return
 	}
 	b := h.bufs.Get().(*buffers)
@@ -259,21 +342,33 @@ func lookup(idx map[string]uint32, ext string, n int) (uint32, bool) {
 	return uint32(v), true
 }
 
-func (h *Handler) parseK(r *http.Request) (int, error) {
-	s := r.URL.Query().Get("k")
-	if s == "" {
+// parseK reads k from q: absent means min(DefaultK, maxK); present, it must
+// be a decimal integer in [1, maxK].
+func (h *Handler) parseK(q map[string]string) (int, error) {
+	s, ok := q["k"]
+	if !ok {
 		return min(DefaultK, h.maxK), nil
 	}
 	k, err := strconv.Atoi(s)
 	if err != nil || k < 1 || k > h.maxK {
-		return 0, fmt.Errorf("bad k %q: want an integer in [1, %d]", s, h.maxK)
+		return 0, &paramError{"k", fmt.Sprintf("bad k %q: want an integer in [1, %d]", s, h.maxK)}
 	}
 	return k, nil
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, code int, msg string) {
-	h.log.Debug("serve: request error", "status", code, "error", msg)
-	writeJSON(w, code, ErrorResponse{Error: msg})
+// writeParamError answers 400 for a *paramError (naming its parameter) and
+// for any other error.
+func (h *Handler) writeParamError(w http.ResponseWriter, err error) {
+	var param string
+	if pe, ok := err.(*paramError); ok {
+		param = pe.param
+	}
+	h.writeError(w, http.StatusBadRequest, param, err.Error())
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, code int, param, msg string) {
+	h.log.Debug("serve: request error", "status", code, "param", param, "error", msg)
+	writeJSON(w, code, ErrorResponse{Error: msg, Param: param})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,13 +68,14 @@ func TestHandler(t *testing.T) {
 		// a itself excluded, ties by dense id.
 		{"/similar?item=a&k=2", 200, `{"item":"a","items":[{"item":"b","score":1},{"item":"c","score":1}]}`},
 		{"/similar?item=e&k=1", 200, `{"item":"e","items":[{"item":"d","score":1}]}`},
-		{"/recommend?user=zed", 404, `{"error":"unknown user \"zed\""}`},
-		{"/recommend", 404, `{"error":"unknown user \"\""}`},
-		{"/similar?item=zz&k=2", 404, `{"error":"unknown item \"zz\""}`},
-		{"/recommend?user=alice&k=0", 400, `{"error":"bad k \"0\": want an integer in [1, 50]"}`},
-		{"/recommend?user=alice&k=x", 400, `{"error":"bad k \"x\": want an integer in [1, 50]"}`},
-		{"/similar?item=a&k=51", 400, `{"error":"bad k \"51\": want an integer in [1, 50]"}`},
-		{"/nope", 404, `{"error":"no such endpoint \"/nope\" (GET /recommend?user=ID\u0026k=N or /similar?item=ID\u0026k=N)"}`},
+		// Escaped values are unescaped before lookup.
+		{"/similar?item=%61&k=1", 200, `{"item":"a","items":[{"item":"b","score":1}]}`},
+		{"/recommend?user=zed", 400, `{"error":"unknown user \"zed\"","param":"user"}`},
+		{"/similar?item=zz&k=2", 400, `{"error":"unknown item \"zz\"","param":"item"}`},
+		{"/recommend?user=alice&k=0", 400, `{"error":"bad k \"0\": want an integer in [1, 50]","param":"k"}`},
+		{"/similar?item=a&k=51", 400, `{"error":"bad k \"51\": want an integer in [1, 50]","param":"k"}`},
+		{"/healthz", 200, `{"status":"ok","users":2,"items":5}`},
+		{"/nope", 404, `{"error":"no such endpoint \"/nope\" (GET /recommend?user=ID\u0026k=N, /similar?item=ID\u0026k=N or /healthz)"}`},
 	} {
 		code, body := get(t, h, tc.url)
 		if code != tc.code || body != tc.body+"\n" {
@@ -84,6 +86,64 @@ func TestHandler(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/recommend?user=alice", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /recommend = %d, want 405", rec.Code)
+	}
+}
+
+// TestHandlerBadQuery: every malformed, unknown, repeated or out-of-range
+// query parameter is answered 400 with a JSON error naming the parameter,
+// never with a default result.
+func TestHandlerBadQuery(t *testing.T) {
+	h, err := NewHandler(testModel(t), Options{MaxK: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query string // raw query after "/recommend?" or the full path when it starts with "/"
+		param string
+		msg   string // a substring of the error
+	}{
+		{"user=alice&k=3%zz", "k", `invalid URL escape "%zz"`},
+		{"user=al%zzice&k=3", "user", `invalid URL escape`},
+		{"us%zzer=alice", "us%zzer", `parameter name`},
+		{"user=alice&k=3%", "k", `invalid URL escape`},
+		{"user=alice&kk=3", "kk", `unknown parameter "kk"`},
+		{"user=alice&k=3&debug", "debug", `unknown parameter "debug"`},
+		{"user=alice&k=3&k=4", "k", `more than once`},
+		{"user=alice&user=bob", "user", `more than once`},
+		{"", "user", `missing parameter user`},
+		{"k=3", "user", `missing parameter user`},
+		{"user=&k=3", "user", `missing parameter user`},
+		{"user=zed", "user", `unknown user "zed"`},
+		{"user=alice;k=3", "user", `unknown user "alice;k=3"`},
+		{"user=alice&k=x", "k", `bad k "x"`},
+		{"user=alice&k=", "k", `bad k ""`},
+		{"user=alice&k=3.0", "k", `bad k "3.0"`},
+		{"user=alice&k=-1", "k", `bad k "-1"`},
+		{"user=alice&k=0", "k", `bad k "0"`},
+		{"user=alice&k=51", "k", `bad k "51"`},
+		{"user=alice&k=99999999999999999999", "k", `bad k`},
+		{"/similar?item=a&k=2%zz", "k", `invalid URL escape`},
+		{"/similar?user=alice", "user", `unknown parameter "user" (this endpoint takes only item and k)`},
+		{"/similar", "item", `missing parameter item`},
+		{"/similar?item=zz", "item", `unknown item "zz"`},
+		{"/healthz?x=1", "x", `unknown parameter "x" (this endpoint takes no parameters)`},
+	} {
+		url := tc.query
+		if !strings.HasPrefix(url, "/") {
+			url = "/recommend?" + url
+		}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path, req.URL.RawQuery, _ = strings.Cut(url, "?")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var e ErrorResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Errorf("GET %s: body %q is not a JSON error: %v", url, rec.Body, err)
+			continue
+		}
+		if rec.Code != http.StatusBadRequest || e.Param != tc.param || !strings.Contains(e.Error, tc.msg) {
+			t.Errorf("GET %s = %d %s, want 400 naming param %q with %q", url, rec.Code, rec.Body, tc.param, tc.msg)
+		}
 	}
 }
 
@@ -98,8 +158,8 @@ func TestHandlerDenseIDs(t *testing.T) {
 		t.Errorf("dense ids: %d %s", code, body)
 	}
 	for _, id := range []string{"2", "01", "-1", "x"} {
-		if code, _ := get(t, h, "/recommend?user="+id); code != 404 {
-			t.Errorf("user %q: %d, want 404", id, code)
+		if code, _ := get(t, h, "/recommend?user="+id); code != 400 {
+			t.Errorf("user %q: %d, want 400", id, code)
 		}
 	}
 }
@@ -203,6 +263,17 @@ func TestServerShutdown(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != `{"user":"bob","items":[{"item":"e","score":2}]}`+"\n" {
 		t.Fatalf("live server: %d %s", resp.StatusCode, b)
 	}
+	// The raw query reaches the handler unparsed: a bad escape is a 400 over
+	// the wire too, not the default 20 items.
+	resp, err = http.Get("http://" + s.Addr() + "/recommend?user=bob&k=3%zz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), `"param":"k"`) {
+		t.Fatalf("live server, k=3%%zz: %d %s, want 400 naming k", resp.StatusCode, b)
+	}
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +298,27 @@ func TestServerShutdown(t *testing.T) {
 	}
 	if _, err := Listen("256.0.0.1:1", h); err == nil {
 		t.Fatal("Listen on a bad address: no error")
+	}
+}
+
+func TestBindsAllInterfaces(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		all  bool
+	}{
+		{":9090", true},
+		{"0.0.0.0:9090", true},
+		{"[::]:9090", true},
+		{":0", true},
+		{"127.0.0.1:8080", false},
+		{"[::1]:8080", false},
+		{"localhost:8080", false},
+		{"10.1.2.3:80", false},
+		{"no-port", false},
+	} {
+		if got := BindsAllInterfaces(tc.addr); got != tc.all {
+			t.Errorf("BindsAllInterfaces(%q) = %v, want %v", tc.addr, got, tc.all)
+		}
 	}
 }
 

@@ -55,9 +55,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// BindsAllInterfaces reports whether a listen address such as ":9090",
+// "0.0.0.0:9090" or "[::]:9090" accepts connections on every network
+// interface rather than on one (loopback, a named host or a specific IP).
+func BindsAllInterfaces(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false // Listen refuses it anyway
+	}
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
 // ListenAndServe serves h on addr until ctx is done, then shuts down
 // gracefully, giving in-flight requests up to grace (0: DefaultShutdownGrace).
-// It returns nil after a clean shutdown.
+// An addr that binds every interface (BindsAllInterfaces) is served, with a
+// warning logged that names it. It returns nil after a clean shutdown.
 func ListenAndServe(ctx context.Context, addr string, h http.Handler, grace time.Duration) error {
 	s, err := Listen(addr, h)
 	if err != nil {
@@ -67,6 +83,10 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler, grace time
 		grace = DefaultShutdownGrace
 	}
 	slog.Info("serve: listening", "addr", s.Addr())
+	if BindsAllInterfaces(addr) {
+		slog.Warn("serve: listening on every network interface: anyone who can reach this host can query the model; use 127.0.0.1:PORT to keep it local",
+			"addr", addr)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 	select {
