@@ -25,7 +25,8 @@
 // directory, fsyncs it, renames it into place and fsyncs the directory, so a
 // crash leaves either the old set of checkpoints or the new one plus, at
 // worst, a temp file that readers ignore and the next Save removes. One
-// process writes a directory at a time.
+// process writes a directory at a time. Files named like checkpoints that
+// fail verification are never deleted: pruning moves them to corrupt/.
 //
 // The package never touches the model: tensors are plain named float32
 // arrays. A consumer.Tensor converts with checkpoints.Tensor(t) (identical
@@ -106,6 +107,53 @@ type Position struct {
 	// (curriculum.Schedule.At's arguments) the next step uses.
 	CurriculumEpoch int `json:"curriculum_epoch"`
 	CurriculumStep  int `json:"curriculum_step"`
+	// EpochLossSum, EpochLossCount and EpochExamples accumulate Epoch's
+	// batches before BatchCursor (step losses summed in batch order, steps,
+	// examples), so a resumed epoch reports the mean loss an uninterrupted
+	// one does.
+	EpochLossSum   Float `json:"epoch_loss_sum"`
+	EpochLossCount int   `json:"epoch_loss_count"`
+	EpochExamples  int   `json:"epoch_examples"`
+}
+
+// Float is a float64 that survives the JSON header exactly, NaN and
+// infinities included (written as the strings "NaN", "+Inf", "-Inf"; finite
+// values as JSON numbers, which round-trip bit for bit).
+type Float float64
+
+// MarshalJSON writes f as a number, or as a string when it is not finite.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = Float(math.NaN())
+		return nil
+	case `"+Inf"`:
+		*f = Float(math.Inf(1))
+		return nil
+	case `"-Inf"`:
+		*f = Float(math.Inf(-1))
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("checkpoints: float %s: %w", b, err)
+	}
+	*f = Float(v)
+	return nil
 }
 
 // Header is the JSON header of a checkpoint file.
@@ -280,18 +328,60 @@ func Read(path string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// Save writes ck atomically and durably as dir/ckpt-<ck.Step>.trd (creating
-// dir), removes temp files left by an earlier crash, and then keeps the
-// keepLast checkpoints with the highest steps (keepLast ≤ 0 keeps all),
-// never the one just written. It returns the path written.
+// Save writes ck atomically and durably as dir/ckpt-<ck.Step>.trd with a
+// fresh Writer (which verifies every older file it prunes by reading it);
+// see Writer.Save.
 func Save(dir string, ck *Checkpoint, keepLast int) (string, error) {
-	return save(dir, ck, keepLast, nil)
+	return NewWriter(dir, keepLast).Save(ck)
+}
+
+// Writer saves one run's checkpoints into a directory and keeps the newest
+// keepLast valid checkpoints of that run. It remembers the files it has
+// written or verified (by size and modification time), so pruning reads an
+// older file at most once. A Writer is not safe for concurrent use, and one
+// process writes a directory at a time (the trainer holds a run-dir lock).
+type Writer struct {
+	dir      string
+	keepLast int
+	known    map[string]stamp
+}
+
+// stamp is what a Writer remembers of a verified checkpoint file.
+type stamp struct {
+	size              int64
+	mod               time.Time
+	configHash, fprnt string
+}
+
+// NewWriter returns a Writer for dir keeping keepLast checkpoints
+// (keepLast ≤ 0 keeps all).
+func NewWriter(dir string, keepLast int) *Writer {
+	return &Writer{dir: dir, keepLast: keepLast, known: map[string]stamp{}}
+}
+
+// Save writes ck atomically and durably as dir/ckpt-<ck.Step>.trd (creating
+// dir) and removes temp files left by an earlier crash. It then prunes:
+// walking from the highest step down it keeps keepLast valid checkpoints
+// with ck's config hash and fingerprint (always counting the one just
+// written, which is never pruned) and removes older ones. Files that fail
+// verification are not counted: corrupt ones are moved to dir/corrupt/
+// (MoveAside) with a warning, unreadable ones are left in place with a
+// warning. Valid checkpoints of another config or data set (left by a
+// forced resume) are not counted and are removed once older than the one
+// just written. It returns the path written.
+func (w *Writer) Save(ck *Checkpoint) (string, error) {
+	return w.save(ck, nil)
 }
 
 // crashHook lets tests stop save at a stage, as a crash would.
 type crashHook func(stage string) error
 
 func save(dir string, ck *Checkpoint, keepLast int, hook crashHook) (string, error) {
+	return NewWriter(dir, keepLast).save(ck, hook)
+}
+
+func (w *Writer) save(ck *Checkpoint, hook crashHook) (string, error) {
+	dir := w.dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("checkpoints: %w", err)
 	}
@@ -337,12 +427,115 @@ func save(dir string, ck *Checkpoint, keepLast int, hook crashHook) (string, err
 		return "", fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
 	}
 	ck.Path = final
-	if keepLast > 0 {
-		if err := prune(dir, keepLast, final); err != nil {
+	if st, err := os.Stat(final); err == nil {
+		w.known[final] = stamp{st.Size(), st.ModTime(), ck.ConfigHash, ck.Fingerprint}
+	}
+	if w.keepLast > 0 {
+		if err := w.prune(ck); err != nil {
 			return final, err
 		}
 	}
 	return final, nil
+}
+
+// identify verifies the checkpoint at path (once per size and modification
+// time) and returns its config hash and fingerprint.
+func (w *Writer) identify(path string) (configHash, fingerprint string, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("checkpoints: %w", err)
+	}
+	if k, ok := w.known[path]; ok && k.size == st.Size() && k.mod.Equal(st.ModTime()) {
+		return k.configHash, k.fprnt, nil
+	}
+	ck, err := Read(path)
+	if err != nil {
+		delete(w.known, path)
+		return "", "", err
+	}
+	w.known[path] = stamp{st.Size(), st.ModTime(), ck.ConfigHash, ck.Fingerprint}
+	return ck.ConfigHash, ck.Fingerprint, nil
+}
+
+// prune applies Save's keep rule after written was saved.
+func (w *Writer) prune(written *Checkpoint) error {
+	fs, err := files(w.dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	kept := 0
+	for i := len(fs) - 1; i >= 0; i-- {
+		f := fs[i]
+		if f.path == written.Path {
+			kept++
+			continue
+		}
+		hash, fp, err := w.identify(f.path)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				slog.Warn("checkpoints: unreadable checkpoint left in place, not counted toward keep_last", "path", f.path, "err", err)
+				continue
+			}
+			dst, merr := MoveAside(f.path)
+			if merr != nil {
+				errs = append(errs, merr)
+				continue
+			}
+			slog.Warn("checkpoints: moved a corrupt checkpoint aside, not counted toward keep_last", "path", f.path, "to", dst, "err", err)
+			continue
+		}
+		mine := hash == written.ConfigHash && fp == written.Fingerprint
+		if mine && kept < w.keepLast {
+			kept++
+			continue
+		}
+		if !mine && f.step > written.Step {
+			slog.Warn("checkpoints: newer checkpoint of another config or data set left in place, not counted toward keep_last", "path", f.path)
+			continue
+		}
+		if err := os.Remove(f.path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(w.known, f.path)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("checkpoints: prune %s: %w", w.dir, err)
+	}
+	return nil
+}
+
+// CorruptDir is the subdirectory of a checkpoint directory that unusable
+// checkpoint files are moved to (never deleted).
+const CorruptDir = "corrupt"
+
+// MoveAside moves the checkpoint file at path into the corrupt/
+// subdirectory beside it (adding .1, .2, ... when the name is taken) and
+// returns its new path. Readers never look there.
+func MoveAside(path string) (string, error) {
+	dir := filepath.Join(filepath.Dir(path), CorruptDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("checkpoints: move %s aside: %w", path, err)
+	}
+	base := filepath.Base(path)
+	dst := filepath.Join(dir, base)
+	for n := 1; ; n++ {
+		if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		dst = filepath.Join(dir, base+"."+strconv.Itoa(n))
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("checkpoints: move %s aside: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return dst, fmt.Errorf("checkpoints: fsync %s: %w", filepath.Dir(path), err)
+	}
+	if err := syncDir(dir); err != nil {
+		return dst, fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
+	}
+	return dst, nil
 }
 
 type bufWriter struct {
@@ -411,26 +604,6 @@ func files(dir string) ([]entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].step < out[j].step })
 	return out, nil
-}
-
-func prune(dir string, keep int, protect string) error {
-	fs, err := files(dir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for i := 0; i < len(fs)-keep; i++ {
-		if fs[i].path == protect {
-			continue
-		}
-		if err := os.Remove(fs[i].path); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("checkpoints: prune %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Skipped is a checkpoint file Latest could not use.

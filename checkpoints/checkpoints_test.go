@@ -312,3 +312,137 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+// TestKeepLastCountsOnlyValid puts stray files named like checkpoints into
+// the directory (garbage at a step above every real one, a truncated copy,
+// a valid checkpoint of another config) and requires keep_last to keep that
+// many valid checkpoints of this run: corrupt files are moved to corrupt/
+// (not deleted, not counted), the other config's older checkpoint is pruned.
+func TestKeepLastCountsOnlyValid(t *testing.T) {
+	tests := []struct {
+		name  string
+		keep  int
+		stray map[string][]byte // file name → contents
+		// want: steps left in dir; moved: names in corrupt/
+		want  []int
+		moved []string
+	}{
+		{"garbage at a high step", 2, map[string][]byte{"ckpt-99999.trd": []byte("not a checkpoint")},
+			[]int{40, 50}, []string{"ckpt-99999.trd"}},
+		{"empty file", 1, map[string][]byte{"ckpt-45.trd": {}}, []int{50}, []string{"ckpt-45.trd"}},
+		{"two garbage files", 3, map[string][]byte{"ckpt-7.trd": []byte("x"), "ckpt-100000.trd": []byte("TRDCKPT\x00junk")},
+			[]int{30, 40, 50}, []string{"ckpt-100000.trd", "ckpt-7.trd"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, b := range tt.stray {
+				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := NewWriter(dir, tt.keep)
+			for _, s := range []int{10, 20, 30, 40, 50} {
+				if _, err := w.Save(sample(s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			infos, err := List(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, in := range infos {
+				if !in.Valid {
+					t.Errorf("invalid file still counted in dir: %s (%s)", in.Path, in.Error)
+				}
+				got = append(got, in.Step)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("steps %v, want %v", got, tt.want)
+			}
+			ents, _ := os.ReadDir(filepath.Join(dir, CorruptDir))
+			var moved []string
+			for _, e := range ents {
+				moved = append(moved, e.Name())
+			}
+			if !reflect.DeepEqual(moved, tt.moved) {
+				t.Errorf("corrupt/ holds %v, want %v", moved, tt.moved)
+			}
+			for _, name := range tt.moved {
+				b, err := os.ReadFile(filepath.Join(dir, CorruptDir, name))
+				if err != nil || !bytes.Equal(b, tt.stray[name]) {
+					t.Errorf("%s was not moved intact: %v", name, err)
+				}
+			}
+		})
+	}
+
+	t.Run("other config", func(t *testing.T) {
+		dir := t.TempDir()
+		other := sample(5)
+		other.ConfigHash = "another"
+		if _, err := Save(dir, other, 0); err != nil {
+			t.Fatal(err)
+		}
+		w := NewWriter(dir, 2)
+		for _, s := range []int{10, 20} {
+			if _, err := w.Save(sample(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		infos, _ := List(dir)
+		if len(infos) != 2 || infos[0].Step != 10 || infos[1].Step != 20 {
+			t.Fatalf("after a forced resume the older checkpoint of another config should be pruned and not counted: %+v", infos)
+		}
+	})
+}
+
+// TestMoveAsideNeverOverwrites moves two files of the same name aside.
+func TestMoveAsideNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "ckpt-3.trd")
+	for i, body := range []string{"first", "second"} {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst, err := MoveAside(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(dir, CorruptDir, "ckpt-3.trd")
+		if i == 1 {
+			want += ".1"
+		}
+		if b, _ := os.ReadFile(dst); dst != want || string(b) != body {
+			t.Fatalf("moved to %s holding %q, want %s holding %q", dst, b, want, body)
+		}
+	}
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("source still present: %v", err)
+	}
+}
+
+// TestEpochLossRoundTrip stores the running loss of a partial epoch,
+// non-finite values included, and reads it back bit for bit.
+func TestEpochLossRoundTrip(t *testing.T) {
+	for _, v := range []float64{0, 1.0 / 3, -2.5e-300, math.MaxFloat64, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		dir := t.TempDir()
+		ck := sample(4)
+		ck.EpochLossSum, ck.EpochLossCount, ck.EpochExamples = Float(v), 17, 2176
+		p, err := Save(dir, ck, 1)
+		if err != nil {
+			t.Fatalf("%v: %v", v, err)
+		}
+		got, err := Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(float64(got.EpochLossSum)) != math.Float64bits(v) && !(math.IsNaN(v) && math.IsNaN(float64(got.EpochLossSum))) {
+			t.Errorf("loss sum %v read back as %v", v, got.EpochLossSum)
+		}
+		if got.EpochLossCount != 17 || got.EpochExamples != 2176 {
+			t.Errorf("count/examples %d/%d", got.EpochLossCount, got.EpochExamples)
+		}
+	}
+}
