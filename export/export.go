@@ -12,6 +12,14 @@
 //	RUN/embeddings/items.npy   float32 '<f4', C order, shape (NumItems, Dim); row i is dense item i
 //	RUN/embeddings/users.tsv   optional: "dense_id\texternal_id" header, then one line per user in dense order
 //	RUN/embeddings/items.tsv   optional: the same for items
+//	RUN/embeddings/manifest.json  optional: {"fingerprint", "users", "items", "dim"}
+//
+// The manifest records the fingerprint of the feature store the embeddings
+// were trained on (featurestore.Store.Fingerprint), so that readers can
+// refuse a different or regenerated store, whose ids and splits would not
+// match the rows. SaveDir removes the old manifest before it replaces the
+// matrices and writes the new one last, so a manifest always describes the
+// matrices beside it.
 //
 // `trainerd export --out DIR` writes the same four file names directly into
 // DIR. Every file is written atomically (temp file in the same directory,
@@ -21,6 +29,7 @@ package export
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +52,9 @@ const (
 	UsersTSV = "users.tsv"
 	// ItemsTSV is the item id map (optional).
 	ItemsTSV = "items.tsv"
+	// ManifestJSON records the store fingerprint and the matrix shapes
+	// (optional; written when Embeddings.Fingerprint is set).
+	ManifestJSON = "manifest.json"
 	// TSVHeader is the first line of an id map.
 	TSVHeader = "dense_id\texternal_id"
 )
@@ -62,6 +74,20 @@ type Embeddings struct {
 	// no id maps (then the dense id is the only name).
 	UserIDs []string
 	ItemIDs []string
+	// Fingerprint is the fingerprint of the feature store the embeddings
+	// were trained on (featurestore.Store.Fingerprint); "" when unknown.
+	// It is saved in and loaded from ManifestJSON.
+	Fingerprint string
+}
+
+// Manifest is the JSON content of ManifestJSON.
+type Manifest struct {
+	// Fingerprint is the training store's fingerprint.
+	Fingerprint string `json:"fingerprint"`
+	// Users, Items and Dim are the matrix shapes the manifest describes.
+	Users int `json:"users"`
+	Items int `json:"items"`
+	Dim   int `json:"dim"`
 }
 
 // NumUsers is the number of user rows.
@@ -107,6 +133,11 @@ func SaveDir(dir string, e *Embeddings) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	// The old manifest describes the old matrices: drop it before they change.
+	if err := os.Remove(filepath.Join(dir, ManifestJSON)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("export: %w", err)
+	}
+	man := Manifest{Fingerprint: e.Fingerprint, Users: e.NumUsers(), Items: e.NumItems(), Dim: e.Dim}
 	files := []struct {
 		name  string
 		write func(io.Writer) error
@@ -116,6 +147,11 @@ func SaveDir(dir string, e *Embeddings) error {
 		{ItemsNPY, func(w io.Writer) error { return WriteNPY(w, e.Items, e.NumItems(), e.Dim) }, false},
 		{UsersTSV, func(w io.Writer) error { return WriteIDMap(w, e.UserIDs) }, e.UserIDs == nil},
 		{ItemsTSV, func(w io.Writer) error { return WriteIDMap(w, e.ItemIDs) }, e.ItemIDs == nil},
+		{ManifestJSON, func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(man)
+		}, e.Fingerprint == ""},
 	}
 	for _, f := range files {
 		if f.skip {
@@ -132,8 +168,10 @@ func SaveDir(dir string, e *Embeddings) error {
 func Load(runDir string) (*Embeddings, error) { return LoadDir(Dir(runDir)) }
 
 // LoadDir reads users.npy and items.npy from dir (both required, with the
-// same column count) and users.tsv / items.tsv when present (their line
-// counts must match the matrices).
+// same column count), users.tsv / items.tsv when present (their line counts
+// must match the matrices) and manifest.json when present (its shapes must
+// match; it sets Fingerprint). A missing matrix gives an error wrapping
+// fs.ErrNotExist.
 func LoadDir(dir string) (*Embeddings, error) {
 	e := &Embeddings{}
 	var ucols, icols int
@@ -166,7 +204,37 @@ func LoadDir(dir string) (*Embeddings, error) {
 		}
 		*m.dst = ids
 	}
+	if err := e.loadManifest(filepath.Join(dir, ManifestJSON)); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// loadManifest sets e.Fingerprint from the manifest at path, if there is
+// one, after checking that it describes e's matrices.
+func (e *Embeddings) loadManifest(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("export: %s: %w", path, err)
+	}
+	if m.Fingerprint == "" {
+		return fmt.Errorf("export: %s: no fingerprint", path)
+	}
+	if m.Users != e.NumUsers() || m.Items != e.NumItems() || m.Dim != e.Dim {
+		return fmt.Errorf("export: %s describes %d users × %d items, dim %d, but the matrices beside it are %d × %d, dim %d",
+			path, m.Users, m.Items, m.Dim, e.NumUsers(), e.NumItems(), e.Dim)
+	}
+	e.Fingerprint = m.Fingerprint
+	return nil
 }
 
 func readNPYFile(path string) ([]float32, int, int, error) {

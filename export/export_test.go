@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -286,5 +287,45 @@ func TestNumPyLoads(t *testing.T) {
 	data, r, c, err := ReadNPY(f)
 	if err != nil || r != 4 || c != 3 || data[11] != 11 {
 		t.Fatalf("read numpy file: (%d,%d) %v %v", r, c, data, err)
+	}
+}
+
+// TestManifest: the store fingerprint round-trips through manifest.json, a
+// save without one removes the stale manifest, and a manifest that does not
+// describe the matrices beside it is refused naming the file.
+func TestManifest(t *testing.T) {
+	run := t.TempDir()
+	e := &Embeddings{Dim: 2, Users: []float32{1, 2, 3, 4}, Items: []float32{5, 6}, Fingerprint: "fp-a"}
+	if err := Save(run, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(run)
+	if err != nil || got.Fingerprint != "fp-a" {
+		t.Fatalf("Load = %+v, %v; want fingerprint fp-a", got, err)
+	}
+	var m Manifest
+	if b, err := os.ReadFile(filepath.Join(Dir(run), ManifestJSON)); err != nil || json.Unmarshal(b, &m) != nil ||
+		m != (Manifest{Fingerprint: "fp-a", Users: 2, Items: 1, Dim: 2}) {
+		t.Fatalf("manifest %+v (%v)", m, err)
+	}
+	// Saved again without a fingerprint: no manifest claims the old one.
+	if err := Save(run, &Embeddings{Dim: 2, Users: e.Users, Items: e.Items}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Load(run); err != nil || got.Fingerprint != "" {
+		t.Fatalf("after a save without fingerprint: %+v, %v", got, err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"shape", `{"fingerprint":"fp-a","users":3,"items":1,"dim":2}`, "3 users"},
+		{"no fingerprint", `{"users":2,"items":1,"dim":2}`, "no fingerprint"},
+		{"junk", `{"fingerprint":`, "manifest.json"},
+		{"unknown key", `{"fingerprint":"x","users":2,"items":1,"dim":2,"extra":1}`, "extra"},
+	} {
+		if err := os.WriteFile(filepath.Join(Dir(run), ManifestJSON), []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(run); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ManifestJSON) {
+			t.Errorf("%s: err = %v, want one naming %s and %q", tc.name, err, ManifestJSON, tc.want)
+		}
 	}
 }
