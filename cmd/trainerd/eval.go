@@ -19,7 +19,7 @@ import (
 
 func newEvalCmd() *cobra.Command {
 	var store, runDir string
-	var asJSON bool
+	var asJSON, force bool
 	var ks []int
 	cmd := &cobra.Command{
 		Use:   "eval --store DIR --run-dir DIR [--k 20] [--json]",
@@ -33,32 +33,44 @@ It prints one JSON object with recall@K, ndcg@K, precision@K, hit@K, mrr@K (the
 reciprocal rank truncated at K), mrr (reciprocal rank of the first test item in
 the full ranking) and users (the number of test users averaged over), for
 every --k given. Without --json a short table goes to stdout instead.
-Set OPENBLAS_NUM_THREADS=1: eval runs one GEMM per worker goroutine itself.`,
+Set OPENBLAS_NUM_THREADS=1: eval runs one GEMM per worker goroutine itself.
+
+The store must be the one the run was trained on: its fingerprint is checked
+against the one the run records (RUN/embeddings/manifest.json, else the newest
+checkpoint), and a different or regenerated store is refused unless --force.
+A run stopped before its first evaluation has no embeddings yet; resume it
+with the same train command.`,
 		Example: `  trainerd eval --store store/gowalla --run-dir runs/lightgcn-1 --json
   trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEvalCmd(cmd, store, runDir, ks, asJSON, cmd.OutOrStdout())
+			return runEvalCmd(cmd, store, runDir, ks, asJSON, force, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&store, "store", "", "feature store directory holding the train and test split (required)")
 	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/users.npy and items.npy (required)")
 	cmd.Flags().IntSliceVar(&ks, "k", []int{eval.DefaultK}, "cutoff K; repeat or comma-separate for several")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (the default output is a table)")
+	cmd.Flags().BoolVar(&force, "force", false, "evaluate even if the store's fingerprint differs from the run's training store")
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("run-dir")
 	return cmd
 }
 
-func runEvalCmd(cmd *cobra.Command, storeDir, runDir string, ks []int, asJSON bool, w io.Writer) error {
+func runEvalCmd(cmd *cobra.Command, storeDir, runDir string, ks []int, asJSON, force bool, w io.Writer) error {
 	if len(ks) == 0 {
 		return fmt.Errorf("eval: --k needs at least one value")
 	}
-	emb, err := export.Load(runDir)
+	emb, err := loadRun(runDir)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	train, test, err := loadSplits(storeDir)
+	s, err := openRunStore(runDir, storeDir, emb, force)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	train, test, err := loadSplits(s, storeDir)
+	s.Close()
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -90,14 +102,9 @@ func runEvalCmd(cmd *cobra.Command, storeDir, runDir string, ks []int, asJSON bo
 	return nil
 }
 
-// loadSplits opens the store read-only and returns its train graph and the
-// test interactions as a graph of the same shape.
-func loadSplits(storeDir string) (train, test *graph.Bipartite, err error) {
-	s, err := featurestore.Open(storeDir, featurestore.Options{ReadOnly: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer s.Close()
+// loadSplits returns the store's train graph and the test interactions as a
+// graph of the same shape.
+func loadSplits(s *featurestore.Store, storeDir string) (train, test *graph.Bipartite, err error) {
 	if train, err = s.LoadGraph(); err != nil {
 		return nil, nil, err
 	}
@@ -113,14 +120,4 @@ func loadSplits(storeDir string) (train, test *graph.Bipartite, err error) {
 		return nil, nil, fmt.Errorf("store %s: test split: %w", storeDir, err)
 	}
 	return train, test, nil
-}
-
-// loadTrainGraph opens the store read-only and returns its train graph.
-func loadTrainGraph(storeDir string) (*graph.Bipartite, error) {
-	s, err := featurestore.Open(storeDir, featurestore.Options{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	return s.LoadGraph()
 }
