@@ -99,7 +99,9 @@ type Position struct {
 	Epoch int `json:"epoch"`
 	// Step is the number of optimiser steps done so far (the next global step).
 	Step int `json:"step"`
-	// BatchCursor is the index of the next batch within Epoch.
+	// BatchCursor is the index of the next batch within Epoch. Equal to the
+	// epoch's batch count, it records "Epoch trained, its end (the
+	// evaluation when one is due) pending": a resume runs that end next.
 	BatchCursor int `json:"batch_cursor"`
 	// RNG is the trainer's opaque random-generator state.
 	RNG []byte `json:"rng,omitempty"`

@@ -24,6 +24,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/oklog/run"
@@ -78,8 +81,17 @@ type Result struct {
 	Checkpoint string
 }
 
-// CurveFile is the run-directory file holding the evaluation history.
+// CurveFile is the run-directory file holding the evaluation history, one
+// record per evaluated epoch, by ascending epoch.
 const CurveFile = "curve.json"
+
+// LockFile is the run-directory file a training process holds an exclusive
+// lock (flock) on for its lifetime; it holds the holder's pid. Readers of a
+// run (eval, export, serve) do not take it.
+const LockFile = ".trainerd.lock"
+
+// ErrRunDirLocked: another process is training in the run directory.
+var ErrRunDirLocked = errors.New("run directory locked")
 
 // EvalRecord is one evaluation in the run's history (CurveFile).
 type EvalRecord struct {
@@ -109,6 +121,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("trainer: run dir: %w", err)
 	}
+	lock, err := lockRunDir(o.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	j, err := newJob(o)
 	if err != nil {
 		return nil, err
@@ -161,6 +178,7 @@ type job struct {
 	status  obs.StatusBox
 	userIDs []string
 	itemIDs []string
+	ckw     *checkpoints.Writer
 	curve   []EvalRecord
 	// embedEpoch is the epoch whose neighborhoods Embed samples.
 	embedEpoch int
@@ -169,7 +187,8 @@ type job struct {
 
 func newJob(o Options) (*job, error) {
 	cfg := o.Config
-	j := &job{o: o, cfg: cfg, log: o.Logger, metrics: obs.NewMetrics()}
+	j := &job{o: o, cfg: cfg, log: o.Logger, metrics: obs.NewMetrics(),
+		ckw: checkpoints.NewWriter(checkpoints.Dir(o.RunDir), cfg.Checkpoint.KeepLast)}
 	store, err := featurestore.Open(o.StoreDir, featurestore.Options{ReadOnly: true, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("trainer: store %s: %w", o.StoreDir, err)
@@ -295,7 +314,22 @@ func epochParams(p curriculum.Params) producer.EpochParams {
 	return producer.EpochParams{HardPer: p.HardPer, PoolSize: p.PoolSize, RankLo: p.RankLo, RankHi: p.RankHi}
 }
 
+// resume loads the newest valid checkpoint and returns its position (epoch
+// 1 with none). When checkpoint files exist but none is usable it refuses,
+// listing each file and why, unless Force: then it logs that loudly, moves
+// the files to the checkpoint directory's corrupt/ and starts from scratch.
 func (j *job) resume() (checkpoints.Position, error) {
+	pos, err := j.resumeCheckpoint()
+	if err != nil {
+		return pos, err
+	}
+	if err := j.loadCurve(pos.Epoch); err != nil {
+		return pos, err
+	}
+	return pos, nil
+}
+
+func (j *job) resumeCheckpoint() (checkpoints.Position, error) {
 	pos := checkpoints.Position{Epoch: 1}
 	dir := checkpoints.Dir(j.o.RunDir)
 	ck, skipped, err := checkpoints.Latest(dir)
@@ -303,13 +337,34 @@ func (j *job) resume() (checkpoints.Position, error) {
 		j.log.Warn("skipped invalid checkpoint", "path", s.Path, "reason", s.Err)
 	}
 	if errors.Is(err, checkpoints.ErrNoCheckpoint) || errors.Is(err, os.ErrNotExist) {
+		if len(skipped) == 0 {
+			return pos, nil
+		}
+		if !j.o.Force {
+			var b strings.Builder
+			for _, s := range skipped {
+				fmt.Fprintf(&b, "\n  %s: %v", s.Path, s.Err)
+			}
+			return pos, fmt.Errorf("trainer: %s: none of its %d checkpoint files is usable, refusing to start over from scratch:%s\n"+
+				"run with --force to move them to %s and train from scratch: %w",
+				dir, len(skipped), b.String(), filepath.Join(dir, checkpoints.CorruptDir), checkpoints.ErrNoCheckpoint)
+		}
+		j.log.Error("every checkpoint is unusable: training from scratch (forced); moving them aside",
+			"dir", dir, "files", len(skipped))
+		for _, s := range skipped {
+			dst, err := checkpoints.MoveAside(s.Path)
+			if err != nil {
+				return pos, fmt.Errorf("trainer: %w", err)
+			}
+			j.log.Error("moved unusable checkpoint aside", "path", s.Path, "to", dst, "reason", s.Err)
+		}
 		return pos, nil
 	}
 	if err != nil {
 		return pos, fmt.Errorf("trainer: checkpoints: %w", err)
 	}
 	if err := ck.Check(j.hash, j.fp, j.o.Force); err != nil {
-		return pos, fmt.Errorf("trainer: %s: %w (use --force to resume anyway)", ck.Path, err)
+		return pos, fmt.Errorf("trainer: %w", err) // the error names the file and --force
 	}
 	state := make([]consumer.Tensor, len(ck.Tensors))
 	for i, t := range ck.Tensors {
@@ -319,7 +374,6 @@ func (j *job) resume() (checkpoints.Position, error) {
 		return pos, fmt.Errorf("trainer: load %s: %w", ck.Path, err)
 	}
 	j.trainSec = ck.TrainSeconds
-	j.loadCurve()
 	j.log.Info("resumed", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "batch", ck.BatchCursor)
 	return ck.Position, nil
 }
@@ -332,7 +386,8 @@ func (j *job) save(pos checkpoints.Position) (string, error) {
 	}
 	ck := &checkpoints.Checkpoint{Header: checkpoints.Header{Position: pos, ConfigHash: j.hash,
 		Fingerprint: j.fp, WallTime: time.Now(), TrainSeconds: j.trainSec}, Tensors: ts}
-	path, err := checkpoints.Save(checkpoints.Dir(j.o.RunDir), ck, j.cfg.Checkpoint.KeepLast)
+	j.log.Debug("writing checkpoint", "epoch", pos.Epoch, "step", pos.Step, "batch", pos.BatchCursor)
+	path, err := j.ckw.Save(ck)
 	if err != nil {
 		return "", fmt.Errorf("trainer: checkpoint: %w", err)
 	}
@@ -369,8 +424,9 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		// for its examples/s and the epoch line.
 		epochStart := time.Now()
 		epochT0 := epochStart
-		var lossSum float64
-		var nLoss, examples int
+		// examples counts this process's share of the epoch (its rate);
+		// pos carries the whole epoch's loss sum, steps and examples.
+		var examples int
 		var waited time.Duration
 		interrupted := false
 		for {
@@ -399,8 +455,9 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			}
 			pos.Step++
 			pos.BatchCursor++
-			lossSum += st.Loss
-			nLoss++
+			pos.EpochLossSum += checkpoints.Float(st.Loss)
+			pos.EpochLossCount++
+			pos.EpochExamples += st.Examples
 			examples += st.Examples
 			j.observe(pos, st, examples, epochT0, waited, pl.Stats().QueueDepth, perEpoch)
 			if ctx.Err() != nil {
@@ -422,7 +479,10 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		pl.Close()
 		j.trainSec += time.Since(epochStart).Seconds()
 		res.Epoch, res.Step = pos.Epoch, pos.Step
-		if interrupted {
+		// stop checkpoints pos as it stands and ends the run as interrupted.
+		// With BatchCursor at the epoch's end, the checkpoint records
+		// "epoch trained, its end (evaluation) pending", which a resume runs.
+		stop := func() (*Result, error) {
 			if j.o.Progress != nil {
 				j.o.Progress.Clear()
 			}
@@ -431,28 +491,34 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 				return res, err
 			}
 			res.Checkpoint, res.Interrupted = path, true
-			j.log.Info("interrupted: checkpoint written, stopping", "path", path, "epoch", epoch, "step", pos.Step)
+			j.log.Info("interrupted: checkpoint written, stopping", "path", path, "epoch", epoch, "step", pos.Step, "batch", pos.BatchCursor)
 			j.status.Update(func(s *obs.Status) { s.State = "stopped" })
 			return res, nil
 		}
+		if interrupted {
+			return stop()
+		}
 		secs := time.Since(epochT0).Seconds()
 		loss := 0.0
-		if nLoss > 0 {
-			loss = lossSum / float64(nLoss)
+		if pos.EpochLossCount > 0 {
+			loss = float64(pos.EpochLossSum) / float64(pos.EpochLossCount)
 		}
 		evalDue := epoch == cfg.Train.Epochs || (cfg.Train.EvalEvery > 0 && epoch%cfg.Train.EvalEvery == 0)
 		line := fmt.Sprintf("epoch %3d  loss %.4f  examples/s %8.0f  train %.1fs", epoch, loss, float64(examples)/max(secs, 1e-9), secs)
 		if evalDue {
+			j.log.Debug("evaluating", "epoch", epoch)
 			m, evalSec, err := j.evaluate(ctx, epoch, loss)
 			if err != nil {
 				if ctx.Err() == nil {
 					return res, err
 				}
-			} else {
-				res.Eval = m
-				k := cfg.Train.EvalK
-				line += fmt.Sprintf("  recall@%d %.4f  ndcg@%d %.4f  eval %.1fs", k, m.Recall(k), k, m.NDCG(k), evalSec)
+				// Interrupted mid-evaluation: the epoch is trained but not
+				// evaluated, and the checkpoint must say so.
+				return stop()
 			}
+			res.Eval = m
+			k := cfg.Train.EvalK
+			line += fmt.Sprintf("  recall@%d %.4f  ndcg@%d %.4f  eval %.1fs", k, m.Recall(k), k, m.NDCG(k), evalSec)
 		}
 		if j.o.Progress != nil {
 			j.o.Progress.Clear()
@@ -460,6 +526,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		fmt.Fprintln(j.o.Out, line)
 		pos.Epoch++
 		pos.BatchCursor = 0
+		pos.EpochLossSum, pos.EpochLossCount, pos.EpochExamples = 0, 0, 0
 		if res.Checkpoint, err = j.save(pos); err != nil {
 			return res, err
 		}
@@ -526,7 +593,7 @@ func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metri
 	if err := export.Save(j.o.RunDir, e); err != nil {
 		return nil, 0, fmt.Errorf("trainer: save embeddings: %w", err)
 	}
-	j.curve = append(j.curve, EvalRecord{Epoch: epoch, Loss: loss, TrainSeconds: j.trainSec, Metrics: m})
+	j.curve = setRecord(j.curve, EvalRecord{Epoch: epoch, Loss: loss, TrainSeconds: j.trainSec, Metrics: m})
 	if err := j.saveCurve(); err != nil {
 		return nil, 0, err
 	}
@@ -557,14 +624,47 @@ func (j *job) saveCurve() error {
 	})
 }
 
-// loadCurve restores the evaluation history after a resume.
-func (j *job) loadCurve() {
-	b, err := os.ReadFile(filepath.Join(j.o.RunDir, CurveFile))
+// setRecord puts r into curve (ascending by epoch) in place of any record
+// of the same epoch, so re-running an evaluation after a crash never
+// duplicates it.
+func setRecord(curve []EvalRecord, r EvalRecord) []EvalRecord {
+	i := sort.Search(len(curve), func(i int) bool { return curve[i].Epoch >= r.Epoch })
+	if i < len(curve) && curve[i].Epoch == r.Epoch {
+		curve[i] = r
+		return curve
+	}
+	return slices.Insert(curve, i, r)
+}
+
+// loadCurve restores the evaluation history for a run positioned at the
+// start (or middle) of epoch: records of epochs before it are kept, one per
+// epoch; records of epoch and later come from work the checkpoint does not
+// hold (a crash after an evaluation, before its checkpoint) and are dropped,
+// since training redoes that work. curve.json is rewritten when that
+// changes it. A curve.json that does not parse is an error naming it.
+func (j *job) loadCurve(epoch int) error {
+	path := filepath.Join(j.o.RunDir, CurveFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		j.curve = nil
+		return nil
+	}
 	if err != nil {
-		return
+		return fmt.Errorf("trainer: %w", err)
 	}
-	var pts []EvalRecord
-	if json.Unmarshal(b, &pts) == nil {
-		j.curve = pts
+	var recs []EvalRecord
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return fmt.Errorf("trainer: %s: %w (move it away to start the curve over)", path, err)
 	}
+	j.curve = nil
+	for _, r := range recs {
+		if r.Epoch < epoch {
+			j.curve = setRecord(j.curve, r)
+		}
+	}
+	if len(j.curve) != len(recs) {
+		j.log.Info("curve: dropped records the checkpoint does not cover", "path", path, "kept", len(j.curve), "dropped", len(recs)-len(j.curve))
+		return j.saveCurve()
+	}
+	return nil
 }
