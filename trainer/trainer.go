@@ -570,7 +570,7 @@ func (j *job) embeddings(ctx context.Context) (*export.Embeddings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trainer: embed: %w", err)
 	}
-	return &export.Embeddings{Dim: e.Dim, Users: e.Users, Items: e.Items, UserIDs: j.userIDs, ItemIDs: j.itemIDs}, nil
+	return &export.Embeddings{Dim: e.Dim, Users: e.Users, Items: e.Items, UserIDs: j.userIDs, ItemIDs: j.itemIDs, Fingerprint: j.fp}, nil
 }
 
 func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metrics, float64, error) {
