@@ -11,9 +11,10 @@
 // Environment variables: every key k has TRAINERD_<K> where K is k upper-cased
 // with "." replaced by "_", e.g. TRAINERD_MODEL_LR for model.lr and
 // TRAINERD_CURRICULUM_LR_KIND for curriculum.lr.kind. Values are parsed as the
-// key's type. Environment variables that name no key are ignored (TRAINERD_DATA
-// is used by the tests for the data directory, which is why the data section
-// is called dataset).
+// key's type. A TRAINERD_* variable that names no key is refused (a misspelled
+// key must not be ignored), except the few non-config variables NonConfigEnv
+// lists (TRAINERD_DATA, the tests' data directory, is why the data section is
+// called dataset).
 //
 // A struct field tagged `mapstructure:",squash"` (Producer's embedded
 // producer.Config) has its keys inlined into the enclosing section, both when
@@ -24,9 +25,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
-	"regexp"
-	"strings"
 
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/curriculum"
@@ -119,13 +117,22 @@ type HTTP struct {
 
 // Default returns the default configuration, the one an empty YAML file gives.
 // The producer section is producer.Config's EnsureDefaults, with two
-// exceptions: producer.layers is 2, matching the default model (pinsage, whose
-// model.layers 0 means 2), and producer.walk.stop_nodes stays 0, which the
-// producer resolves to producer.neighbors.t, so changing t alone moves it too.
+// exceptions: producer.layers is derived from the model (Resolve: the default
+// model, pinsage, has model.layers 0, which means 2), and
+// producer.walk.stop_nodes stays 0, which the producer resolves to
+// producer.neighbors.t, so changing t alone moves it too.
 func Default() Config {
+	c := unresolvedDefault()
+	c.Resolve()
+	return c
+}
+
+// unresolvedDefault is Default before Resolve: the layer of defaults Load
+// starts from, where producer.layers 0 means "derive it from the model".
+func unresolvedDefault() Config {
 	var pc producer.Config
 	pc.EnsureDefaults()
-	pc.Layers = defaultConvLayers
+	pc.Layers = 0
 	pc.Walk.StopNodes = 0
 	return Config{
 		Dataset: Dataset{Store: "store"},
@@ -141,6 +148,31 @@ func Default() Config {
 		Curriculum: curriculum.Config{Unit: curriculum.UnitEpoch},
 		HTTP:       HTTP{Addr: "127.0.0.1:0"},
 	}
+}
+
+// Resolve fills the keys whose zero value means "derived from another key"
+// and which the producer cannot derive itself: producer.layers 0 becomes
+// model.layers (0 there = 2) for the models that convolve over the
+// producer's computation graph (pinsage, graphsage); for the others it stays
+// 0, as they build none. Load calls it before Validate; it is idempotent.
+func (c *Config) Resolve() {
+	if c.Producer.Layers == 0 && Convolves(c.Model.Model) {
+		c.Producer.Layers = c.ConvLayers()
+	}
+}
+
+// Convolves reports whether model (a model.name) convolves over the
+// producer's K-hop computation graph, so producer.layers must equal its
+// model.layers.
+func Convolves(model string) bool { return model == "pinsage" || model == "graphsage" }
+
+// ConvLayers is the number of convolution layers the model has: model.layers,
+// or 2 when it is 0 (consumer.Config.Layers: "2 otherwise").
+func (c *Config) ConvLayers() int {
+	if c.Model.Layers == 0 {
+		return defaultConvLayers
+	}
+	return c.Model.Layers
 }
 
 // defaultConvLayers is what model.layers 0 means for pinsage and graphsage
@@ -178,138 +210,6 @@ func invalid(key, format string, args ...any) error {
 	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...), Kind: ErrInvalid}
 }
 
-var deviceRE = regexp.MustCompile(`^(auto|cpu|cuda|cuda:[0-9]+)$`)
-
-// Validate checks ranges, enums and cross-field rules; the error names the key.
-// Zero values documented as "auto" (model.layers, model.hidden,
-// model.aggregator, model.inputs, model.threads, producer.workers,
-// producer.seed, producer.walk.stop_nodes, producer.hard.steps) are valid.
-// The producer.* keys other than workers and queue are checked by
-// producer.Config.Validate, on the values as given (a zero that producer
-// would replace by its default is refused where the default is not zero, as
-// Default() never holds such a zero); every bad producer key is reported, each
-// as a *KeyError of kind ErrInvalid, joined with errors.Join when several.
-func (c *Config) Validate() error {
-	m := c.Model
-	enums := []struct {
-		key, v  string
-		allowed []string
-	}{
-		{"model.name", m.Model, []string{"mf", "deepwalk", "lightgcn", "ngcf", "graphsage", "pinsage"}},
-		{"model.aggregator", m.Aggregator, []string{"", "importance", "mean", "max", "pool", "gcn", "gat"}},
-		{"model.inputs", m.Inputs, []string{"", "id", "features", "both"}},
-		{"model.loss", m.Loss, []string{"bpr", "margin", "softmax", "ccl"}},
-		{"model.optimizer", m.Optimizer, []string{"adam", "sgd", "adagrad"}},
-		{"model.lr_schedule", m.LRSchedule, []string{"", "constant", "step", "cosine"}},
-	}
-	for _, e := range enums {
-		found := false
-		for _, a := range e.allowed {
-			found = found || e.v == a
-		}
-		if !found {
-			return invalid(e.key, "want one of %q, got %q", e.allowed, e.v)
-		}
-	}
-	type bound struct {
-		key    string
-		v      float64
-		min    float64
-		strict bool // v > min rather than v ≥ min
-	}
-	bounds := []bound{
-		{"model.dim", float64(m.Dim), 0, true},
-		{"model.layers", float64(m.Layers), 0, false},
-		{"model.hidden", float64(m.Hidden), 0, false},
-		{"model.margin", m.Margin, 0, false},
-		{"model.neg_weight", m.NegWeight, 0, true},
-		{"model.temperature", m.Temperature, 0, true},
-		{"model.history_weight", m.HistoryWeight, 0, false},
-		{"model.history_max", float64(m.HistoryMax), 0, false},
-		{"model.history_degree_power", m.HistoryDegreePower, 0, false},
-		{"model.dropout", m.Dropout, 0, false},
-		{"model.l2", m.L2, 0, false},
-		{"model.lr", m.LR, 0, true},
-		{"model.threads", float64(m.Threads), 0, false},
-		{"model.warmup_steps", float64(m.WarmupSteps), 0, false},
-		{"model.decay_steps", float64(m.DecaySteps), 0, false},
-		{"model.decay_rate", m.DecayRate, 0, false},
-		{"model.min_lr", m.MinLR, 0, false},
-		{"model.init_std", m.InitStd, 0, true},
-		{"producer.workers", float64(c.Producer.Workers), 0, false},
-		{"producer.queue", float64(c.Producer.Queue), 0, true},
-		{"train.epochs", float64(c.Train.Epochs), 0, true},
-		{"train.eval_every", float64(c.Train.EvalEvery), 0, false},
-		{"train.eval_k", float64(c.Train.EvalK), 0, true},
-		{"checkpoint.every_steps", float64(c.Checkpoint.EverySteps), 0, false},
-		{"checkpoint.every_minutes", c.Checkpoint.EveryMinutes, 0, false},
-		{"checkpoint.keep_last", float64(c.Checkpoint.KeepLast), 0, true},
-	}
-	for _, b := range bounds {
-		if b.strict && !(b.v > b.min) {
-			return invalid(b.key, "must be > %g, got %g", b.min, b.v)
-		}
-		if !b.strict && !(b.v >= b.min) {
-			return invalid(b.key, "must be ≥ %g, got %g", b.min, b.v)
-		}
-	}
-	if m.HistoryWeight > 1 {
-		return invalid("model.history_weight", "must be ≤ 1, got %g", m.HistoryWeight)
-	}
-	if m.Dropout >= 1 {
-		return invalid("model.dropout", "must be < 1, got %g", m.Dropout)
-	}
-	if m.HistoryWeight == 0 {
-		if m.HistoryEmbedOnly {
-			return invalid("model.history_embed_only", "needs model.history_weight > 0")
-		}
-		if m.HistoryDegreePower != 0 {
-			return invalid("model.history_degree_power", "needs model.history_weight > 0")
-		}
-	}
-	if m.HistoryEmbedOnly && m.HistoryLinear {
-		return invalid("model.history_linear", "is learned in training, which model.history_embed_only leaves the aggregation out of")
-	}
-	if m.HistoryEmbedOnly && m.HistoryMax != 0 {
-		return invalid("model.history_max", "samples training histories, which model.history_embed_only leaves out")
-	}
-	for _, k := range []struct {
-		key string
-		set bool
-	}{{"model.history_weight", m.HistoryWeight > 0}, {"model.dropout", m.Dropout > 0}} {
-		if k.set && m.Model != "mf" {
-			return invalid(k.key, "is MF's user tower: needs model.name mf, got %q", m.Model)
-		}
-		if k.set && c.Producer.Examples.Kind != "user_item" {
-			return invalid(k.key, "needs user queries: producer.examples.kind user_item, got %q", c.Producer.Examples.Kind)
-		}
-	}
-	if err := producerErrors(c.Producer.Config.Validate()); err != nil {
-		return err
-	}
-	if m.Model == "pinsage" || m.Model == "graphsage" {
-		want, what := m.Layers, "model.layers"
-		if want == 0 {
-			want, what = defaultConvLayers, "model.layers (0 = 2)"
-		}
-		if c.Producer.Layers != want {
-			return invalid("producer.layers", "must equal %s for %s, got %d", what, m.Model, c.Producer.Layers)
-		}
-	}
-	if !deviceRE.MatchString(c.Train.Device) {
-		return invalid("train.device", "want auto, cpu, cuda or cuda:N, got %q", c.Train.Device)
-	}
-	if a := c.HTTP.Addr; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return invalid("http.addr", "want host:port or \"\", got %q (%v)", a, err)
-		}
-	}
-	if err := c.Curriculum.Validate(); err != nil {
-		return fmt.Errorf("config: %w", &wrapped{err})
-	}
-	return nil
-}
-
 // wrapped marks a curriculum error as ErrInvalid while keeping its message
 // (which already names the curriculum.* key).
 type wrapped struct{ err error }
@@ -328,34 +228,6 @@ func (c *Config) Base() curriculum.Params {
 		RankLo: c.Producer.Hard.RankLo, RankHi: c.Producer.Hard.RankHi,
 		PoolSize: c.Producer.Negatives.PoolSize, LR: c.Model.LR, Margin: c.Model.Margin,
 	}
-}
-
-// producerErrors turns producer.Config.Validate's error, a join of messages
-// "producer.<key>: <what>", into *KeyErrors of kind ErrInvalid: one, or
-// several joined. A message that names no producer key (not expected) keeps
-// its text under the key "producer".
-func producerErrors(err error) error {
-	if err == nil {
-		return nil
-	}
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	out := make([]error, 0, len(errs))
-	for _, e := range errs {
-		key, msg, ok := strings.Cut(e.Error(), ": ")
-		if !ok || !strings.HasPrefix(key, "producer.") || strings.ContainsAny(key, " \t") {
-			key, msg = "producer", e.Error()
-		}
-		out = append(out, &KeyError{Key: key, Msg: msg, Kind: ErrInvalid})
-	}
-	if len(out) == 1 {
-		return out[0]
-	}
-	return errors.Join(out...)
 }
 
 // Schedule returns the curriculum schedule of c over c.Base().

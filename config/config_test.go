@@ -90,7 +90,7 @@ func TestBadConfigs(t *testing.T) {
 		{"keep_last zero", "checkpoint:\n  keep_last: 0\n", nil, "checkpoint.keep_last", ErrInvalid, "must be > 0"},
 		{"bad addr", "http:\n  addr: localhost\n", nil, "http.addr", ErrInvalid, "host:port"},
 		{"layers mismatch", "model:\n  layers: 3\nproducer:\n  layers: 2\n", nil, "producer.layers", ErrInvalid, "model.layers"},
-		{"layers vs model default", "", []string{"producer.layers=0"}, "producer.layers", ErrInvalid, "model.layers (0 = 2)"},
+		{"layers vs model default", "", []string{"producer.layers=3"}, "producer.layers", ErrInvalid, "model.layers 0 = 2, producer.layers 3"},
 		{"curriculum kind", "curriculum:\n  lr:\n    kind: exp\n", nil, "curriculum.lr.kind", ErrInvalid, "exp"},
 		{"curriculum cosine", "curriculum:\n  margin:\n    kind: cosine\n    start: 0.2\n", nil, "curriculum.margin.over", ErrInvalid, "over"},
 		{"curriculum unit", "", []string{"curriculum.unit=hour"}, "curriculum.unit", ErrInvalid, "hour"},

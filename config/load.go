@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,60 +122,129 @@ func Keys() []string {
 	return out
 }
 
+// NonConfigEnv lists the TRAINERD_* environment variables that are not
+// config keys and that Load therefore accepts without reading them:
+// TRAINERD_DATA (the tests' data directory), TRAINERD_LONG (long tests),
+// TRAINERD_GOWALLA, TRAINERD_BENCH_CPU and TRAINERD_EXPECT_GPU (test and
+// benchmark switches), TRAINERD_CUDA_BINARY and TRAINERD_CUDA_HANDOVER (the
+// CPU binary's hand-over to trainerd-cuda). Any other TRAINERD_* variable
+// that names no key is refused. It returns a new slice on each call.
+func NonConfigEnv() []string {
+	return []string{
+		"TRAINERD_DATA", "TRAINERD_LONG", "TRAINERD_GOWALLA", "TRAINERD_BENCH_CPU",
+		"TRAINERD_EXPECT_GPU", "TRAINERD_CUDA_BINARY", "TRAINERD_CUDA_HANDOVER",
+	}
+}
+
 // Load builds the effective configuration: the defaults, then the YAML file
 // at path (skipped when path is ""), then TRAINERD_* environment variables,
 // then sets, each "dotted.key=value" with value parsed as YAML (so
 // "curriculum.lr.values=[[0, 1e-3], [10, 5e-4]]" works). The result is
-// validated. Errors are *KeyError naming the full key where one is at fault.
+// resolved (Resolve) and validated (Validate). Errors are *KeyError naming
+// the full key (or, for an environment variable that names no key, the
+// variable) where one is at fault; every unknown key, wrong type and invalid
+// value is reported at once, joined with errors.Join.
 func Load(path string, sets []string) (*Config, error) {
-	v := viper.New()
-	def := Default()
-	defs := map[string]any{}
-	flatten(reflect.ValueOf(def), "", defs)
-	known := map[string]bool{}
-	for k, val := range defs {
-		known[k] = true
-		v.SetDefault(k, val)
-		// Explicit bindings (not AutomaticEnv): a variable named after a
-		// section, such as TRAINERD_DATA, must not shadow its keys.
-		if err := v.BindEnv(k, EnvName(k)); err != nil {
-			return nil, fmt.Errorf("config: bind %s: %w", k, err)
-		}
-	}
+	var raw []byte
 	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
+	}
+	return load(path, raw, os.Environ(), sets)
+}
+
+// load is Load with the file's contents (used when path != "") and the
+// environment ("NAME=value" entries, as os.Environ) given.
+func load(path string, raw []byte, environ []string, sets []string) (*Config, error) {
+	v := viper.New()
+	defs := map[string]any{}
+	flatten(reflect.ValueOf(unresolvedDefault()), "", defs)
+	known := map[string]bool{}
+	byEnv := map[string]string{}
+	for k, val := range defs {
+		known[k] = true
+		byEnv[EnvName(k)] = k
+		v.SetDefault(k, val)
+	}
+	var errs errList
+	if path != "" {
 		v.SetConfigType("yaml")
 		if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 	}
+	// The environment, in a fixed order so errors are too. Empty values are
+	// ignored (as unset), like viper's own environment binding.
+	fromEnv := map[string]bool{}
+	other := map[string]bool{}
+	for _, name := range NonConfigEnv() {
+		other[name] = true
+	}
+	env := slices.Clone(environ)
+	sort.Strings(env)
+	for _, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix+"_") || other[name] {
+			continue
+		}
+		k, ok := byEnv[name]
+		if !ok {
+			errs.add(&KeyError{Key: name, Msg: "environment variable names no config key" + suggest(name, byEnv), Kind: ErrUnknownKey})
+			continue
+		}
+		if val != "" {
+			v.Set(k, val)
+			fromEnv[k] = true
+		}
+	}
+	fromSet := map[string]bool{}
 	for _, s := range sets {
 		k, val, ok := strings.Cut(s, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, fmt.Errorf("config: --set %q: want key=value", s)
+			errs.add(fmt.Errorf("config: --set %q: want key=value", s))
+			continue
 		}
 		if !known[k] {
-			return nil, &KeyError{Key: k, Msg: "unknown key", Kind: ErrUnknownKey}
+			errs.add(&KeyError{Key: k, Msg: "unknown key (--set)", Kind: ErrUnknownKey})
+			continue
 		}
 		var parsed any
 		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
-			return nil, &KeyError{Key: k, Msg: fmt.Sprintf("--set value %q is not YAML: %v", val, err), Kind: ErrType}
+			errs.add(&KeyError{Key: k, Msg: fmt.Sprintf("--set value %q is not YAML: %v", val, err), Kind: ErrType})
+			continue
 		}
 		if parsed == nil {
 			parsed = ""
 		}
 		v.Set(k, parsed)
+		fromSet[k] = true
 	}
-	if err := checkTree(v.AllSettings(), reflect.TypeOf(def), ""); err != nil {
-		if path != "" {
-			if ke, ok := err.(*KeyError); ok {
-				ke.Msg += " (file " + path + ", environment or --set)"
+	// Where a key's value came from, for type errors: the highest layer
+	// that set it.
+	origin := func(key string) string {
+		base, _, _ := strings.Cut(key, "[")
+		switch {
+		case fromSet[base]:
+			return "--set"
+		case fromEnv[base]:
+			return "environment " + EnvName(base)
+		case path != "":
+			return "file " + path
+		}
+		return ""
+	}
+	for _, err := range checkTree(v.AllSettings(), reflect.TypeOf(Config{}), "") {
+		if ke, ok := err.(*KeyError); ok {
+			if o := origin(ke.Key); o != "" {
+				ke.Msg += " (" + o + ")"
 			}
 		}
+		errs.add(err)
+	}
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	var cfg Config
@@ -182,10 +252,48 @@ func Load(path string, sets []string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	normalize(reflect.ValueOf(&cfg).Elem())
+	cfg.Resolve()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// suggest returns " (did you mean NAME?)" for the known variable closest to
+// name by edit distance, when one is close (at most a third of its length
+// away), else "".
+func suggest(name string, byEnv map[string]string) string {
+	best, bestD := "", len(name)/3+1
+	for known := range byEnv {
+		if d := editDistance(name, known); d < bestD || (d == bestD && best != "" && known < best) {
+			best, bestD = known, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " (did you mean " + best + "?)"
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // normalize turns empty slices into nil so a printed `[]` loads back equal.
@@ -206,16 +314,18 @@ func normalize(v reflect.Value) {
 	}
 }
 
-// checkTree checks val against t, naming unknown keys and wrong types.
-func checkTree(val any, t reflect.Type, key string) error {
+// checkTree checks val against t and returns every unknown key and wrong
+// type under it, in key order.
+func checkTree(val any, t reflect.Type, key string) []error {
 	if val == nil {
 		return nil
 	}
+	one := func(err error) []error { return []error{err} }
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := val.(map[string]any)
 		if !ok {
-			return typeErr(key, "a mapping", val)
+			return one(typeErr(key, "a mapping", val))
 		}
 		fields := map[string]reflect.Type{}
 		for _, f := range fieldsOf(t) {
@@ -226,6 +336,7 @@ func checkTree(val any, t reflect.Type, key string) error {
 			names = append(names, k)
 		}
 		sort.Strings(names)
+		var errs []error
 		for _, k := range names {
 			full := k
 			if key != "" {
@@ -233,52 +344,50 @@ func checkTree(val any, t reflect.Type, key string) error {
 			}
 			ft, ok := fields[k]
 			if !ok {
-				return &KeyError{Key: full, Msg: "unknown key", Kind: ErrUnknownKey}
+				errs = append(errs, &KeyError{Key: full, Msg: "unknown key", Kind: ErrUnknownKey})
+				continue
 			}
-			if err := checkTree(m[k], ft, full); err != nil {
-				return err
-			}
+			errs = append(errs, checkTree(m[k], ft, full)...)
 		}
-		return nil
+		return errs
 	case reflect.Slice:
 		rv := reflect.ValueOf(val)
 		if rv.Kind() != reflect.Slice {
-			return typeErr(key, "a list", val)
+			return one(typeErr(key, "a list", val))
 		}
+		var errs []error
 		for i := range rv.Len() {
-			if err := checkTree(rv.Index(i).Interface(), t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
-				return err
-			}
+			errs = append(errs, checkTree(rv.Index(i).Interface(), t.Elem(), fmt.Sprintf("%s[%d]", key, i))...)
 		}
-		return nil
+		return errs
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if _, ok := asInt(val); !ok {
-			return typeErr(key, "an integer", val)
+			return one(typeErr(key, "an integer", val))
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if _, ok := val.(uint64); ok {
 			break
 		}
 		if n, ok := asInt(val); !ok || n < 0 {
-			return typeErr(key, "a non-negative integer", val)
+			return one(typeErr(key, "a non-negative integer", val))
 		}
 	case reflect.Float32, reflect.Float64:
 		if _, ok := asFloat(val); !ok {
-			return typeErr(key, "a number", val)
+			return one(typeErr(key, "a number", val))
 		}
 	case reflect.Bool:
 		switch x := val.(type) {
 		case bool:
 		case string:
 			if _, err := strconv.ParseBool(x); err != nil {
-				return typeErr(key, "true or false", val)
+				return one(typeErr(key, "true or false", val))
 			}
 		default:
-			return typeErr(key, "true or false", val)
+			return one(typeErr(key, "true or false", val))
 		}
 	case reflect.String:
 		if _, ok := val.(string); !ok {
-			return typeErr(key, "a string", val)
+			return one(typeErr(key, "a string", val))
 		}
 	}
 	return nil
