@@ -243,17 +243,22 @@ func load(path string, raw []byte, environ []string, sets []string) (*Config, er
 			}
 		}
 		errs.add(err)
+		errs.blocking = true
 	}
-	if err := errs.err(); err != nil {
-		return nil, err
+	if errs.blocking {
+		return nil, errs.err()
 	}
+	// Unknown variables and --set keys were never set, so the rest decodes
+	// and is validated too, all problems reported together.
 	var cfg Config
 	if err := v.UnmarshalExact(&cfg, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true }); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		errs.add(fmt.Errorf("config: %w", err))
+		return nil, errs.err()
 	}
 	normalize(reflect.ValueOf(&cfg).Elem())
 	cfg.Resolve()
-	if err := cfg.Validate(); err != nil {
+	errs.add(cfg.Validate())
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

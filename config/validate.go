@@ -114,6 +114,8 @@ func (l limit) check(key string, v float64, shown any) error {
 type errList struct {
 	errs []error
 	seen map[string]bool
+	// blocking is set by Load when an error leaves nothing to decode.
+	blocking bool
 }
 
 func (l *errList) add(err error) {

@@ -253,6 +253,11 @@ func TestUnknownEnv(t *testing.T) {
 	if c.Model.LR != 0.25 {
 		t.Errorf("TRAINERD_MODEL_LR=0.25 gave %g", c.Model.LR)
 	}
+	// Reported together with the invalid values of the keys it did not set.
+	_, err = load("", nil, []string{"TRAINERD_MODEL_LRR=5"}, []string{"model.dim=0", "model.nmae=mf"})
+	wantKeyErr(t, err, ErrUnknownKey, "TRAINERD_MODEL_LRR", "names no config key")
+	wantKeyErr(t, err, ErrUnknownKey, "model.nmae", "unknown key (--set)")
+	wantKeyErr(t, err, ErrInvalid, "model.dim", "must be > 0, got 0")
 	// Load reads the process environment.
 	t.Setenv("TRAINERD_MODEL_LRR", "5")
 	_, err = Load("", nil)
