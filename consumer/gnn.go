@@ -38,6 +38,10 @@ type convSpec interface {
 	forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error)
 	// needs says which hop inputs the aggregator uses.
 	needs() hopNeeds
+	// arch describes the hand-written network (convnet.go) for input
+	// width in, or reports false for aggregators that run on the gorgonia
+	// graph.
+	arch(in int) (netArch, bool)
 }
 
 type hopNeeds struct {
@@ -65,6 +69,12 @@ type convModel struct {
 	sched  optim.Schedule
 	hyperOverride
 	step int
+
+	// net is the hand-written network when the spec has one; the gorgonia
+	// machines below serve the other aggregators.
+	net      *convNet[float32]
+	netGrads [][]float32 // net's gradient of params[i]
+	sizes    []int       // scratch: a batch's layer sizes
 
 	train map[string]*machine
 	embed map[string]*machine
@@ -179,6 +189,26 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 		m.emb = initNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
 		if m.embOpt, err = newOpt(n, cfg.Dim); err != nil {
 			return nil, err
+		}
+	}
+	if arch, ok := spec.arch(cfg.Dim); ok {
+		arch.dim, arch.useID = cfg.Dim, m.useID
+		if m.useFeat {
+			arch.featDim = m.featDim
+		}
+		byName := make(map[string][]float32, len(m.params))
+		for _, p := range m.params {
+			byName[p.name] = p.data
+		}
+		if m.net, err = newConvNet(arch, byName); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, p := range m.params {
+			g, ok := m.net.grad[p.name]
+			if !ok {
+				return nil, fmt.Errorf("%s: parameter %s is not in the network", name, p.name)
+			}
+			m.netGrads = append(m.netGrads, g)
 		}
 	}
 	return m, nil
@@ -481,6 +511,9 @@ func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, err
 	if len(b.QueryIdx) == 0 {
 		return StepStats{}, nil
 	}
+	if m.net != nil {
+		return m.stepNet(b)
+	}
 	sizes := make([]int, m.k+1)
 	for k := range sizes {
 		sizes[k] = bucket(len(b.Layers[k]))
@@ -504,9 +537,47 @@ func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, err
 		}
 		p.opt.Update(p.data, nil, gd, lr)
 	}
+	var gx []float32
+	if m.useID {
+		gx = mc.grads[len(m.params)].Value().Data().([]float32)
+	}
+	return m.finishStep(b, gx, lr)
+}
+
+// stepNet is Step on the hand-written network.
+func (m *convModel) stepNet(b *producer.Batch) (StepStats, error) {
+	net, d, K := m.net, m.cfg.Dim, m.k
+	m.sizes = grow(m.sizes, K+1)
+	for k := range m.sizes {
+		m.sizes[k] = len(b.Layers[k])
+	}
+	net.setHops(m.sizes, b.T, b.NbrIdx, b.NbrW, true)
+	mK := m.sizes[K]
+	if m.useID {
+		x := net.inputRows(mK)
+		gatherRows(x, m.emb, b.Layers[K], d)
+	}
+	z := net.forward(mK, b.Feat)
+	m.applyMargin(m.loss.loss)
+	m.loss.setBatch(b)
+	m.loss.compute(z, m.sizes[0], d)
+	if m.loss.err != nil {
+		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, m.loss.err)
+	}
+	gx := net.backward(m.loss.dZ)
+	lr := m.lrAt(m.sched, m.step)
+	for i, p := range m.params {
+		p.opt.Update(p.data, nil, m.netGrads[i], lr)
+	}
+	return m.finishStep(b, gx, lr)
+}
+
+// finishStep applies the id rows' gradient gx (rows of Layers[K], when
+// useID) with the L2 term through the sparse optimiser, and counts the
+// step.
+func (m *convModel) finishStep(b *producer.Batch, gx []float32, lr float32) (StepStats, error) {
 	lossV := m.loss.value
 	if m.useID {
-		gx := mc.grads[len(m.params)].Value().Data().([]float32)
 		d := m.cfg.Dim
 		ids := b.Layers[m.k]
 		m.rows = m.rows[:0]
@@ -628,6 +699,11 @@ func (m *convModel) Embed(ctx context.Context) (*Embeddings, error) {
 		if m.useFeat {
 			feat = m.features(layers[m.k])
 		}
+		if m.net != nil {
+			z := m.embedNet(layers, idx, w, feat)
+			copy(out[lo*d:hi*d], z[:(hi-lo)*d])
+			continue
+		}
 		sizes := make([]int, m.k+1)
 		for k := range sizes {
 			sizes[k] = bucket(len(layers[k]))
@@ -658,6 +734,22 @@ func (m *convModel) Embed(ctx context.Context) (*Embeddings, error) {
 		}
 	}
 	return &Embeddings{Dim: d, Users: out[:m.info.NumUsers*d], Items: out[m.info.NumUsers*d:]}, nil
+}
+
+// embedNet runs the hand-written network forward on one computation
+// graph (hopsFor's layout) and returns its output rows.
+func (m *convModel) embedNet(layers [][]uint32, idx [][]int32, w [][]float32, feat []float32) []float32 {
+	net, K := m.net, m.k
+	m.sizes = grow(m.sizes, K+1)
+	for k := range m.sizes {
+		m.sizes[k] = len(layers[k])
+	}
+	net.setHops(m.sizes, m.embedT, idx, w, false)
+	mK := m.sizes[K]
+	if m.useID {
+		gatherRows(net.inputRows(mK), m.emb, layers[K], m.cfg.Dim)
+	}
+	return net.forward(mK, feat)
 }
 
 // features assembles the feature rows of nodes from Info (user columns

@@ -76,6 +76,26 @@ func (s *graphSAGE) needs() hopNeeds {
 	return hopNeeds{w: true, uniform: true, self: true}
 }
 
+// arch is the hand-written network of the mean and pool aggregators; gcn
+// and gat run on the gorgonia graph.
+func (s *graphSAGE) arch(in int) (netArch, bool) {
+	if s.agg != "mean" && s.agg != "pool" {
+		return netArch{}, false
+	}
+	var ls []layerArch
+	d := in
+	for l := 1; l <= s.k; l++ {
+		pre := fmt.Sprintf("sage%d/", l)
+		la := layerArch{in: d, out: s.width(l), uniform: true, act: l < s.k, w: pre + "W", wb: pre + "W/b"}
+		if s.agg == "pool" {
+			la.msg, la.maxPool, la.hid, la.q, la.qb = true, true, s.hidden, pre+"Q", pre+"Q/b"
+		}
+		ls = append(ls, la)
+		d = la.out
+	}
+	return netArch{layers: ls}, true
+}
+
 func (s *graphSAGE) forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error) {
 	var err error
 	for l := 1; l <= s.k; l++ {

@@ -60,6 +60,10 @@ func (s *pinSage) needs() hopNeeds {
 	return hopNeeds{w: true, self: true}
 }
 
+func (s *pinSage) arch(in int) (netArch, bool) {
+	return netArch{layers: pinSageArch(s.k, in, s.hidden, s.agg), dense: true, hidden: s.hidden, outDim: s.dim}, true
+}
+
 func (s *pinSage) forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error) {
 	var err error
 	for l := 1; l <= s.k; l++ {

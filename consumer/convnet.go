@@ -1,0 +1,590 @@
+//go:build !cuda
+
+package consumer
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/trainerd/trainerd/linalg"
+)
+
+// The hand-written CONVOLVE path: PinSage's layers (importance, mean and max
+// pooling) and GraphSAGE's mean and pool layers as plain forward and
+// backward passes over buffers that live as long as the model, with every
+// matrix product on linalg's GEMM. It computes what the gorgonia graph of
+// package nn computes (the same parameters, ReLU as x·[x ≥ 0] with its
+// gradient passing at 0, the same L2 normalisation) without building a
+// graph, without padding to bucketed shapes and without allocating once its
+// buffers have grown to a step's sizes. The network is generic in the float
+// type only so that its gradients can be checked in float64 against finite
+// differences; training runs it in float32.
+
+type float interface{ float32 | float64 }
+
+// layerArch describes one convolution layer: the input width in, the
+// message width hid (the width of Q·h; 0 without a message map), the
+// output width out, and which parts the layer has.
+type layerArch struct {
+	in, hid, out int
+	// msg: messages are ReLU(h·Q + q) (PinSage, GraphSAGE pool); without
+	// it the layer pools the input rows themselves (GraphSAGE mean).
+	msg bool
+	// maxPool pools by the slot-wise maximum over valid slots (the first
+	// maximal slot takes the gradient); otherwise by the weighted sum.
+	maxPool bool
+	// uniform weighs the valid slots 1/valid instead of by importance.
+	uniform bool
+	// act applies ReLU to h_self‖pool·W + b; norm then divides each row by
+	// sqrt(‖row‖² + 1e-12).
+	act, norm bool
+	// parameter names: Q and its bias (with msg), W and its bias.
+	q, qb, w, wb string
+}
+
+// netArch is a whole convolutional network: an optional feature projection
+// in front, the layers (layers[0] consumes Layers[K]), and PinSage's final
+// dense pair G2·ReLU(G1·z + g1) when dense is set.
+type netArch struct {
+	dim     int // input width of the first layer (model.dim)
+	featDim int // > 0: h = [x +] f·P + p with parameters proj/W, proj/b
+	useID   bool
+	layers  []layerArch
+	dense   bool
+	hidden  int // G1's width
+	outDim  int // G2's width
+}
+
+// pinSageArch is PinSage's network for aggregator agg.
+func pinSageArch(k, dim, hidden int, agg string) []layerArch {
+	var ls []layerArch
+	d := dim
+	for l := 1; l <= k; l++ {
+		pre := fmt.Sprintf("conv%d/", l)
+		ls = append(ls, layerArch{in: d, hid: hidden, out: hidden, msg: true, maxPool: agg == "max", uniform: agg == "mean",
+			act: true, norm: true, q: pre + "Q", qb: pre + "Q/b", w: pre + "W", wb: pre + "W/b"})
+		d = hidden
+	}
+	return ls
+}
+
+// hopCSR is one hop of a batch in compressed form: the valid slots of
+// each of the N targets (ptr, col into the M rows of the layer below, w the
+// aggregation weight), and for weighted pooling the transpose (for every
+// row of the layer below, the slots that read it, in slot order), which
+// turns the backward scatter into a gather.
+type hopCSR[F float] struct {
+	n, m      int
+	ptr       []int32
+	col       []int32
+	w         []F
+	tptr      []int32
+	tcol      []int32 // target of each incoming slot
+	tw        []F
+	transpose bool
+}
+
+// set fills the hop from the producer's layout: n targets with t slots
+// each (idx into m rows, weight > 0 marks a valid slot).
+func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpose bool) {
+	h.n, h.m, h.transpose = n, m, transpose
+	h.ptr = grow(h.ptr, n+1)
+	h.col = h.col[:0]
+	h.w = h.w[:0]
+	h.ptr[0] = 0
+	for u := 0; u < n; u++ {
+		valid := 0
+		for s := 0; s < t; s++ {
+			if w[u*t+s] > 0 {
+				valid++
+			}
+		}
+		for s := 0; s < t; s++ {
+			j := u*t + s
+			if !(w[j] > 0) {
+				continue
+			}
+			wt := F(w[j])
+			if uniform {
+				wt = F(1 / float32(valid))
+			}
+			h.col = append(h.col, idx[j])
+			h.w = append(h.w, wt)
+		}
+		h.ptr[u+1] = int32(len(h.col))
+	}
+	if !transpose {
+		return
+	}
+	nnz := len(h.col)
+	h.tptr = grow(h.tptr, m+1)
+	clear(h.tptr)
+	for _, c := range h.col {
+		h.tptr[c+1]++
+	}
+	for r := 0; r < m; r++ {
+		h.tptr[r+1] += h.tptr[r]
+	}
+	h.tcol = grow(h.tcol, nnz)
+	h.tw = grow(h.tw, nnz)
+	// fill in slot order: rows' incoming lists come out ordered by target
+	// then slot, the order gorgonia's serial scatter added them in.
+	next := h.tptr[:m] // reuse as cursors, restored below
+	for u := 0; u < n; u++ {
+		for j := h.ptr[u]; j < h.ptr[u+1]; j++ {
+			c := h.col[j]
+			p := next[c]
+			h.tcol[p], h.tw[p] = int32(u), h.w[j]
+			next[c]++
+		}
+	}
+	// next[r] now holds the end of row r, i.e. the start of row r+1
+	copy(h.tptr[1:], h.tptr[:m])
+	h.tptr[0] = 0
+}
+
+// convLayer is one layer's parameters, gradients and activations.
+type convLayer[F float] struct {
+	a              layerArch
+	Q, q, W, b     []F // parameters (Q, q nil without msg)
+	dQ, dq, dW, db []F // their gradients, overwritten by backward
+
+	hop  *hopCSR[F]
+	h    []F     // the input of the last forward (M×in), not owned
+	m    []F     // messages M×hid (msg)
+	arg  []int32 // max pooling: the row each (target, column) came from, -1 if none
+	cat  []F     // N×(in+p): h_self ‖ pool
+	out  []F     // N×out
+	nrm  []F     // N row norms (norm)
+	dcat []F
+	dsrc []F // M×p gradient of the pooled rows (msg)
+	dh   []F // M×in gradient of the input
+}
+
+// width of the pooled rows.
+func (l *convLayer[F]) p() int {
+	if l.a.msg {
+		return l.a.hid
+	}
+	return l.a.in
+}
+
+// forward maps h (M×in) through hop to N×out.
+func (l *convLayer[F]) forward(h []F, hop *hopCSR[F], avx bool) []F {
+	a := l.a
+	M, N, d, p := hop.m, hop.n, a.in, l.p()
+	l.h, l.hop = h[:M*d], hop
+	src := l.h
+	if a.msg {
+		l.m = grow(l.m, M*a.hid)
+		broadcastRows(l.m, l.q, M)
+		gemm(false, false, M, a.hid, d, l.h, d, l.Q, a.hid, 1, l.m, a.hid)
+		relu(l.m)
+		src = l.m
+	}
+	cw := d + p
+	l.cat = grow(l.cat, N*cw)
+	for n := 0; n < N; n++ {
+		copy(l.cat[n*cw:n*cw+d], l.h[n*d:n*d+d])
+	}
+	if a.maxPool {
+		l.arg = grow(l.arg, N*p)
+		maxPool(l.cat[d:], cw, l.arg, src, p, hop)
+	} else {
+		for n := 0; n < N; n++ {
+			lo, hi := hop.ptr[n], hop.ptr[n+1]
+			gatherInto(l.cat[n*cw+d:n*cw+d+p], src, p, hop.col[lo:hi], hop.w[lo:hi], avx)
+		}
+	}
+	l.out = grow(l.out, N*a.out)
+	broadcastRows(l.out, l.b, N)
+	gemm(false, false, N, a.out, cw, l.cat, cw, l.W, a.out, 1, l.out, a.out)
+	if a.act {
+		relu(l.out)
+	}
+	if a.norm {
+		l.nrm = grow(l.nrm, N)
+		for n := 0; n < N; n++ {
+			row := l.out[n*a.out : (n+1)*a.out]
+			var s F
+			for _, v := range row {
+				s += v * v
+			}
+			s = F(math.Sqrt(float64(s + 1e-12)))
+			l.nrm[n] = s
+			for i := range row {
+				row[i] /= s
+			}
+		}
+	}
+	return l.out
+}
+
+// backward takes dout (N×out, used as scratch) and sets the parameter
+// gradients and l.dh (M×in), which it returns.
+func (l *convLayer[F]) backward(dout []F, avx bool) []F {
+	a := l.a
+	hop := l.hop
+	M, N, d, p := hop.m, hop.n, a.in, l.p()
+	cw := d + p
+	dz := dout[:N*a.out]
+	if a.norm {
+		for n := 0; n < N; n++ {
+			y := l.out[n*a.out : (n+1)*a.out]
+			g := dz[n*a.out : (n+1)*a.out]
+			var s F
+			for i, v := range y {
+				s += v * g[i]
+			}
+			inv := l.nrm[n]
+			for i, v := range y {
+				g[i] = (g[i] - v*s) / inv
+			}
+		}
+	}
+	if a.act {
+		reluGrad(dz, l.out)
+	}
+	gemm(true, false, cw, a.out, N, l.cat, cw, dz, a.out, 0, l.dW, a.out)
+	colSum(l.db, dz, N)
+	l.dcat = grow(l.dcat, N*cw)
+	gemm(false, true, N, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat, cw)
+	l.dh = grow(l.dh, M*d)
+	dsrc := l.dh
+	if a.msg {
+		l.dsrc = grow(l.dsrc, M*p)
+		dsrc = l.dsrc
+	}
+	if a.maxPool {
+		clear(dsrc)
+		for n := 0; n < N; n++ {
+			g := l.dcat[n*cw+d : n*cw+d+p]
+			ar := l.arg[n*p : n*p+p]
+			for c, r := range ar {
+				if r >= 0 {
+					dsrc[int(r)*p+c] += g[c]
+				}
+			}
+		}
+	} else {
+		for r := 0; r < M; r++ {
+			lo, hi := hop.tptr[r], hop.tptr[r+1]
+			gatherInto(dsrc[r*p:r*p+p], l.dcat[d:], cw, hop.tcol[lo:hi], hop.tw[lo:hi], avx)
+		}
+	}
+	if a.msg {
+		reluGrad(dsrc, l.m)
+		gemm(true, false, d, a.hid, M, l.h, d, dsrc, a.hid, 0, l.dQ, a.hid)
+		colSum(l.dq, dsrc, M)
+		gemm(false, true, M, d, a.hid, dsrc, a.hid, l.Q, a.hid, 0, l.dh, d)
+	}
+	for n := 0; n < N; n++ {
+		dst := l.dh[n*d : n*d+d]
+		for i, v := range l.dcat[n*cw : n*cw+d] {
+			dst[i] += v
+		}
+	}
+	return l.dh
+}
+
+// convNet is a whole network with its input and output buffers.
+type convNet[F float] struct {
+	arch   netArch
+	layers []*convLayer[F]
+	hops   []hopCSR[F]
+	// feature projection
+	P, pb, dP, dpb []F
+	// dense pair
+	G1, g1, G2, dG1, dg1, dG2 []F
+	x    []F // Layers[K] id rows (useID)
+	f    []F // Layers[K] features (featDim > 0), not owned
+	h0   []F // the first layer's input when it is not x
+	y1   []F // dense pair: ReLU(z·G1 + g1)
+	out  []F
+	dy1  []F
+	dz   []F
+	dx   []F // gradient of the first layer's input
+	avx  bool
+	grad map[string][]F
+}
+
+// newConvNet binds the network to the parameters by name (params[name]
+// has the parameter's values; the network reads them, never writes them)
+// and allocates one gradient per parameter.
+func newConvNet[F float](arch netArch, params map[string][]F) (*convNet[F], error) {
+	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers))}
+	var zero F
+	_, f32 := any(zero).(float32)
+	n.avx = f32 && hasGatherAVX()
+	bind := func(name string, size int) ([]F, []F, error) {
+		p, ok := params[name]
+		if !ok {
+			return nil, nil, fmt.Errorf("conv net: no parameter %s", name)
+		}
+		if len(p) != size {
+			return nil, nil, fmt.Errorf("conv net: parameter %s has %d values, want %d", name, len(p), size)
+		}
+		g := make([]F, size)
+		n.grad[name] = g
+		return p, g, nil
+	}
+	var err error
+	if arch.featDim > 0 {
+		if n.P, n.dP, err = bind("proj/W", arch.featDim*arch.dim); err != nil {
+			return nil, err
+		}
+		if n.pb, n.dpb, err = bind("proj/b", arch.dim); err != nil {
+			return nil, err
+		}
+	}
+	for _, la := range arch.layers {
+		l := &convLayer[F]{a: la}
+		if la.msg {
+			if l.Q, l.dQ, err = bind(la.q, la.in*la.hid); err != nil {
+				return nil, err
+			}
+			if l.q, l.dq, err = bind(la.qb, la.hid); err != nil {
+				return nil, err
+			}
+		}
+		p := la.in
+		if la.msg {
+			p = la.hid
+		}
+		if l.W, l.dW, err = bind(la.w, (la.in+p)*la.out); err != nil {
+			return nil, err
+		}
+		if l.b, l.db, err = bind(la.wb, la.out); err != nil {
+			return nil, err
+		}
+		n.layers = append(n.layers, l)
+	}
+	if arch.dense {
+		last := arch.layers[len(arch.layers)-1].out
+		if n.G1, n.dG1, err = bind("dense/G1", last*arch.hidden); err != nil {
+			return nil, err
+		}
+		if n.g1, n.dg1, err = bind("dense/G1/b", arch.hidden); err != nil {
+			return nil, err
+		}
+		if n.G2, n.dG2, err = bind("dense/G2", arch.hidden*arch.outDim); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// setHops loads the batch's hops: layers[k] has sizes[k] nodes; hop k maps
+// Layers[k+1] to Layers[k]. train builds the transposes backward needs.
+func (n *convNet[F]) setHops(sizes []int, t int, nbrIdx [][]int32, nbrW [][]float32, train bool) {
+	K := len(n.arch.layers)
+	for k := 0; k < K; k++ {
+		la := n.arch.layers[K-1-k]
+		n.hops[k].set(sizes[k], sizes[k+1], t, nbrIdx[k], nbrW[k], la.uniform, train && !la.maxPool)
+	}
+}
+
+// inputRows returns the id-row buffer for mK rows of Layers[K] (useID).
+func (n *convNet[F]) inputRows(mK int) []F {
+	n.x = grow(n.x, mK*n.arch.dim)
+	return n.x
+}
+
+// forward runs the network on Layers[K]'s rows (n.x filled through
+// inputRows when useID; f the mK×featDim features when featDim > 0) and
+// returns the N0×outDim output. setHops must have run.
+func (n *convNet[F]) forward(mK int, f []F) []F {
+	d := n.arch.dim
+	h := n.x
+	if n.arch.featDim > 0 {
+		n.f = f[:mK*n.arch.featDim]
+		n.h0 = grow(n.h0, mK*d)
+		broadcastRows(n.h0, n.pb, mK)
+		gemm(false, false, mK, d, n.arch.featDim, n.f, n.arch.featDim, n.P, d, 1, n.h0, d)
+		if n.arch.useID {
+			for i, v := range n.x[:mK*d] {
+				n.h0[i] = v + n.h0[i]
+			}
+		}
+		h = n.h0
+	}
+	K := len(n.layers)
+	for l, layer := range n.layers {
+		h = layer.forward(h, &n.hops[K-1-l], n.avx)
+	}
+	if !n.arch.dense {
+		n.out = h
+		return h
+	}
+	N, zw := n.hops[0].n, n.arch.layers[K-1].out
+	hd, od := n.arch.hidden, n.arch.outDim
+	n.y1 = grow(n.y1, N*hd)
+	broadcastRows(n.y1, n.g1, N)
+	gemm(false, false, N, hd, zw, h, zw, n.G1, hd, 1, n.y1, hd)
+	relu(n.y1)
+	n.out = grow(n.out, N*od)
+	gemm(false, false, N, od, hd, n.y1, hd, n.G2, od, 0, n.out, od)
+	return n.out
+}
+
+// backward takes the gradient of the output (N0×outDim, used as scratch),
+// sets every parameter gradient (n.grad) and returns the gradient of the
+// id rows (mK×dim; meaningful when useID).
+func (n *convNet[F]) backward(dout []F) []F {
+	K := len(n.layers)
+	g := dout
+	if n.arch.dense {
+		N, zw := n.hops[0].n, n.arch.layers[K-1].out
+		hd, od := n.arch.hidden, n.arch.outDim
+		z := n.layers[K-1].out
+		gemm(true, false, hd, od, N, n.y1, hd, dout, od, 0, n.dG2, od)
+		n.dy1 = grow(n.dy1, N*hd)
+		gemm(false, true, N, hd, od, dout, od, n.G2, od, 0, n.dy1, hd)
+		reluGrad(n.dy1, n.y1)
+		gemm(true, false, zw, hd, N, z, zw, n.dy1, hd, 0, n.dG1, hd)
+		colSum(n.dg1, n.dy1, N)
+		n.dz = grow(n.dz, N*zw)
+		gemm(false, true, N, zw, hd, n.dy1, hd, n.G1, hd, 0, n.dz, zw)
+		g = n.dz
+	}
+	for l := K - 1; l >= 0; l-- {
+		g = n.layers[l].backward(g, n.avx)
+	}
+	if n.arch.featDim > 0 {
+		mK, d := n.hops[K-1].m, n.arch.dim
+		gemm(true, false, n.arch.featDim, d, mK, n.f, n.arch.featDim, g, d, 0, n.dP, d)
+		colSum(n.dpb, g, mK)
+	}
+	n.dx = g
+	return g
+}
+
+// broadcastRows sets each of the n rows of dst to b.
+func broadcastRows[F float](dst, b []F, n int) {
+	w := len(b)
+	for r := 0; r < n; r++ {
+		copy(dst[r*w:r*w+w], b)
+	}
+}
+
+// colSum sets dst (w) to the column sums of the n×w matrix g, row by row.
+func colSum[F float](dst, g []F, n int) {
+	w := len(dst)
+	clear(dst)
+	for r := 0; r < n; r++ {
+		for c, v := range g[r*w : r*w+w] {
+			dst[c] += v
+		}
+	}
+}
+
+// relu is gorgonia's Rectify, x·[x ≥ 0]: a negative x becomes -0, so the
+// sign bit keeps the mask for reluGrad. Both are branch-free: the signs of
+// pre-activations are random, and a branch per element mispredicts half
+// the time.
+func relu[F float](x []F) {
+	switch xx := any(x).(type) {
+	case []float32:
+		for i, v := range xx {
+			b := math.Float32bits(v)
+			xx[i] = math.Float32frombits(b &^ (uint32(int32(b)>>31) & 0x7fffffff))
+		}
+	case []float64:
+		for i, v := range xx {
+			b := math.Float64bits(v)
+			xx[i] = math.Float64frombits(b &^ (uint64(int64(b)>>63) & 0x7fffffffffffffff))
+		}
+	}
+}
+
+// reluGrad zeroes g where the ReLU output y has its sign bit set (the
+// input was negative); the gradient passes where the input was ≥ 0.
+func reluGrad[F float](g, y []F) {
+	switch yy := any(y).(type) {
+	case []float32:
+		gg := any(g).([]float32)
+		gg = gg[:len(yy)]
+		for i, v := range yy {
+			gg[i] = math.Float32frombits(math.Float32bits(gg[i]) &^ uint32(int32(math.Float32bits(v))>>31))
+		}
+	case []float64:
+		gg := any(g).([]float64)
+		gg = gg[:len(yy)]
+		for i, v := range yy {
+			gg[i] = math.Float64frombits(math.Float64bits(gg[i]) &^ uint64(int64(math.Float64bits(v))>>63))
+		}
+	}
+}
+
+// gatherInto sets o = Σ_k ws[k]·src[cols[k]] for rows of src that are
+// stride apart (len(o) columns each), summing in k order from +0.
+func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx bool) {
+	d := len(o)
+	if avx && d%64 == 0 && len(cols) > 0 {
+		o32, s32, w32 := any(o).([]float32), any(src).([]float32), any(ws).([]float32)
+		for j := 0; j < d; j += 64 {
+			gather64AVX(&o32[j : j+64][0], &s32[j], 4*stride, cols, w32[:len(cols)])
+		}
+		return
+	}
+	clear(o)
+	for k, c := range cols {
+		w := ws[k]
+		row := src[int(c)*stride : int(c)*stride+d]
+		for i, v := range row {
+			o[i] += F(w * v)
+		}
+	}
+}
+
+// maxPool sets out[n·ld + c] (the N targets' rows, ld apart) to the maximum
+// of column c over target n's valid slots, and arg to the row it came
+// from (the first maximal slot), or 0 and -1 without valid slots.
+func maxPool[F float](out []F, ld int, arg []int32, src []F, p int, hop *hopCSR[F]) {
+	for n := 0; n < hop.n; n++ {
+		o := out[n*ld : n*ld+p]
+		ar := arg[n*p : n*p+p]
+		lo, hi := hop.ptr[n], hop.ptr[n+1]
+		if lo == hi {
+			clear(o)
+			for c := range ar {
+				ar[c] = -1
+			}
+			continue
+		}
+		r0 := hop.col[lo]
+		copy(o, src[int(r0)*p:int(r0)*p+p])
+		for c := range ar {
+			ar[c] = r0
+		}
+		for _, r := range hop.col[lo+1 : hi] {
+			row := src[int(r)*p : int(r)*p+p]
+			for c, v := range row {
+				if v > o[c] {
+					o[c], ar[c] = v, r
+				}
+			}
+		}
+	}
+}
+
+// gemm is C = op(A)·op(B) + beta·C on linalg's backend (alpha 1).
+func gemm[F float](tA, tB bool, m, n, k int, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	switch aa := any(a).(type) {
+	case []float32:
+		linalg.Sgemm(tA, tB, m, n, k, 1, aa, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		if m == 0 || n == 0 {
+			return
+		}
+		t := func(x bool) blas.Transpose {
+			if x {
+				return blas.Trans
+			}
+			return blas.NoTrans
+		}
+		linalg.Implementation{}.Dgemm(t(tA), t(tB), m, n, k, 1, aa, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
