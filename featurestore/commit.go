@@ -145,15 +145,35 @@ func commitBadgerOptions(dir string, log *slog.Logger) badger.Options {
 // staging directory is removed. Concurrent Commits to one dir fail fast on
 // the commit lock.
 //
+// Before writing, Commit bounds the bytes the new version takes and fails
+// with an error wrapping syscall.ENOSPC when dir's filesystem lacks them (the
+// previous version stays on disk until the switch, so both must fit); on
+// Linux the bytes are held by fallocate until Badger writes them. External
+// ids longer than MaxIDBytes are refused.
+//
 // Readers that have the previous version open keep reading it (its files are
 // unlinked, not overwritten); reopen to see the new data set.
 func Commit(ctx context.Context, dir string, ds *dataset.Dataset) (sum *Summary, err error) {
+	return commit(ctx, dir, ds, commitEnv{free: statfsFree})
+}
+
+// commitEnv is what Commit takes from the system; tests substitute it.
+type commitEnv struct {
+	// free returns the bytes free for writing on dir's filesystem (negative:
+	// unknown) and its block size.
+	free func(dir string) (free, block int64, err error)
+}
+
+func commit(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv) (sum *Summary, err error) {
 	start := time.Now()
 	log := slog.Default()
 	if ds == nil {
 		return nil, fmt.Errorf("featurestore: commit %s: nil data set", dir)
 	}
 	if err := ds.Validate(); err != nil {
+		return nil, fmt.Errorf("featurestore: commit %s: %w", dir, err)
+	}
+	if err := checkIDs(ds); err != nil {
 		return nil, fmt.Errorf("featurestore: commit %s: %w", dir, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -168,6 +188,16 @@ func Commit(ctx context.Context, dir string, ds *dataset.Dataset) (sum *Summary,
 	}
 	defer unlock()
 	removeMatching(dir, stagingPrefix, "", log) // left by a crashed Commit
+
+	p, err := planVersion(ds)
+	if err != nil {
+		return nil, err
+	}
+	free, block, err := env.free(dir)
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: commit %s: free space: %w", dir, err)
+	}
+	need := fixedBound(block) + p.space.bound(block)
 
 	staging, err := os.MkdirTemp(dir, stagingPrefix)
 	if err == nil {
@@ -184,12 +214,21 @@ func Commit(ctx context.Context, dir string, ds *dataset.Dataset) (sum *Summary,
 			}
 		}
 	}()
+	res, err := reserve(dir, staging+".reserve", need, free)
+	if err != nil {
+		return nil, err
+	}
+	defer res.close()
+	if err := res.release(fixedBound(block)); err != nil {
+		return nil, err
+	}
 
 	db, err := badger.Open(commitBadgerOptions(staging, log))
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: commit: open staging db %s: %w", staging, err)
 	}
-	meta, err := writeDataset(ctx, db, ds)
+	meta, err := writeDataset(ctx, db, p, res, block)
+	res.close()
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("featurestore: commit: close staging db %s: %w", staging, cerr)
 	}
@@ -223,8 +262,22 @@ func Commit(ctx context.Context, dir string, ds *dataset.Dataset) (sum *Summary,
 	sum = &Summary{Stats: meta.stats(version, size), Seconds: time.Since(start).Seconds()}
 	log.Debug("featurestore: committed", "dir", dir, "version", version, "name", ds.Name,
 		"users", meta.Users, "items", meta.Items, "train", meta.TrainEdges, "test", meta.TestEdges,
-		"bytes", size, "seconds", sum.Seconds)
+		"bytes", size, "need_bound", need, "seconds", sum.Seconds)
 	return sum, nil
+}
+
+// checkIDs refuses external ids longer than MaxIDBytes, so that no key
+// reaches Badger's key-size limits.
+func checkIDs(ds *dataset.Dataset) error {
+	for t, ids := range [2][]string{ds.UserIDs, ds.ItemIDs} {
+		for i, id := range ids {
+			if len(id) > MaxIDBytes {
+				return fmt.Errorf("data set %q: %s %d has an external id of %d bytes (%q...), over the %d-byte limit",
+					ds.Name, dataset.NodeType(t), i, len(id), id[:64], MaxIDBytes)
+			}
+		}
+	}
+	return nil
 }
 
 // sortedSink feeds keys, which must come in strictly increasing order, to a
@@ -236,16 +289,23 @@ type sortedSink struct {
 	buf  *z.Buffer
 	last []byte
 	name string
+	// Space: use counts the keys set so far; released is use.bound at the
+	// last write, what res has given back to the filesystem for them.
+	res      *reservation
+	fsBlock  int64
+	use      spaceUse
+	released int64
 }
 
 const sinkFlushBytes = 16 << 20
 
-func newSortedSink(db *badger.DB, name string) (*sortedSink, error) {
+func newSortedSink(db *badger.DB, name string, res *reservation, fsBlock int64) (*sortedSink, error) {
 	sw := db.NewStreamWriter()
 	if err := sw.Prepare(); err != nil {
 		return nil, fmt.Errorf("featurestore: commit %q: stream writer: %w", name, err)
 	}
-	return &sortedSink{sw: sw, buf: z.NewBuffer(sinkFlushBytes+(1<<20), "featurestore.commit"), name: name}, nil
+	return &sortedSink{sw: sw, buf: z.NewBuffer(sinkFlushBytes+(1<<20), "featurestore.commit"), name: name,
+		res: res, fsBlock: fsBlock}, nil
 }
 
 func (s *sortedSink) set(k, v []byte) error {
@@ -253,6 +313,7 @@ func (s *sortedSink) set(k, v []byte) error {
 		return fmt.Errorf("featurestore: commit %q: key %q after %q: keys out of order", s.name, k, s.last)
 	}
 	s.last = k
+	s.use.add(len(k), len(v))
 	badger.KVToBuffer(&pb.KV{Key: k, Value: v, Version: 1}, s.buf)
 	if s.buf.LenNoPadding() >= sinkFlushBytes {
 		return s.write()
@@ -261,6 +322,13 @@ func (s *sortedSink) set(k, v []byte) error {
 }
 
 func (s *sortedSink) write() error {
+	// Give Badger the space its tables take for these keys first: it
+	// writes them through mmap, where a full disk is SIGBUS, not ENOSPC.
+	b := s.use.bound(s.fsBlock)
+	if err := s.res.release(b - s.released); err != nil {
+		return fmt.Errorf("featurestore: commit %q: %w", s.name, err)
+	}
+	s.released = b
 	if err := s.sw.Write(s.buf); err != nil {
 		return fmt.Errorf("featurestore: commit %q: stream write: %w", s.name, err)
 	}
@@ -287,11 +355,23 @@ func (s *sortedSink) close(failed bool) {
 	_ = s.buf.Release()
 }
 
-// writeDataset writes every key of ds into the empty db, in key order (see
-// the key layout), and returns the meta record it stored. ctx is checked
-// between blocks.
-func writeDataset(ctx context.Context, db *badger.DB, ds *dataset.Dataset) (meta metaRecord, err error) {
-	meta = metaRecord{
+// versionPlan is what Commit derives from a data set before it writes:
+// the meta record, the train graph, the schemas and the bound on the keys'
+// sizes.
+type versionPlan struct {
+	ds      *dataset.Dataset
+	meta    metaRecord
+	metaJS  []byte
+	g       *graph.Bipartite
+	schemas [2]dataset.Schema
+	space   spaceUse // every key with its largest possible value
+}
+
+// planVersion builds the train graph and meta record of ds and bounds the
+// sizes of every key writeDataset will write (block values at their raw,
+// uncompressed size, which sealBlock never exceeds by more than its header).
+func planVersion(ds *dataset.Dataset) (*versionPlan, error) {
+	p := &versionPlan{ds: ds, meta: metaRecord{
 		FormatVersion:    FormatVersion,
 		Name:             ds.Name,
 		Users:            ds.NumUsers(),
@@ -303,31 +383,81 @@ func writeDataset(ctx context.Context, db *badger.DB, ds *dataset.Dataset) (meta
 		InteractionBlock: InteractionBlock,
 		AdjBlock:         AdjBlock,
 		CreatedAt:        time.Now().UTC(),
+	}}
+	edges := make([]graph.Edge, len(ds.Train))
+	for i, e := range ds.Train {
+		edges[i] = graph.Edge{User: e.User, Item: e.Item}
 	}
+	g, err := graph.Build(ds.NumUsers(), ds.NumItems(), edges)
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: commit %q: %w", ds.Name, err)
+	}
+	p.g = g
+	p.meta.GraphEdges = g.NumEdges()
+	for t, f := range [2]*dataset.Features{ds.UserFeatures, ds.ItemFeatures} {
+		if f != nil {
+			p.schemas[t] = f.Schema
+		}
+	}
+	p.meta.UserFeatureDim, p.meta.ItemFeatureDim = p.schemas[0].Dim(), p.schemas[1].Dim()
+	if p.metaJS, err = json.Marshal(p.meta); err != nil {
+		return nil, fmt.Errorf("featurestore: commit %q: meta: %w", ds.Name, err)
+	}
+
+	u := &p.space
+	u.add(len(keyFormat), 4)
+	u.add(len(keyMeta), len(p.metaJS))
+	for _, side := range [2]struct {
+		n        int
+		ptr, adj []uint32
+	}{{g.NumUsers, g.UserPtr, g.UserAdj}, {g.NumItems, g.ItemPtr, g.ItemAdj}} {
+		for lo := 0; lo < side.n; lo += AdjBlock {
+			u.add(6, sealOverhead+adjacencyLen(side.ptr, side.adj, lo, min(lo+AdjBlock, side.n)))
+		}
+	}
+	for t, n := range [2]int{ds.NumUsers(), ds.NumItems()} {
+		if dim := p.schemas[t].Dim(); dim > 0 {
+			for range n {
+				u.add(6, 4*dim)
+			}
+		}
+	}
+	for _, es := range [2][]dataset.Interaction{ds.Train, ds.Test} {
+		for lo := 0; lo < len(es); lo += InteractionBlock {
+			u.add(6, sealOverhead+interactionsLen(es[lo:min(lo+InteractionBlock, len(es))]))
+		}
+	}
+	for _, ids := range [2][]string{ds.UserIDs, ds.ItemIDs} {
+		for lo := 0; lo < len(ids); lo += IDBlock {
+			u.add(6, sealOverhead+idsLen(ids[lo:min(lo+IDBlock, len(ids))]))
+		}
+		for _, id := range ids {
+			u.add(2+len(id), 4)
+		}
+	}
+	for t := range p.schemas {
+		js, err := json.Marshal(p.schemas[t])
+		if err != nil {
+			return nil, fmt.Errorf("featurestore: commit %q: %s schema: %w", ds.Name, dataset.NodeType(t), err)
+		}
+		u.add(2, len(js))
+	}
+	return p, nil
+}
+
+// writeDataset writes every key of p's data set into the empty db, in key
+// order (see the key layout), releasing reserved space (for a filesystem
+// with blocks of fsBlock bytes) before it hands keys to Badger, and returns
+// the meta record it stored. ctx is checked between blocks.
+func writeDataset(ctx context.Context, db *badger.DB, p *versionPlan, res *reservation, fsBlock int64) (meta metaRecord, err error) {
+	ds, g, meta, schemas := p.ds, p.g, p.meta, p.schemas
+	feats := [2]*dataset.Features{ds.UserFeatures, ds.ItemFeatures}
 	canceled := func() error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("featurestore: commit %q: %w", ds.Name, err)
 		}
 		return nil
 	}
-	edges := make([]graph.Edge, len(ds.Train))
-	for i, e := range ds.Train {
-		edges[i] = graph.Edge{User: e.User, Item: e.Item}
-	}
-	g, err := graph.Build(ds.NumUsers(), ds.NumItems(), edges)
-	edges = nil
-	if err != nil {
-		return meta, fmt.Errorf("featurestore: commit %q: %w", ds.Name, err)
-	}
-	meta.GraphEdges = g.NumEdges()
-	feats := [2]*dataset.Features{ds.UserFeatures, ds.ItemFeatures}
-	var schemas [2]dataset.Schema
-	for t, f := range feats {
-		if f != nil {
-			schemas[t] = f.Schema
-		}
-	}
-	meta.UserFeatureDim, meta.ItemFeatureDim = schemas[0].Dim(), schemas[1].Dim()
 	if err := canceled(); err != nil {
 		return meta, err
 	}
@@ -337,7 +467,7 @@ func writeDataset(ctx context.Context, db *badger.DB, ds *dataset.Dataset) (meta
 		return meta, fmt.Errorf("featurestore: zstd encoder: %w", err)
 	}
 	defer enc.Close()
-	sink, err := newSortedSink(db, ds.Name)
+	sink, err := newSortedSink(db, ds.Name, res, fsBlock)
 	if err != nil {
 		return meta, err
 	}
@@ -350,11 +480,7 @@ func writeDataset(ctx context.Context, db *badger.DB, ds *dataset.Dataset) (meta
 	if err := set(append([]byte(nil), keyFormat...), fv); err != nil {
 		return meta, err
 	}
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return meta, fmt.Errorf("featurestore: commit %q: meta: %w", ds.Name, err)
-	}
-	if err := set(append([]byte(nil), keyMeta...), js); err != nil {
+	if err := set(append([]byte(nil), keyMeta...), p.metaJS); err != nil {
 		return meta, err
 	}
 	// 'a': adjacency, users then items.

@@ -13,6 +13,7 @@
 //	                     written via temp file + fsync + rename + fsync(DIR)
 //	DIR/v-.../           the Badger database of the active version
 //	DIR/staging-.../     a Commit in progress (removed on failure or by the next Commit)
+//	DIR/staging-....reserve  disk space a Commit holds (fallocate) until Badger writes it
 //	DIR/COMMIT.LOCK      flock(2) held by a running Commit
 //
 // # Key layout

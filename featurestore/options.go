@@ -20,6 +20,11 @@ const (
 	AdjBlock = 8192
 )
 
+// MaxIDBytes is the longest external id a store holds. Every id is also a
+// key ('r' type id), and Badger's table format caps keys at 64 KiB; ids are
+// names, not payloads, so the limit is far below that.
+const MaxIDBytes = 1024
+
 // Sentinel errors; test with errors.Is.
 var (
 	// ErrNoDataset means the directory holds no committed data set.

@@ -143,6 +143,13 @@ func OpenMemory(ds *dataset.Dataset) (*Store, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, fmt.Errorf("featurestore: open memory: %w", err)
 	}
+	if err := checkIDs(ds); err != nil {
+		return nil, fmt.Errorf("featurestore: open memory: %w", err)
+	}
+	p, err := planVersion(ds)
+	if err != nil {
+		return nil, err
+	}
 	log := slog.Default()
 	db, err := badger.Open(badger.DefaultOptions("").
 		WithInMemory(true).
@@ -155,7 +162,7 @@ func OpenMemory(ds *dataset.Dataset) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: open memory: %w", err)
 	}
-	if _, err := writeDataset(context.Background(), db, ds); err != nil {
+	if _, err := writeDataset(context.Background(), db, p, nil, 0); err != nil {
 		db.Close()
 		return nil, err
 	}
