@@ -47,12 +47,19 @@ type Status struct {
 	Updated time.Time `json:"updated"`
 	// Error is the failure, when State is failed.
 	Error string `json:"error,omitempty"`
+	// Config summarises the run's config for the status page.
+	Config RunConfig `json:"config,omitzero"`
+	// BatchesPerEpoch is the number of minibatches in an epoch (0: not
+	// reported; the status page then learns it when an epoch ends).
+	BatchesPerEpoch int `json:"batches_per_epoch,omitempty"`
 }
 
-// StatusBox holds the Status under a mutex. The zero value is ready to use.
+// StatusBox holds the Status under a mutex, and the history of it that the
+// status page draws. The zero value is ready to use.
 type StatusBox struct {
-	mu sync.Mutex
-	s  Status
+	mu   sync.Mutex
+	s    Status
+	hist history
 }
 
 // Update applies f to the status under the lock and stamps Updated. f must
@@ -62,6 +69,7 @@ func (b *StatusBox) Update(f func(*Status)) {
 	defer b.mu.Unlock()
 	f(&b.s)
 	b.s.Updated = time.Now().UTC()
+	b.hist.observe(&b.s)
 }
 
 // Snapshot returns a deep copy of the status.
@@ -78,10 +86,12 @@ func (b *StatusBox) Snapshot() Status {
 	return s
 }
 
-// Handler returns the routes: /metrics (Prometheus text format from
-// m.Registry), /healthz ("ok") and /status (st's JSON snapshot).
+// Handler returns the routes: / (the live status page), /metrics
+// (Prometheus text format from m.Registry), /healthz ("ok") and /status
+// (st's JSON snapshot).
 func Handler(m *Metrics, st *StatusBox) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", pageHandler(m, st))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
