@@ -120,10 +120,10 @@ func noEmbeddingsError(runDir string, err error) error {
 			"`trainerd train ... --run-dir %s` command to write them again at its next evaluation or at the end",
 			runDir, trainer.CurveFile, err, runDir)
 	case newest != nil:
-		return fmt.Errorf("run %s has no embeddings yet: it stopped in epoch %d (step %d, %s) before its first evaluation, "+
+		return fmt.Errorf("run %s has no embeddings yet: it stopped before its first evaluation (no %s; newest checkpoint %s at step %d, epoch %d), "+
 			"and training writes %s only at each evaluation (every train.eval_every epochs) and when it finishes; "+
 			"resume it with the same `trainerd train ... --run-dir %s` command and let it reach an evaluation (%w)",
-			runDir, newest.Epoch, newest.Step, newest.Path, export.Dir(runDir), runDir, err)
+			runDir, trainer.CurveFile, newest.Path, newest.Step, newest.Epoch, export.Dir(runDir), runDir, err)
 	default:
 		return fmt.Errorf("%s holds no embeddings and no checkpoints: it is not the --run-dir of a trainerd train run "+
 			"that reached its first evaluation (%w)", runDir, err)
