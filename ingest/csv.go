@@ -116,6 +116,7 @@ type csvFile struct {
 	path   string
 	f      io.Closer
 	r      *csv.Reader
+	lim    *lineCap
 	header []string // nil without header
 	prog   *Progress
 	rows   int64
@@ -126,14 +127,15 @@ func openCSV(path string, opts CSVOptions) (*csvFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr := csv.NewReader(&countingReader{r: bufReader(f), prog: opts.Progress})
+	lim := &lineCap{r: &countingReader{r: bufReader(f), prog: opts.Progress}, path: path, recLine: 1}
+	cr := csv.NewReader(lim)
 	cr.Comma = opts.Delimiter
 	if cr.Comma == 0 {
 		cr.Comma = ','
 	}
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	c := &csvFile{path: path, f: f, r: cr, prog: opts.Progress}
+	c := &csvFile{path: path, f: f, r: cr, lim: lim, prog: opts.Progress}
 	if !opts.NoHeader {
 		rec, _, err := c.next()
 		if err == io.EOF {
@@ -162,6 +164,9 @@ func (c *csvFile) next() ([]string, int, error) {
 		if err == io.EOF {
 			return nil, 0, io.EOF
 		}
+		if e, ok := AsError(err); ok { // from lineCap
+			return nil, e.Line, e
+		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			return nil, 0, &Error{File: c.path, Line: pe.Line, Reason: pe.Err.Error(), Err: err}
@@ -169,6 +174,8 @@ func (c *csvFile) next() ([]string, int, error) {
 		return nil, 0, &Error{File: c.path, Reason: err.Error(), Err: err}
 	}
 	line, _ := c.r.FieldPos(0)
+	last, _ := c.r.FieldPos(len(rec) - 1)
+	c.lim.mark(c.r.InputOffset(), last+strings.Count(rec[len(rec)-1], "\n"))
 	c.rows++
 	if c.rows%ctxCheckEvery == 0 {
 		c.prog.add(0, ctxCheckEvery)
@@ -197,9 +204,9 @@ func (c *csvFile) col(ref string, nfields int) (int, error) {
 		return 0, errf(c.path, 1, "column index %d out of range (%d columns)", i, nfields)
 	}
 	if c.header == nil {
-		return 0, errf(c.path, 1, "unknown column %q (the file has no header; use a 0-based index)", ref)
+		return 0, errf(c.path, 1, "unknown column %s (the file has no header; use a 0-based index)", quote(ref))
 	}
-	return 0, errf(c.path, 1, "unknown column %q (columns: %s)", ref, strings.Join(c.header, ", "))
+	return 0, errf(c.path, 1, "unknown column %s (columns: %s)", quote(ref), columnList(c.header))
 }
 
 // readCSVEdges reads one edges file.
@@ -255,17 +262,19 @@ func readCSVEdges(ctx context.Context, path string, opts CSVOptions, users, item
 			hint = " (a header line? use --header)"
 		}
 		u, it := strings.TrimSpace(rec[ucol]), strings.TrimSpace(rec[icol])
-		if u == "" {
-			return nil, errf(path, line, "user id is empty")
-		}
-		if it == "" {
-			return nil, errf(path, line, "item id is empty")
+		for _, id := range [2]struct{ what, v string }{{"user", u}, {"item", it}} {
+			if id.v == "" {
+				return nil, errf(path, line, "%s id is empty", id.what)
+			}
+			if len(id.v) > MaxIDBytes {
+				return nil, errf(path, line, "%s id %s is longer than %d bytes", id.what, quote(id.v), MaxIDBytes)
+			}
 		}
 		e := dataset.Interaction{Weight: 1}
 		if wcol >= 0 {
 			w, err := strconv.ParseFloat(strings.TrimSpace(rec[wcol]), 32)
 			if err != nil || math.IsInf(w, 0) || math.IsNaN(w) {
-				return nil, errf(path, line, "weight %q is not a finite number%s", rec[wcol], hint)
+				return nil, errf(path, line, "weight %s is not a finite number%s", quote(rec[wcol]), hint)
 			}
 			e.Weight = float32(w)
 		}
@@ -288,6 +297,22 @@ func readCSVEdges(ctx context.Context, path string, opts CSVOptions, users, item
 	return es, nil
 }
 
+// parseNumber parses a numeric feature value. isNum reports whether v is
+// written as a number at all (NaN, infinities and out-of-range values
+// included); reason says why it is not a finite float32, "" when it is.
+func parseNumber(v string) (x float64, isNum bool, reason string) {
+	x, err := strconv.ParseFloat(v, 32)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return 0, true, "overflows float32 (max 3.4e38)"
+	case err != nil:
+		return 0, false, "is not a number"
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return 0, true, "is not a finite number"
+	}
+	return x, true, ""
+}
+
 // parseTime parses a Unix time in seconds or a date.
 func parseTime(s string) (int64, string) {
 	if t, reason := parseUnixTime([]byte(s)); reason == "" || strings.Contains(reason, "overflows") {
@@ -298,7 +323,7 @@ func parseTime(s string) (int64, string) {
 			return t.Unix(), ""
 		}
 	}
-	return 0, fmt.Sprintf("time %q is not a Unix time or an RFC 3339 date", s)
+	return 0, fmt.Sprintf("time %s is not a Unix time or an RFC 3339 date", quote(s))
 }
 
 // featCol gathers one feature column's raw values before its kind is known.
@@ -355,7 +380,7 @@ func readCSVFeatures(ctx context.Context, path, what string, opts CSVOptions, id
 					return nil, err
 				}
 				if j == idcol {
-					return nil, errf(path, 1, "numeric column %q is the id column", ref)
+					return nil, errf(path, 1, "numeric column %s is the id column", quote(ref))
 				}
 				if j > idcol {
 					j--
@@ -369,10 +394,10 @@ func readCSVFeatures(ctx context.Context, path, what string, opts CSVOptions, id
 		id := strings.TrimSpace(rec[idcol])
 		d, ok := ids.lookup(id)
 		if !ok {
-			return nil, errf(path, line, "feature row for unknown %s %q (not in the edges)", what, id)
+			return nil, errf(path, line, "feature row for unknown %s %s (not in the edges)", what, quote(id))
 		}
 		if seen[d] != 0 {
-			return nil, errf(path, line, "duplicate feature row for %s %q (first at line %d)", what, id, seen[d])
+			return nil, errf(path, line, "duplicate feature row for %s %s (first at line %d)", what, quote(id), seen[d])
 		}
 		seen[d] = line
 		j := 0
@@ -403,27 +428,37 @@ func readCSVFeatures(ctx context.Context, path, what string, opts CSVOptions, id
 }
 
 // blocks decides the column's kind from all its values and encodes it.
+//
+// A column whose every non-empty value is written as a number is numeric,
+// and then each value must be a finite float32: "NaN", "Inf" or "1e400"
+// are errors, not one-hot labels.
 func (fc *featCol) blocks(path string) ([]block, error) {
 	n := len(fc.vals)
 	nums := make([]float64, n)
 	present := make([]bool, n)
 	numeric, anyMissing, multi := true, false, false
+	bad, badLine, badReason := -1, 0, "" // the invalid number on the first line
 	for i, v := range fc.vals {
 		if v == "" {
 			anyMissing = true
 			continue
 		}
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-			if fc.forceNum {
-				return nil, errf(path, fc.lines[i], "column %q: value %q is not a number", fc.name, v)
+		x, isNum, reason := parseNumber(v)
+		if !isNum {
+			if fc.forceNum && (bad < 0 || fc.lines[i] < badLine) {
+				bad, badLine, badReason = i, fc.lines[i], reason
 			}
 			numeric = false
+		} else if reason != "" && (bad < 0 || fc.lines[i] < badLine) {
+			bad, badLine, badReason = i, fc.lines[i], reason
 		}
 		nums[i], present[i] = x, true
 		if strings.Contains(v, "|") {
 			multi = true
 		}
+	}
+	if bad >= 0 && (numeric || fc.forceNum) {
+		return nil, errf(path, badLine, "column %s: value %s %s", quote(fc.name), quote(fc.vals[bad]), badReason)
 	}
 	if numeric {
 		bs := []block{numericBlock(fc.name, nums, present, false)}

@@ -5,8 +5,70 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
+
+// Input limits. Each is checked before the input is buffered or stored, and
+// exceeding it is an *Error naming FILE:LINE.
+const (
+	// MaxLineBytes is the longest line a parser reads (without its line
+	// end), and the longest CSV record (a quoted field may span lines).
+	// The longest real lines are LightGCN user lines: a user with 100k
+	// items is under 1 MiB.
+	MaxLineBytes = 16 << 20
+	// MaxIDBytes is the longest external id a parser accepts. It equals
+	// featurestore.MaxIDBytes, the longest id a store holds.
+	MaxIDBytes = 1024
+)
+
+// maxQuote is the most bytes of offending input an error message quotes.
+const maxQuote = 100
+
+// quote formats offending input for an error message as a Go-quoted
+// string. Input longer than maxQuote bytes is cut (at a UTF-8 boundary)
+// and its length noted, so that a 10 MB token gives a one-line message.
+// Every parser error that shows input goes through quote or columnList.
+func quote[T ~string | ~[]byte](s T) string {
+	head, more := clip(s)
+	return strconv.Quote(head) + more
+}
+
+// clip cuts s to at most maxQuote bytes at a UTF-8 boundary; more notes the
+// full length when s was cut, else "".
+func clip[T ~string | ~[]byte](s T) (head, more string) {
+	if len(s) <= maxQuote {
+		return string(s), ""
+	}
+	cut := maxQuote
+	for cut > maxQuote-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return string(s[:cut]), "... (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// clipped is s cut by clip, for names shown unquoted.
+func clipped(s string) string {
+	head, more := clip(s)
+	return head + more
+}
+
+// columnList formats header names for an error message: comma-separated,
+// each clipped, the list cut after about 4×maxQuote bytes.
+func columnList(names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if b.Len() > 4*maxQuote {
+			fmt.Fprintf(&b, ", ... (%d columns)", len(names))
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(clipped(n))
+	}
+	return b.String()
+}
 
 // Error is a problem with the input, located at one line of one file.
 //
@@ -60,6 +122,11 @@ func badBytes(tok []byte) string {
 // parseUint parses a run of ASCII digits into a value ≤ max, without
 // allocating; ok is false for anything else (sign, other bytes, overflow).
 func parseUint(tok []byte, max uint64) (uint64, bool) {
+	if len(tok) > 20 { // leading zeros ("000…07") are still a number
+		for len(tok) > 1 && tok[0] == '0' {
+			tok = tok[1:]
+		}
+	}
 	if len(tok) == 0 || len(tok) > 20 {
 		return 0, false
 	}
@@ -96,7 +163,7 @@ func idReason(what string, tok []byte) string {
 		return fmt.Sprintf("%s: %s", what, r)
 	}
 	if isDigits(tok) {
-		return fmt.Sprintf("%s %q overflows uint32 (max 4294967295)", what, tok)
+		return fmt.Sprintf("%s %s overflows uint32 (max 4294967295)", what, quote(tok))
 	}
-	return fmt.Sprintf("%s %q is not a non-negative integer", what, tok)
+	return fmt.Sprintf("%s %s is not a non-negative integer", what, quote(tok))
 }

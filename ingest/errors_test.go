@@ -101,27 +101,7 @@ func TestParseErrors(t *testing.T) {
 					writeFile(t, dir, name, content)
 				}
 			}
-			ctx := context.Background()
-			var err error
-			switch tc.format {
-			case "lightgcn":
-				opts := LightGCNOptions{Train: filepath.Join(dir, "train.txt"), Split: DefaultSplit()}
-				if tc.csv.Test != "" {
-					opts.Test = filepath.Join(dir, tc.csv.Test)
-				}
-				_, err = ParseLightGCN(ctx, opts)
-			case "movielens":
-				_, err = ParseMovieLens(ctx, MovieLensOptions{Dir: dir, Logger: quietLogger()})
-			case "csv":
-				o := tc.csv
-				o.Edges = filepath.Join(dir, "e.csv")
-				for _, p := range []*string{&o.ItemFeatures, &o.UserFeatures} {
-					if *p != "" {
-						*p = filepath.Join(dir, *p)
-					}
-				}
-				_, err = ParseCSV(ctx, o)
-			}
+			err := parseFixture(dir, tc.format, tc.csv)
 			if err == nil {
 				t.Fatalf("no error, want %s", tc.want)
 			}
@@ -135,6 +115,36 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseFixture parses the files in dir as format: lightgcn reads
+// train.txt (and csv.Test as its test file), movielens the directory, csv
+// e.csv with the options in csv (file names joined with dir).
+func parseFixture(dir, format string, csv CSVOptions) error {
+	ctx := context.Background()
+	var err error
+	switch format {
+	case "lightgcn":
+		opts := LightGCNOptions{Train: filepath.Join(dir, "train.txt"), Split: DefaultSplit()}
+		if csv.Test != "" {
+			opts.Test = filepath.Join(dir, csv.Test)
+		}
+		_, err = ParseLightGCN(ctx, opts)
+	case "movielens":
+		_, err = ParseMovieLens(ctx, MovieLensOptions{Dir: dir, Logger: quietLogger()})
+	case "csv":
+		o := csv
+		o.Edges = filepath.Join(dir, "e.csv")
+		for _, p := range []*string{&o.ItemFeatures, &o.UserFeatures} {
+			if *p != "" {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+		_, err = ParseCSV(ctx, o)
+	default:
+		panic("unknown format " + format)
+	}
+	return err
 }
 
 // TestMovieLensFixture checks the fixture parses, so the error cases above

@@ -118,7 +118,7 @@ func readLightGCN(ctx context.Context, path string, users, items *numIDs, prog *
 				if first {
 					what = "user id"
 					if !sawData && r.line == 1 && looksLikeHeader(line) {
-						return nil, errf(path, r.line, "unexpected header line %q: lightgcn files have no header", line)
+						return nil, errf(path, r.line, "unexpected header line %s: lightgcn files have no header", quote(line))
 					}
 				}
 				return nil, errf(path, r.line, "%s", idReason(what, tok))

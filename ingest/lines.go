@@ -5,16 +5,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 )
 
-// readBufSize is the initial line buffer; lines may grow to maxLine.
-const (
-	readBufSize = 1 << 20
-	maxLine     = 1 << 30
-)
+// readBufSize is the read buffer and the initial line buffer; lines may
+// grow to MaxLineBytes.
+const readBufSize = 1 << 20
+
+// errLineTooLong is the reason for a line over MaxLineBytes.
+var errLineTooLong = fmt.Sprintf("line longer than %d MiB (a binary file?)", MaxLineBytes>>20)
 
 // openFile opens path and converts failures into an *Error naming it.
 func openFile(path string) (*os.File, error) {
@@ -27,9 +29,16 @@ func openFile(path string) (*os.File, error) {
 		}
 		return nil, &Error{File: path, Reason: "cannot open: " + reason, Err: err}
 	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, &Error{File: path, Reason: "is a directory, want a file"}
+	if st, err := f.Stat(); err == nil {
+		switch {
+		case st.IsDir():
+			f.Close()
+			return nil, &Error{File: path, Reason: "is a directory, want a file"}
+		case st.Mode()&fs.ModeDevice != 0:
+			// /dev/zero, /dev/urandom, a terminal: endless or not data.
+			f.Close()
+			return nil, &Error{File: path, Reason: "is a device, want a regular file or a pipe"}
+		}
 	}
 	return f, nil
 }
@@ -54,7 +63,8 @@ func openLines(ctx context.Context, path string, prog *Progress) (*lineReader, e
 		return nil, err
 	}
 	sc := bufio.NewScanner(&countingReader{r: f, prog: prog})
-	sc.Buffer(make([]byte, readBufSize), maxLine)
+	// The scanner's limit counts the line end too ("\r\n").
+	sc.Buffer(make([]byte, readBufSize), MaxLineBytes+2)
 	return &lineReader{ctx: ctx, path: path, f: f, sc: sc, prog: prog}, nil
 }
 
@@ -69,7 +79,7 @@ func (r *lineReader) next() ([]byte, bool) {
 		if err := r.sc.Err(); err != nil {
 			reason := err.Error()
 			if errors.Is(err, bufio.ErrTooLong) {
-				reason = "line longer than 1 GiB"
+				reason = errLineTooLong
 			}
 			r.err = &Error{File: r.path, Line: r.line + 1, Reason: reason, Err: err}
 		}
@@ -77,6 +87,11 @@ func (r *lineReader) next() ([]byte, bool) {
 	}
 	r.line++
 	b := r.sc.Bytes()
+	if len(b) > MaxLineBytes { // the scanner's limit let the line end through
+		r.flush()
+		r.err = &Error{File: r.path, Line: r.line, Reason: errLineTooLong}
+		return nil, false
+	}
 	r.nbytes += int64(len(b)) + 1
 	r.pendR++
 	if r.pendR >= ctxCheckEvery {
@@ -104,6 +119,68 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.prog.add(int64(n), 0)
+	return n, err
+}
+
+// lineCap passes a stream through and fails with an *Error once a line runs
+// past MaxLineBytes, or a record (see mark) past MaxLineBytes, before the
+// reader above it buffers more: encoding/csv has no limit of its own.
+type lineCap struct {
+	r    io.Reader
+	path string
+	// run is the length of the current line so far; lines counts the
+	// '\n's passed; passed counts all bytes.
+	run    int64
+	lines  int
+	passed int64
+	// recStart is the offset where the current record starts and recLine
+	// a line at or before its first.
+	recStart int64
+	recLine  int
+	err      error // sticky: returned once the bytes before it are consumed
+}
+
+// mark records that the reader above has consumed everything up to offset
+// off, where a record ends on line endLine.
+func (c *lineCap) mark(off int64, endLine int) { c.recStart, c.recLine = off, endLine+1 }
+
+// recordSlack is how far the reader above may read ahead of the record it
+// parses (encoding/csv's bufio.Reader holds 4 KiB).
+const recordSlack = 64 << 10
+
+func (c *lineCap) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	for i := 0; i < n; {
+		j := bytes.IndexByte(p[i:n], '\n')
+		end := n
+		if j >= 0 {
+			end = i + j
+		}
+		if c.run+int64(end-i) > MaxLineBytes {
+			// Pass what comes before the limit, so that errors on earlier
+			// lines come first; fail on the next Read.
+			keep := i + int(MaxLineBytes-c.run)
+			c.err = &Error{File: c.path, Line: c.lines + 1, Reason: errLineTooLong}
+			c.passed += int64(keep)
+			return keep, nil
+		}
+		if j < 0 {
+			c.run += int64(end - i)
+			break
+		}
+		c.run = 0
+		c.lines++
+		i = end + 1
+	}
+	c.passed += int64(n)
+	if c.passed-c.recStart > MaxLineBytes+recordSlack {
+		c.err = &Error{File: c.path, Line: c.lines + 1,
+			Reason: fmt.Sprintf("record longer than %d MiB since line %d (an unclosed quote?)", MaxLineBytes>>20, c.recLine)}
+		return 0, c.err
+	}
 	return n, err
 }
 

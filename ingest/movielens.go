@@ -168,7 +168,7 @@ func readMLData(ctx context.Context, path string, users, items *numIDs, prog *Pr
 		u, ok := parseUint(bytes.TrimSpace(f[0]), math.MaxUint32)
 		if !ok {
 			if r.line == 1 && looksLikeHeader(line) {
-				return errf(path, r.line, "unexpected header line %q: u.data has no header", line)
+				return errf(path, r.line, "unexpected header line %s: u.data has no header", quote(line))
 			}
 			return errf(path, r.line, "%s", idReason("user id", bytes.TrimSpace(f[0])))
 		}
@@ -178,7 +178,7 @@ func readMLData(ctx context.Context, path string, users, items *numIDs, prog *Pr
 		}
 		rating, err := strconv.ParseFloat(string(bytes.TrimSpace(f[2])), 32)
 		if err != nil || !(rating >= 1 && rating <= 5) {
-			return errf(path, r.line, "rating %q is not a number in 1..5", f[2])
+			return errf(path, r.line, "rating %s is not a number in 1..5", quote(f[2]))
 		}
 		ts, reason := parseUnixTime(bytes.TrimSpace(f[3]))
 		if reason != "" {
@@ -207,11 +207,11 @@ func parseUnixTime(tok []byte) (int64, string) {
 		digits = tok[1:]
 	}
 	if !isDigits(digits) {
-		return 0, fmt.Sprintf("timestamp %q is not an integer Unix time", tok)
+		return 0, fmt.Sprintf("timestamp %s is not an integer Unix time", quote(tok))
 	}
 	v, ok := parseUint(digits, math.MaxInt64)
 	if !ok {
-		return 0, fmt.Sprintf("timestamp %q overflows int64", tok)
+		return 0, fmt.Sprintf("timestamp %s overflows int64", quote(tok))
 	}
 	if neg {
 		return -int64(v), ""
@@ -226,7 +226,7 @@ func readMLGenres(ctx context.Context, path string, prog *Progress) ([]string, e
 	_, err := records(ctx, path, prog, '|', f[:], "genre, index", false, func(r *lineReader, line []byte) error {
 		idx, ok := parseUint(bytes.TrimSpace(f[1]), math.MaxInt32)
 		if !ok || int(idx) != len(labels) {
-			return errf(path, r.line, "genre index %q, want %d (indices count up from 0)", f[1], len(labels))
+			return errf(path, r.line, "genre index %s, want %d (indices count up from 0)", quote(f[1]), len(labels))
 		}
 		labels = append(labels, string(bytes.TrimSpace(f[0])))
 		return nil
@@ -247,7 +247,7 @@ func readMLLabels(ctx context.Context, path string, prog *Progress) ([]string, e
 	_, err := records(ctx, path, prog, 0, nil, "", false, func(r *lineReader, line []byte) error {
 		l := string(bytes.TrimSpace(line))
 		if first, dup := seen[l]; dup {
-			return errf(path, r.line, "duplicate label %q (first at line %d)", l, first)
+			return errf(path, r.line, "duplicate label %s (first at line %d)", quote(l), first)
 		}
 		seen[l] = r.line
 		labels = append(labels, l)
@@ -326,7 +326,7 @@ func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32
 		if date := bytes.TrimSpace(f[2]); len(date) > 0 {
 			t, err := time.Parse("2-Jan-2006", string(date))
 			if err != nil {
-				return errf(path, r.line, "release date %q is not D-Mon-YYYY", latin1(date))
+				return errf(path, r.line, "release date %s is not D-Mon-YYYY", quote(latin1(date)))
 			}
 			years[d], hasYear[d] = float64(t.Year()), true
 		}
@@ -336,7 +336,7 @@ func readMLItems(ctx context.Context, path string, items *numIDs, remap []uint32
 				sets[d] = append(sets[d], g)
 			case "0":
 			default:
-				return errf(path, r.line, "genre flag %q (%s) is not 0 or 1", latin1(f[5+g]), genres[g])
+				return errf(path, r.line, "genre flag %s (%s) is not 0 or 1", quote(latin1(f[5+g])), clipped(genres[g]))
 			}
 		}
 		return nil
@@ -378,7 +378,7 @@ func readMLUsers(ctx context.Context, path string, users *numIDs, remap []uint32
 		}
 		age, ok := parseUint(bytes.TrimSpace(f[1]), 200)
 		if !ok {
-			return errf(path, r.line, "age %q is not a non-negative integer up to 200", f[1])
+			return errf(path, r.line, "age %s is not a non-negative integer up to 200", quote(f[1]))
 		}
 		ages[d], hasAge[d] = float64(age), true
 		g := string(bytes.TrimSpace(f[2]))
@@ -389,7 +389,7 @@ func readMLUsers(ctx context.Context, path string, users *numIDs, remap []uint32
 		o := string(bytes.TrimSpace(f[3]))
 		oi, ok := occIdx[o]
 		if !ok {
-			return errf(path, r.line, "occupation %q is not listed in %s", o, mlOccupation)
+			return errf(path, r.line, "occupation %s is not listed in %s", quote(o), mlOccupation)
 		}
 		occSets[d] = []int{oi}
 		return nil
