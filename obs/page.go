@@ -394,14 +394,14 @@ func fmtFloatPos(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// fmtDuration writes d as "0.4s", "42s", "3m 12s" or "2h 05m".
+// fmtDuration writes d as "0s", "0.4s", "42s", "3m 12s" or "2h 05m".
 func fmtDuration(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
 	s := int64(d.Round(time.Second) / time.Second)
 	switch {
-	case d < time.Second && d > 0:
+	case d < time.Second && d >= 100*time.Millisecond:
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	case s < 60:
 		return fmt.Sprintf("%ds", s)

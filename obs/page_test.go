@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -132,7 +133,7 @@ func TestPageRender(t *testing.T) {
 			want: []string{
 				"<title>trainerd · pinsage · training</title>",
 				">3 / 5<", "batch 5 / 10", // epoch and batch
-				">25<",                        // step
+				">25<",                      // step
 				">25s<", "at 10s per epoch", // ETA: 2.5 epochs of 10 s
 				">0.0400<",     // last loss 1/25
 				">2\u2009048<", // examples/s
@@ -430,5 +431,25 @@ func TestPageConcurrent(t *testing.T) {
 	wg.Wait()
 	if _, body := get(t, ts.URL+"/"); !strings.Contains(body, ">2000<") {
 		t.Error("page after the updates lacks step 2000")
+	}
+}
+
+func TestChartMarks(t *testing.T) {
+	sd := seriesData{Name: "loss", X: []float64{1, 1000}, Y: []float64{2, 1}}
+	for _, n := range []int{0, 1, chartMarksMax, chartMarksMax + 1, 999} {
+		var marks []chartMark
+		for i := range n {
+			marks = append(marks, chartMark{X: float64(1 + i), Label: "e" + strconv.Itoa(i+1)})
+		}
+		c := lineChart("t", "step", "none", []seriesData{sd}, marks, true)
+		// The mark at the left edge (x = 1) is not drawn.
+		if got := len(c.Marks); got > chartMarksMax || (n > 1 && got == 0) {
+			t.Errorf("%d marks: %d drawn", n, got)
+		}
+		for _, m := range c.Marks {
+			if m.Label == "" || m.X <= c.Left || m.X > c.Right {
+				t.Errorf("%d marks: mark %+v outside %v..%v or unlabelled", n, m, c.Left, c.Right)
+			}
+		}
 	}
 }

@@ -17,8 +17,8 @@ const (
 	// chartDotsMax is the most points a series has for its points to be
 	// drawn as dots too (a one-point series is only a dot).
 	chartDotsMax = 60
-	// chartMarkLabelsMax is the most vertical marks that get labels.
-	chartMarkLabelsMax = 20
+	// chartMarksMax is the most vertical marks drawn (every k-th).
+	chartMarksMax = 12
 	// legendPerRow legend entries share a row, legendW apart; rows are
 	// legendH high.
 	legendPerRow = 3
@@ -168,15 +168,12 @@ func lineChart(title, xlabel, empty string, in []seriesData, marks []chartMark, 
 		c.Series = append(c.Series, series{Name: s.Name, Color: s.Color, Last: ls, Points: b.String(), Dots: dots,
 			LX: c.Left + float64(i%legendPerRow*legendW), LY: float64(chartTop - 8 + i/legendPerRow*legendH)})
 	}
+	every := (len(marks) + chartMarksMax - 1) / chartMarksMax // at most chartMarksMax marks
 	for i, m := range marks {
-		if m.X <= xlo || m.X > xhi {
+		if i%every != 0 || m.X <= xlo || m.X > xhi {
 			continue
 		}
-		lm := mark{X: sx(m.X)}
-		if len(marks) <= chartMarkLabelsMax || i%((len(marks)+chartMarkLabelsMax-1)/chartMarkLabelsMax) == 0 {
-			lm.Label = m.Label
-		}
-		c.Marks = append(c.Marks, lm)
+		c.Marks = append(c.Marks, mark{X: sx(m.X), Label: m.Label})
 	}
 	return c
 }

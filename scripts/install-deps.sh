@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system libraries trainerd needs, only when missing:
 #   - OpenBLAS (libopenblas-dev): the CPU consumer's GEMM, through cgo;
+#   - with --browser: Debian's Chromium, for the status page's browser test
+#     (obs/browsertest; it skips when no chromium is on PATH);
 #   - with --cuda: Debian's CUDA 11.8 toolkit (cuda.h, libcuda stub, nvcc) from
 #     bookworm contrib/non-free, to compile the `cuda` build tag. Installed
 #     with --no-install-recommends (the recommends build a DKMS module for ~13 min).
 set -euo pipefail
 want_cuda=0
-[ "${1:-}" = "--cuda" ] && want_cuda=1
+want_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --cuda) want_cuda=1 ;;
+    --browser) want_browser=1 ;;
+    *) echo "install-deps: unknown argument $arg (want --cuda, --browser)" >&2; exit 2 ;;
+  esac
+done
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -33,4 +42,10 @@ SRC
   updated=0
   apt_update
   $SUDO apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >/dev/null
+fi
+
+if [ $want_browser -eq 1 ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  echo "install-deps: installing chromium (the status page's browser test)" >&2
+  apt_update
+  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
