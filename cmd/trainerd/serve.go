@@ -87,7 +87,7 @@ with a warning naming it: anyone who can reach the host can then query the model
 	}
 	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/ (required)")
 	cmd.Flags().StringVar(&store, "store", "", "the feature store the run was trained on: id maps and train interactions (required)")
-	cmd.Flags().StringVar(&addr, "addr", def, "listen address (default loopback "+defaultServeAddr+", or $"+addrEnv+" when set)")
+	cmd.Flags().StringVar(&addr, "addr", def, "listen address: $"+addrEnv+" when set, else loopback")
 	cmd.Flags().IntVar(&maxK, "max-k", serve.DefaultMaxK, "largest k a request may ask for")
 	cmd.Flags().DurationVar(&grace, "grace", serve.DefaultShutdownGrace, "how long shutdown waits for in-flight requests")
 	cmd.Flags().BoolVar(&force, "force", false, "serve even if the store's fingerprint differs from the run's training store")
