@@ -5,6 +5,9 @@ package consumer
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -145,6 +148,27 @@ func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpos
 	h.tptr[0] = 0
 }
 
+// rowBlock is the number of rows one task of a layer handles: the
+// block's messages (rowBlock×hid) stay in the core's L2 cache between the
+// GEMM that writes them and the ReLU, pooling and gradient work that read
+// them. Blocks depend only on the row count, never on the thread count,
+// so the weight gradients (summed per block, then over blocks in order)
+// have the same bits however many threads run.
+const rowBlock = 256
+
+func blocks(n int) int { return (n + rowBlock - 1) / rowBlock }
+
+func blockRows(i, n int) (lo, hi int) { return i * rowBlock, min((i+1)*rowBlock, n) }
+
+// The phases of a layer, each a set of independent row blocks.
+const (
+	phMsg    = iota // per block of the M input rows: messages ReLU(h·Q + q)
+	phOut           // per block of the N targets: pool, W map, ReLU, normalise
+	phDOut          // per block of targets: output gradient, partial dW, db, dcat
+	phDSrc          // per block of input rows: pooled gradient, partial dQ, dq, dh
+	phReduce        // per block of parameter rows: sum the partial gradients
+)
+
 // convLayer is one layer's parameters, gradients and activations.
 type convLayer[F float] struct {
 	a              layerArch
@@ -152,15 +176,21 @@ type convLayer[F float] struct {
 	dQ, dq, dW, db []F // their gradients, overwritten by backward
 
 	hop  *hopCSR[F]
-	h    []F     // the input of the last forward (M×in), not owned
+	h    []F // the input of the last forward (M×in), not owned
+	fill func(lo, hi int)
 	m    []F     // messages M×hid (msg)
 	arg  []int32 // max pooling: the row each (target, column) came from, -1 if none
 	cat  []F     // N×(in+p): h_self ‖ pool
 	out  []F     // N×out
 	nrm  []F     // N row norms (norm)
+	dout []F     // the gradient of out (N×out), not owned, used as scratch
 	dcat []F
 	dsrc []F // M×p gradient of the pooled rows (msg)
 	dh   []F // M×in gradient of the input
+	// per-block partial gradients: dW and db per target block, dQ and dq
+	// per input block
+	dWp, dbp, dQp, dqp []F
+	avx                bool
 }
 
 // width of the pooled rows.
@@ -171,153 +201,246 @@ func (l *convLayer[F]) p() int {
 	return l.a.in
 }
 
-// forward maps h (M×in) through hop to N×out.
-func (l *convLayer[F]) forward(h []F, hop *hopCSR[F], avx bool) []F {
+// forward maps h (M×in) through hop to N×out. fill, when set, writes
+// rows [lo,hi) of h before a block reads them.
+func (l *convLayer[F]) forward(t *team, h []F, hop *hopCSR[F], fill func(lo, hi int)) []F {
 	a := l.a
 	M, N, d, p := hop.m, hop.n, a.in, l.p()
-	l.h, l.hop = h[:M*d], hop
-	src := l.h
+	l.h, l.hop, l.fill = h[:M*d], hop, fill
 	if a.msg {
 		l.m = grow(l.m, M*a.hid)
-		broadcastRows(l.m, l.q, M)
-		gemm(false, false, M, a.hid, d, l.h, d, l.Q, a.hid, 1, l.m, a.hid)
-		relu(l.m)
-		src = l.m
-	}
-	cw := d + p
-	l.cat = grow(l.cat, N*cw)
-	for n := 0; n < N; n++ {
-		copy(l.cat[n*cw:n*cw+d], l.h[n*d:n*d+d])
 	}
 	if a.maxPool {
 		l.arg = grow(l.arg, N*p)
-		maxPool(l.cat[d:], cw, l.arg, src, p, hop)
-	} else {
-		for n := 0; n < N; n++ {
-			lo, hi := hop.ptr[n], hop.ptr[n+1]
-			gatherInto(l.cat[n*cw+d:n*cw+d+p], src, p, hop.col[lo:hi], hop.w[lo:hi], avx)
-		}
 	}
+	l.cat = grow(l.cat, N*(d+p))
 	l.out = grow(l.out, N*a.out)
-	broadcastRows(l.out, l.b, N)
-	gemm(false, false, N, a.out, cw, l.cat, cw, l.W, a.out, 1, l.out, a.out)
-	if a.act {
-		relu(l.out)
+	l.nrm = grow(l.nrm, N)
+	if a.msg || fill != nil {
+		t.run(l, phMsg, blocks(M))
 	}
-	if a.norm {
-		l.nrm = grow(l.nrm, N)
-		for n := 0; n < N; n++ {
-			row := l.out[n*a.out : (n+1)*a.out]
-			var s F
-			for _, v := range row {
-				s += v * v
-			}
-			s = F(math.Sqrt(float64(s + 1e-12)))
-			l.nrm[n] = s
-			for i := range row {
-				row[i] /= s
-			}
-		}
-	}
+	t.run(l, phOut, blocks(N))
 	return l.out
 }
 
 // backward takes dout (N×out, used as scratch) and sets the parameter
 // gradients and l.dh (M×in), which it returns.
-func (l *convLayer[F]) backward(dout []F, avx bool) []F {
+func (l *convLayer[F]) backward(t *team, dout []F) []F {
 	a := l.a
-	hop := l.hop
-	M, N, d, p := hop.m, hop.n, a.in, l.p()
-	cw := d + p
-	dz := dout[:N*a.out]
-	if a.norm {
-		for n := 0; n < N; n++ {
-			y := l.out[n*a.out : (n+1)*a.out]
-			g := dz[n*a.out : (n+1)*a.out]
-			var s F
-			for i, v := range y {
-				s += v * g[i]
-			}
-			inv := l.nrm[n]
-			for i, v := range y {
-				g[i] = (g[i] - v*s) / inv
-			}
-		}
-	}
-	if a.act {
-		reluGrad(dz, l.out)
-	}
-	gemm(true, false, cw, a.out, N, l.cat, cw, dz, a.out, 0, l.dW, a.out)
-	colSum(l.db, dz, N)
-	l.dcat = grow(l.dcat, N*cw)
-	gemm(false, true, N, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat, cw)
+	M, N, d, p := l.hop.m, l.hop.n, a.in, l.p()
+	l.dout = dout[:N*a.out]
+	nbN, nbM := blocks(N), blocks(M)
+	l.dWp = grow(l.dWp, nbN*len(l.W))
+	l.dbp = grow(l.dbp, nbN*a.out)
+	l.dcat = grow(l.dcat, N*(d+p))
 	l.dh = grow(l.dh, M*d)
-	dsrc := l.dh
 	if a.msg {
 		l.dsrc = grow(l.dsrc, M*p)
-		dsrc = l.dsrc
+		l.dQp = grow(l.dQp, nbM*len(l.Q))
+		l.dqp = grow(l.dqp, nbM*a.hid)
 	}
+	t.run(l, phDOut, nbN)
 	if a.maxPool {
+		// the scatter to the argmax rows is not row-parallel: serial
+		dsrc := l.dh
+		if a.msg {
+			dsrc = l.dsrc
+		}
 		clear(dsrc)
+		cw := d + p
 		for n := 0; n < N; n++ {
 			g := l.dcat[n*cw+d : n*cw+d+p]
-			ar := l.arg[n*p : n*p+p]
-			for c, r := range ar {
+			for c, r := range l.arg[n*p : n*p+p] {
 				if r >= 0 {
 					dsrc[int(r)*p+c] += g[c]
 				}
 			}
 		}
-	} else {
-		for r := 0; r < M; r++ {
-			lo, hi := hop.tptr[r], hop.tptr[r+1]
-			gatherInto(dsrc[r*p:r*p+p], l.dcat[d:], cw, hop.tcol[lo:hi], hop.tw[lo:hi], avx)
-		}
 	}
-	if a.msg {
-		reluGrad(dsrc, l.m)
-		gemm(true, false, d, a.hid, M, l.h, d, dsrc, a.hid, 0, l.dQ, a.hid)
-		colSum(l.dq, dsrc, M)
-		gemm(false, true, M, d, a.hid, dsrc, a.hid, l.Q, a.hid, 0, l.dh, d)
-	}
-	for n := 0; n < N; n++ {
-		dst := l.dh[n*d : n*d+d]
-		for i, v := range l.dcat[n*cw : n*cw+d] {
-			dst[i] += v
-		}
-	}
+	t.run(l, phDSrc, nbM)
+	t.run(l, phReduce, blocks(d+p+1))
 	return l.dh
 }
 
-// convNet is a whole network with its input and output buffers.
+// block runs block i of a phase.
+func (l *convLayer[F]) block(phase, i int) {
+	a := l.a
+	hop := l.hop
+	M, N, d, p := hop.m, hop.n, a.in, l.p()
+	cw := d + p
+	switch phase {
+	case phMsg:
+		lo, hi := blockRows(i, M)
+		if l.fill != nil {
+			l.fill(lo, hi)
+		}
+		if !a.msg {
+			return
+		}
+		m := l.m[lo*a.hid : hi*a.hid]
+		broadcastRows(m, l.q, hi-lo)
+		gemm(false, false, hi-lo, a.hid, d, l.h[lo*d:hi*d], d, l.Q, a.hid, 1, m, a.hid)
+		relu(m)
+	case phOut:
+		lo, hi := blockRows(i, N)
+		src := l.h
+		if a.msg {
+			src = l.m
+		}
+		for n := lo; n < hi; n++ {
+			copy(l.cat[n*cw:n*cw+d], l.h[n*d:n*d+d])
+		}
+		if a.maxPool {
+			maxPool(l.cat[d:], cw, l.arg, src, p, hop, lo, hi)
+		} else {
+			for n := lo; n < hi; n++ {
+				s, e := hop.ptr[n], hop.ptr[n+1]
+				gatherInto(l.cat[n*cw+d:n*cw+d+p], src, p, hop.col[s:e], hop.w[s:e], l.avx)
+			}
+		}
+		out := l.out[lo*a.out : hi*a.out]
+		broadcastRows(out, l.b, hi-lo)
+		gemm(false, false, hi-lo, a.out, cw, l.cat[lo*cw:hi*cw], cw, l.W, a.out, 1, out, a.out)
+		if a.act {
+			relu(out)
+		}
+		if a.norm {
+			for n := lo; n < hi; n++ {
+				row := l.out[n*a.out : (n+1)*a.out]
+				var s F
+				for _, v := range row {
+					s += v * v
+				}
+				s = F(math.Sqrt(float64(s + 1e-12)))
+				l.nrm[n] = s
+				for c := range row {
+					row[c] /= s
+				}
+			}
+		}
+	case phDOut:
+		lo, hi := blockRows(i, N)
+		dz := l.dout[lo*a.out : hi*a.out]
+		if a.norm {
+			for n := lo; n < hi; n++ {
+				y := l.out[n*a.out : (n+1)*a.out]
+				g := l.dout[n*a.out : (n+1)*a.out]
+				var s F
+				for c, v := range y {
+					s += v * g[c]
+				}
+				nrm := l.nrm[n]
+				for c, v := range y {
+					g[c] = (g[c] - v*s) / nrm
+				}
+			}
+		}
+		if a.act {
+			reluGrad(dz, l.out[lo*a.out:hi*a.out])
+		}
+		nw := len(l.W)
+		gemm(true, false, cw, a.out, hi-lo, l.cat[lo*cw:hi*cw], cw, dz, a.out, 0, l.dWp[i*nw:(i+1)*nw], a.out)
+		colSum(l.dbp[i*a.out:(i+1)*a.out], dz, hi-lo)
+		gemm(false, true, hi-lo, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat[lo*cw:hi*cw], cw)
+	case phDSrc:
+		lo, hi := blockRows(i, M)
+		dsrc := l.dh
+		if a.msg {
+			dsrc = l.dsrc
+		}
+		if !a.maxPool {
+			for r := lo; r < hi; r++ {
+				s, e := hop.tptr[r], hop.tptr[r+1]
+				gatherInto(dsrc[r*p:r*p+p], l.dcat[d:], cw, hop.tcol[s:e], hop.tw[s:e], l.avx)
+			}
+		}
+		if a.msg {
+			dp := l.dsrc[lo*p : hi*p]
+			reluGrad(dp, l.m[lo*p:hi*p])
+			nq := len(l.Q)
+			gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, 0, l.dQp[i*nq:(i+1)*nq], a.hid)
+			colSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, hi-lo)
+			gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
+		}
+		for r := lo; r < min(hi, N); r++ {
+			dst := l.dh[r*d : r*d+d]
+			for c, v := range l.dcat[r*cw : r*cw+d] {
+				dst[c] += v
+			}
+		}
+	case phReduce:
+		// rows [lo,hi) of W (cw rows), then the bias as row cw; Q's rows
+		// (d of them) and q (row d) ride along on the same indices.
+		lo, hi := blockRows(i, cw+1)
+		sumBlocks(l.dW, l.dWp, a.out, lo, min(hi, cw))
+		if hi > cw {
+			sumBlocks(l.db, l.dbp, a.out, 0, 1)
+		}
+		if a.msg {
+			sumBlocks(l.dQ, l.dQp, a.hid, min(lo, d), min(hi, d))
+			if lo <= d && d < hi {
+				sumBlocks(l.dq, l.dqp, a.hid, 0, 1)
+			}
+		}
+	}
+}
+
+// sumBlocks sets rows [lo,hi) of dst (rows of width w) to the sum, in
+// block order, of the same rows of the per-block partials parts (each
+// len(dst) long).
+func sumBlocks[F float](dst, parts []F, w, lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	n := len(dst)
+	seg := dst[lo*w : hi*w]
+	copy(seg, parts[lo*w:hi*w])
+	for b := n; b < len(parts); b += n {
+		for c, v := range parts[b+lo*w : b+hi*w] {
+			seg[c] += v
+		}
+	}
+}
+
+// convNet is a whole network with its input and output buffers. Its row
+// blocks run on a team of model.threads goroutines; OpenBLAS should then
+// run one thread per call (trainerd's default).
 type convNet[F float] struct {
 	arch   netArch
 	layers []*convLayer[F]
 	hops   []hopCSR[F]
+	team   *team
 	// feature projection
 	P, pb, dP, dpb []F
 	// dense pair
 	G1, g1, G2, dG1, dg1, dG2 []F
-	x    []F // Layers[K] id rows (useID)
-	f    []F // Layers[K] features (featDim > 0), not owned
-	h0   []F // the first layer's input when it is not x
-	y1   []F // dense pair: ReLU(z·G1 + g1)
-	out  []F
-	dy1  []F
-	dz   []F
-	dx   []F // gradient of the first layer's input
-	avx  bool
-	grad map[string][]F
+	emb                       []F      // id table the x rows come from (useID)
+	ids                       []uint32 // Layers[K]'s ids
+	x                         []F      // Layers[K] id rows (useID)
+	f                         []F      // Layers[K] features (featDim > 0), not owned
+	h0                        []F      // the first layer's input when it is not x
+	fill                      func(lo, hi int)
+	y1                        []F // dense pair: ReLU(z·G1 + g1)
+	out                       []F
+	dy1                       []F
+	dz                        []F
+	grad                      map[string][]F
+	gradNames                 []string
 }
 
 // newConvNet binds the network to the parameters by name (params[name]
 // has the parameter's values; the network reads them, never writes them)
-// and allocates one gradient per parameter.
-func newConvNet[F float](arch netArch, params map[string][]F) (*convNet[F], error) {
-	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers))}
+// and allocates one gradient per parameter. threads goroutines run its
+// row blocks (1: the caller's alone).
+func newConvNet[F float](arch netArch, params map[string][]F, threads int) (*convNet[F], error) {
+	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: newTeam(threads)}
+	if n.team.wake != nil {
+		runtime.AddCleanup(n, func(ch chan struct{}) { close(ch) }, n.team.wake)
+	}
+	n.fill = n.fillInput
 	var zero F
 	_, f32 := any(zero).(float32)
-	n.avx = f32 && hasGatherAVX()
+	avx := f32 && hasGatherAVX()
 	bind := func(name string, size int) ([]F, []F, error) {
 		p, ok := params[name]
 		if !ok {
@@ -328,6 +451,7 @@ func newConvNet[F float](arch netArch, params map[string][]F) (*convNet[F], erro
 		}
 		g := make([]F, size)
 		n.grad[name] = g
+		n.gradNames = append(n.gradNames, name)
 		return p, g, nil
 	}
 	var err error
@@ -340,7 +464,7 @@ func newConvNet[F float](arch netArch, params map[string][]F) (*convNet[F], erro
 		}
 	}
 	for _, la := range arch.layers {
-		l := &convLayer[F]{a: la}
+		l := &convLayer[F]{a: la, avx: avx}
 		if la.msg {
 			if l.Q, l.dQ, err = bind(la.q, la.in*la.hid); err != nil {
 				return nil, err
@@ -349,11 +473,7 @@ func newConvNet[F float](arch netArch, params map[string][]F) (*convNet[F], erro
 				return nil, err
 			}
 		}
-		p := la.in
-		if la.msg {
-			p = la.hid
-		}
-		if l.W, l.dW, err = bind(la.w, (la.in+p)*la.out); err != nil {
+		if l.W, l.dW, err = bind(la.w, (la.in+l.p())*la.out); err != nil {
 			return nil, err
 		}
 		if l.b, l.db, err = bind(la.wb, la.out); err != nil {
@@ -386,33 +506,49 @@ func (n *convNet[F]) setHops(sizes []int, t int, nbrIdx [][]int32, nbrW [][]floa
 	}
 }
 
-// inputRows returns the id-row buffer for mK rows of Layers[K] (useID).
-func (n *convNet[F]) inputRows(mK int) []F {
-	n.x = grow(n.x, mK*n.arch.dim)
-	return n.x
+// fillInput writes rows [lo,hi) of the first layer's input: the id rows
+// from the table (useID), plus the projected features.
+func (n *convNet[F]) fillInput(lo, hi int) {
+	d := n.arch.dim
+	if n.arch.useID {
+		for r := lo; r < hi; r++ {
+			id := int(n.ids[r])
+			copy(n.x[r*d:r*d+d], n.emb[id*d:id*d+d])
+		}
+	}
+	if fd := n.arch.featDim; fd > 0 {
+		h := n.h0[lo*d : hi*d]
+		broadcastRows(h, n.pb, hi-lo)
+		gemm(false, false, hi-lo, d, fd, n.f[lo*fd:hi*fd], fd, n.P, d, 1, h, d)
+		if n.arch.useID {
+			for i, v := range n.x[lo*d : hi*d] {
+				h[i] = v + h[i]
+			}
+		}
+	}
 }
 
-// forward runs the network on Layers[K]'s rows (n.x filled through
-// inputRows when useID; f the mK×featDim features when featDim > 0) and
-// returns the N0×outDim output. setHops must have run.
-func (n *convNet[F]) forward(mK int, f []F) []F {
-	d := n.arch.dim
+// forward runs the network on Layers[K] (ids, whose rows of emb are the id
+// inputs when useID; f the len(ids)×featDim features when featDim > 0)
+// and returns the N0×outDim output. setHops must have run.
+func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
+	d, mK := n.arch.dim, len(ids)
+	n.emb, n.ids = emb, ids
 	h := n.x
+	if n.arch.useID {
+		n.x = grow(n.x, mK*d)
+		h = n.x
+	}
 	if n.arch.featDim > 0 {
 		n.f = f[:mK*n.arch.featDim]
 		n.h0 = grow(n.h0, mK*d)
-		broadcastRows(n.h0, n.pb, mK)
-		gemm(false, false, mK, d, n.arch.featDim, n.f, n.arch.featDim, n.P, d, 1, n.h0, d)
-		if n.arch.useID {
-			for i, v := range n.x[:mK*d] {
-				n.h0[i] = v + n.h0[i]
-			}
-		}
 		h = n.h0
 	}
 	K := len(n.layers)
+	fill := n.fill
 	for l, layer := range n.layers {
-		h = layer.forward(h, &n.hops[K-1-l], n.avx)
+		h = layer.forward(n.team, h, &n.hops[K-1-l], fill)
+		fill = nil
 	}
 	if !n.arch.dense {
 		n.out = h
@@ -450,15 +586,79 @@ func (n *convNet[F]) backward(dout []F) []F {
 		g = n.dz
 	}
 	for l := K - 1; l >= 0; l-- {
-		g = n.layers[l].backward(g, n.avx)
+		g = n.layers[l].backward(n.team, g)
 	}
 	if n.arch.featDim > 0 {
 		mK, d := n.hops[K-1].m, n.arch.dim
 		gemm(true, false, n.arch.featDim, d, mK, n.f, n.arch.featDim, g, d, 0, n.dP, d)
 		colSum(n.dpb, g, mK)
 	}
-	n.dx = g
 	return g
+}
+
+// blockJob is work split into independent row blocks.
+type blockJob interface{ block(phase, i int) }
+
+// team runs the blocks of a phase on the caller and helpers-1 goroutines
+// that live as long as their network; it allocates nothing per run. Which
+// goroutine runs a block never matters: every block writes its own rows.
+type team struct {
+	helpers int
+	wake    chan struct{}
+	wg      sync.WaitGroup
+	job     blockJob
+	phase   int
+	n       int
+	next    atomic.Int64
+}
+
+func newTeam(threads int) *team {
+	t := &team{helpers: max(threads, 1) - 1}
+	if t.helpers > 0 {
+		t.wake = make(chan struct{}, t.helpers)
+		for i := 0; i < t.helpers; i++ {
+			go t.work(t.wake)
+		}
+	}
+	return t
+}
+
+// work serves runs until wake is closed (when the network is collected).
+func (t *team) work(wake chan struct{}) {
+	for range wake {
+		t.loop()
+		t.wg.Done()
+	}
+}
+
+func (t *team) loop() {
+	for {
+		i := int(t.next.Add(1) - 1)
+		if i >= t.n {
+			return
+		}
+		t.job.block(t.phase, i)
+	}
+}
+
+// run runs blocks 0..n-1 of job's phase and returns when all are done.
+func (t *team) run(job blockJob, phase, n int) {
+	if t.helpers == 0 || n <= 1 {
+		for i := 0; i < n; i++ {
+			job.block(phase, i)
+		}
+		return
+	}
+	t.job, t.phase, t.n = job, phase, n
+	t.next.Store(0)
+	h := min(t.helpers, n-1)
+	t.wg.Add(h)
+	for i := 0; i < h; i++ {
+		t.wake <- struct{}{}
+	}
+	t.loop()
+	t.wg.Wait()
+	t.job = nil // the team must not keep the network reachable
 }
 
 // broadcastRows sets each of the n rows of dst to b.
@@ -539,27 +739,27 @@ func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx bool)
 	}
 }
 
-// maxPool sets out[n·ld + c] (the N targets' rows, ld apart) to the maximum
+// maxPool sets out[n·ld + c] for the targets n in [lo,hi) to the maximum
 // of column c over target n's valid slots, and arg to the row it came
 // from (the first maximal slot), or 0 and -1 without valid slots.
-func maxPool[F float](out []F, ld int, arg []int32, src []F, p int, hop *hopCSR[F]) {
-	for n := 0; n < hop.n; n++ {
+func maxPool[F float](out []F, ld int, arg []int32, src []F, p int, hop *hopCSR[F], lo, hi int) {
+	for n := lo; n < hi; n++ {
 		o := out[n*ld : n*ld+p]
 		ar := arg[n*p : n*p+p]
-		lo, hi := hop.ptr[n], hop.ptr[n+1]
-		if lo == hi {
+		s, e := hop.ptr[n], hop.ptr[n+1]
+		if s == e {
 			clear(o)
 			for c := range ar {
 				ar[c] = -1
 			}
 			continue
 		}
-		r0 := hop.col[lo]
+		r0 := hop.col[s]
 		copy(o, src[int(r0)*p:int(r0)*p+p])
 		for c := range ar {
 			ar[c] = r0
 		}
-		for _, r := range hop.col[lo+1 : hi] {
+		for _, r := range hop.col[s+1 : e] {
 			row := src[int(r)*p : int(r)*p+p]
 			for c, v := range row {
 				if v > o[c] {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -200,7 +201,7 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 		for _, p := range m.params {
 			byName[p.name] = p.data
 		}
-		if m.net, err = newConvNet(arch, byName); err != nil {
+		if m.net, err = newConvNet(arch, byName, netThreads(cfg.Threads)); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		for _, p := range m.params {
@@ -212,6 +213,14 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 		}
 	}
 	return m, nil
+}
+
+// netThreads is model.threads with its default, GOMAXPROCS.
+func netThreads(n int) int {
+	if n <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return n
 }
 
 // Name implements Model.
@@ -455,31 +464,39 @@ func (m *convModel) fill(mc *machine, layers [][]uint32, nbrIdx [][]int32, nbrW 
 
 // check validates a batch against the model.
 func (m *convModel) check(b *producer.Batch) error {
-	where := fmt.Sprintf("%s: batch %d/%d", m.name, b.Epoch, b.Index)
+	if err := m.checkBatch(b); err != nil {
+		return fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+	}
+	return nil
+}
+
+// checkBatch is check without the batch's name in the errors (formatted
+// only on failure: a step allocates nothing).
+func (m *convModel) checkBatch(b *producer.Batch) error {
 	if b.K() != m.k {
-		return fmt.Errorf("%s: built for %d layers, model has %d (model.layers)", where, b.K(), m.k)
+		return fmt.Errorf("built for %d layers, model has %d (model.layers)", b.K(), m.k)
 	}
 	if b.T <= 0 || len(b.NbrIdx) != m.k || len(b.NbrW) != m.k {
-		return fmt.Errorf("%s: T=%d with %d/%d hops, want T>0 and %d hops", where, b.T, len(b.NbrIdx), len(b.NbrW), m.k)
+		return fmt.Errorf("T=%d with %d/%d hops, want T>0 and %d hops", b.T, len(b.NbrIdx), len(b.NbrW), m.k)
 	}
 	n := m.info.NumUsers + m.info.NumItems
 	for k := 0; k <= m.k; k++ {
 		for _, id := range b.Layers[k] {
 			if int(id) >= n {
-				return fmt.Errorf("%s: layer %d: node %d out of range (%d nodes)", where, k, id, n)
+				return fmt.Errorf("layer %d: node %d out of range (%d nodes)", k, id, n)
 			}
 		}
 		if k > 0 && len(b.Layers[k]) < len(b.Layers[k-1]) {
-			return fmt.Errorf("%s: layer %d smaller than layer %d", where, k, k-1)
+			return fmt.Errorf("layer %d smaller than layer %d", k, k-1)
 		}
 	}
 	for k := 0; k < m.k; k++ {
 		if len(b.NbrIdx[k]) != len(b.Layers[k])*b.T || len(b.NbrW[k]) != len(b.Layers[k])*b.T {
-			return fmt.Errorf("%s: hop %d: %d indices, %d weights for %d nodes × T=%d", where, k, len(b.NbrIdx[k]), len(b.NbrW[k]), len(b.Layers[k]), b.T)
+			return fmt.Errorf("hop %d: %d indices, %d weights for %d nodes × T=%d", k, len(b.NbrIdx[k]), len(b.NbrW[k]), len(b.Layers[k]), b.T)
 		}
 		for _, ix := range b.NbrIdx[k] {
 			if ix < 0 || int(ix) >= len(b.Layers[k+1]) {
-				return fmt.Errorf("%s: hop %d: neighbour index %d out of range [0,%d)", where, k, ix, len(b.Layers[k+1]))
+				return fmt.Errorf("hop %d: neighbour index %d out of range [0,%d)", k, ix, len(b.Layers[k+1]))
 			}
 		}
 	}
@@ -487,15 +504,15 @@ func (m *convModel) check(b *producer.Batch) error {
 	for _, idx := range [][]int32{b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx} {
 		for _, ix := range idx {
 			if ix < 0 || ix >= n0 {
-				return fmt.Errorf("%s: example index %d out of range [0,%d)", where, ix, n0)
+				return fmt.Errorf("example index %d out of range [0,%d)", ix, n0)
 			}
 		}
 	}
 	if len(b.QueryIdx) != len(b.PosIdx) || len(b.HardIdx) != len(b.QueryIdx)*b.HardPer {
-		return fmt.Errorf("%s: %d queries, %d positives, %d hard (HardPer %d)", where, len(b.QueryIdx), len(b.PosIdx), len(b.HardIdx), b.HardPer)
+		return fmt.Errorf("%d queries, %d positives, %d hard (HardPer %d)", len(b.QueryIdx), len(b.PosIdx), len(b.HardIdx), b.HardPer)
 	}
 	if m.useFeat && (b.FeatDim != m.featDim || len(b.Feat) != len(b.Layers[m.k])*m.featDim) {
-		return fmt.Errorf("%s: features %d×%d, want %d×%d (model.inputs=%s)", where, len(b.Feat)/max(1, b.FeatDim), b.FeatDim, len(b.Layers[m.k]), m.featDim, m.cfg.Inputs)
+		return fmt.Errorf("features %d×%d, want %d×%d (model.inputs=%s)", len(b.Feat)/max(1, b.FeatDim), b.FeatDim, len(b.Layers[m.k]), m.featDim, m.cfg.Inputs)
 	}
 	return nil
 }
@@ -552,12 +569,7 @@ func (m *convModel) stepNet(b *producer.Batch) (StepStats, error) {
 		m.sizes[k] = len(b.Layers[k])
 	}
 	net.setHops(m.sizes, b.T, b.NbrIdx, b.NbrW, true)
-	mK := m.sizes[K]
-	if m.useID {
-		x := net.inputRows(mK)
-		gatherRows(x, m.emb, b.Layers[K], d)
-	}
-	z := net.forward(mK, b.Feat)
+	z := net.forward(m.emb, b.Layers[K], b.Feat)
 	m.applyMargin(m.loss.loss)
 	m.loss.setBatch(b)
 	m.loss.compute(z, m.sizes[0], d)
@@ -745,11 +757,7 @@ func (m *convModel) embedNet(layers [][]uint32, idx [][]int32, w [][]float32, fe
 		m.sizes[k] = len(layers[k])
 	}
 	net.setHops(m.sizes, m.embedT, idx, w, false)
-	mK := m.sizes[K]
-	if m.useID {
-		gatherRows(net.inputRows(mK), m.emb, layers[K], m.cfg.Dim)
-	}
-	return net.forward(mK, feat)
+	return net.forward(m.emb, layers[K], feat)
 }
 
 // features assembles the feature rows of nodes from Info (user columns
