@@ -43,6 +43,40 @@ func TestConfigPrintCmd(t *testing.T) {
 	}
 }
 
+// TestConfigPrintRefuses checks that config print reports bad values as
+// errors naming the key (issue 14: +Inf panicked in config.Hash, a huge
+// model.dim passed validation).
+func TestConfigPrintRefuses(t *testing.T) {
+	tests := []struct {
+		sets []string
+		env  string
+		want string
+	}{
+		{[]string{"model.lr=inf"}, "", "config: model.lr: must be a finite number, got +Inf"},
+		{[]string{"model.margin=.inf"}, "", "config: model.margin: must be a finite number"},
+		{nil, "TRAINERD_MODEL_TEMPERATURE=inf", "config: model.temperature: must be a finite number"},
+		{[]string{"model.dim=1000000000"}, "", "config: model.dim: must be ≤ 16384, got 1000000000"},
+		{[]string{"model.layers=7", "producer.layers=2"}, "", "config: producer.layers: must equal model.layers"},
+		{[]string{"producer.negatives.pool_size=0"}, "", "config: producer.negatives.pool_size: must be ≥ 1"},
+		{nil, "TRAINERD_MODEL_LRR=5", "config: TRAINERD_MODEL_LRR: environment variable names no config key"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.sets, " ")+tt.env, func(t *testing.T) {
+			if name, val, ok := strings.Cut(tt.env, "="); ok {
+				t.Setenv(name, val)
+			}
+			args := []string{"print", "--config", "../../configs/quickstart.yaml"}
+			for _, s := range tt.sets {
+				args = append(args, "--set", s)
+			}
+			out, err := runCmd(t, newConfigCmd(), args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q\n%s", err, tt.want, out)
+			}
+		})
+	}
+}
+
 func TestCurriculumShowCmd(t *testing.T) {
 	out, err := runCmd(t, newCurriculumCmd(), "show", "--config", "../../configs/gowalla-pinsage.yaml", "--epochs", "8")
 	if err != nil {
