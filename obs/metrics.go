@@ -1,7 +1,7 @@
 // Package obs owns trainerd's observability: Prometheus metrics on a
 // per-daemon registry (never the global default one), the HTTP server that
-// serves /metrics, /healthz and /status, the JSON status snapshot the trainer
-// updates, the training-curve plot written into the run directory, and the
+// serves /metrics, /healthz, /status and the live status page at /, the JSON
+// status snapshot the trainer updates, the training-curve plot written into the run directory, and the
 // live progress line on terminals.
 //
 // obs only reports: it never blocks training (every update is a gauge set or

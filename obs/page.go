@@ -17,7 +17,8 @@ import (
 
 // RunConfig is the summary of the run's config that the status page shows
 // (the model name and the planned epochs are Status.Model and
-// Status.Epochs). Zero fields are shown as not reported.
+// Status.Epochs). A zero RunConfig is shown as not reported; in a reported
+// one, zero Dim, BatchSize, LR or empty Loss are.
 type RunConfig struct {
 	// Loss is the training loss (bpr, margin, softmax).
 	Loss string `json:"loss,omitempty"`
@@ -182,7 +183,7 @@ func buildPage(s Status, h historyView, g gauges, now time.Time) pageData {
 	if !s.Updated.IsZero() {
 		d.Updated = s.Updated.UTC().Format("2006-01-02 15:04:05 UTC")
 		if age := now.Sub(s.Updated); age > 30*time.Second && s.State != "done" {
-			d.Stale = fmt.Sprintf("no update for %s", fmtDuration(age))
+			d.Stale = fmt.Sprintf("no status update for %s (state %s)", fmtDuration(age), d.State)
 		}
 	}
 	perEpoch := s.BatchesPerEpoch
@@ -235,11 +236,15 @@ func buildPage(s Status, h historyView, g gauges, now time.Time) pageData {
 	d.Cards = []card{epoch, step, eta, loss, eps, cwait, pwait, ckpt, dev}
 
 	cfg := s.Config
+	layers := ""
+	if cfg != (RunConfig{}) { // reported: 0 layers is a real value (mf)
+		layers = strconv.Itoa(cfg.Layers)
+	}
 	d.Config = []setting{
 		{Key: "model", Value: s.Model},
 		{Key: "loss", Value: cfg.Loss},
 		{Key: "dim", Value: itoaPos(cfg.Dim)},
-		{Key: "layers", Value: itoaPos(cfg.Layers)},
+		{Key: "layers", Value: layers},
 		{Key: "batch size", Value: itoaPos(cfg.BatchSize)},
 		{Key: "lr", Value: fmtFloatPos(cfg.LR)},
 		{Key: "epochs", Value: itoaPos(s.Epochs)},

@@ -117,6 +117,9 @@ func TestPageRender(t *testing.T) {
 	failed := s
 	failed.State, failed.Error = "failed", "trainer: step 7: <nan> loss"
 	failedPage := render(t, failed, h, g, now)
+	mf := Status{State: "training", Model: "mf", Epochs: 3, Updated: now.Add(-2 * time.Minute),
+		Config: RunConfig{Loss: "bpr", Dim: 64, BatchSize: 2048, LR: 0.001}}
+	mfPage := render(t, mf, historyView{}, gauges{CheckpointAge: -1}, now)
 
 	cases := []struct {
 		name            string
@@ -150,6 +153,11 @@ func TestPageRender(t *testing.T) {
 		{name: "failed", page: failedPage,
 			want: []string{`class="state bad"`, "trainer: step 7: &lt;nan&gt; loss", "run failed"},
 			dont: []string{"<nan>"}, polylines: 3, svgs: 2},
+		{name: "mf, stale", page: mfPage,
+			want: []string{`<td class="k">layers</td><td class="v">0</td>`, `<td class="k">lr</td><td class="v">0.001</td>`,
+				`<td class="k">batches/epoch</td><td class="v missing">not reported</td>`,
+				"no status update for 2m 00s (state training)"},
+			dont: []string{`<td class="k">layers</td><td class="v missing">`}, svgs: 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -451,5 +459,35 @@ func TestChartMarks(t *testing.T) {
 				t.Errorf("%d marks: mark %+v outside %v..%v or unlabelled", n, m, c.Left, c.Right)
 			}
 		}
+	}
+}
+
+// BenchmarkPage renders the page of a long run: a full loss curve (about
+// maxLossPoints), 50 evaluations and epoch marks.
+func BenchmarkPage(b *testing.B) {
+	f := newFeed(200)
+	f.update(func(s *Status) { s.State, s.Model, s.Epochs = "training", "pinsage", 100 })
+	f.train(50 * 200)
+	s, h := f.b.snapshotHistory()
+	g := gauges{ConsumerWait: 0.1, HasConsumerWait: true, CheckpointAge: 5}
+	var size int
+	for b.Loop() {
+		var w strings.Builder
+		if err := pageTemplate.Execute(&w, buildPage(s, h, g, f.t)); err != nil {
+			b.Fatal(err)
+		}
+		size = w.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/page")
+}
+
+// BenchmarkStatusUpdate is one training step's status update, history
+// included (the trainer makes one per step).
+func BenchmarkStatusUpdate(b *testing.B) {
+	var st StatusBox
+	i := 0
+	for b.Loop() {
+		i++
+		st.Update(func(s *Status) { s.Epoch, s.Step, s.Batch, s.Loss = 1+i/1000, i, i%1000+1, 1/float64(i) })
 	}
 }

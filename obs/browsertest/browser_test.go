@@ -168,10 +168,11 @@ func browse(t *testing.T, bin, url string, args ...string) (stdout string, conso
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	all := append([]string{"--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+	all := append([]string{"--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-dev-shm-usage",
 		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--window-size=1200,900"}, args...)
 	all = append(all, url)
 	cmd := exec.CommandContext(ctx, bin, all...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // keep the user's profile and caches out of it
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
