@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/trainerd/trainerd/curriculum"
 )
 
 var deviceRE = regexp.MustCompile(`^(auto|cpu|cuda|cuda:[0-9]+)$`)
@@ -28,6 +30,9 @@ const (
 	MaxScores = 1 << 30
 	// MaxThreads bounds model.threads, producer.workers and producer.queue.
 	MaxThreads = 1 << 10
+	// MaxHard bounds the hard negatives per example curriculum.hard_negatives
+	// schedules.
+	MaxHard = 1 << 10
 	// MaxEvalK bounds train.eval_k.
 	MaxEvalK = 10000
 )
@@ -145,6 +150,16 @@ func (l *errList) add(err error) {
 func isKeyError(err error) bool { _, ok := err.(*KeyError); return ok }
 
 func (l *errList) has(key string) bool { return l.seen[key] }
+
+// hasPrefix reports whether an error was recorded for key or a key under it.
+func (l *errList) hasPrefix(key string) bool {
+	for k := range l.seen {
+		if k == key || strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
 
 // err returns nil, the one error, or all of them joined (errors.Join: one
 // per line).
@@ -298,14 +313,43 @@ func (c *Config) Validate() error {
 	if p.Negatives.PoolSize == 0 && !m.InBatch {
 		errs.add(invalid("producer.negatives.pool_size", "must be ≥ 1 unless model.in_batch is true (0 leaves the loss without negatives), got 0"))
 	}
+	errs.add(keyErrors(c.Curriculum.Validate(), "curriculum"))
+	// The schedules of sizes: their largest value over the run.
+	horizon := math.Inf(1) // unit step: the number of steps is the data set's
+	if c.Curriculum.Unit == "" || c.Curriculum.Unit == "epoch" {
+		horizon = float64(max(c.Train.Epochs-1, 0))
+	}
+	pool, hard := float64(p.Negatives.PoolSize), 0.0
+	for _, s := range []struct {
+		key string
+		sp  curriculum.Spec
+		max float64
+		v   *float64
+	}{
+		{"curriculum.pool_size", c.Curriculum.PoolSize, MaxBatch, &pool},
+		{"curriculum.hard_negatives", c.Curriculum.HardNegatives, MaxHard, &hard},
+	} {
+		if s.sp.Kind == "" || errs.hasPrefix(s.key) {
+			continue
+		}
+		top := specMax(s.sp, horizon)
+		if top > s.max {
+			errs.add(invalid(s.key, "reaches %g over the run (unit %s, train.epochs %d), must stay ≤ %d; set a cap",
+				top, c.Curriculum.Unit, c.Train.Epochs, int(s.max)))
+			continue
+		}
+		*s.v = math.Max(*s.v, top)
+	}
 	if !errs.has("producer.batch_size") && !errs.has("producer.negatives.pool_size") {
-		scores := int64(p.BatchSize) * int64(p.Negatives.PoolSize)
+		b := float64(p.BatchSize)
+		scores := b * (pool + hard)
 		if m.InBatch {
-			scores += int64(p.BatchSize) * int64(p.BatchSize)
+			scores += b * b
 		}
 		if scores > MaxScores {
-			errs.add(invalid("producer.batch_size", "%d × (producer.negatives.pool_size %d%s) = %d scores per batch, must be ≤ %d (4 GiB of float32)",
-				p.BatchSize, p.Negatives.PoolSize, map[bool]string{true: " + batch_size for model.in_batch", false: ""}[m.InBatch], scores, MaxScores))
+			errs.add(invalid("producer.batch_size", "%d × (pool %.0f + hard negatives %.0f%s) = %.0f scores per batch, must be ≤ %d (4 GiB of float32; "+
+				"pool: producer.negatives.pool_size or curriculum.pool_size, hard: curriculum.hard_negatives)",
+				p.BatchSize, pool, hard, map[bool]string{true: " + batch_size for model.in_batch", false: ""}[m.InBatch], scores, MaxScores))
 		}
 	}
 	errs.add(keyErrors(p.Config.Validate(), "producer"))
@@ -318,8 +362,36 @@ func (c *Config) Validate() error {
 			errs.add(invalid("http.addr", "want host:port or \"\", got %q (%v)", a, err))
 		}
 	}
-	errs.add(keyErrors(c.Curriculum.Validate(), "curriculum"))
 	return errs.err()
+}
+
+// specMax is the largest value schedule s takes for positions p in
+// [0, horizon] (+Inf: unbounded), as curriculum evaluates it.
+func specMax(s curriculum.Spec, horizon float64) float64 {
+	switch s.Kind {
+	case curriculum.KindConstant:
+		return s.Value
+	case curriculum.KindLinear:
+		if s.Slope <= 0 {
+			return s.Start
+		}
+		top := s.Start + s.Slope*horizon
+		if s.Cap != 0 {
+			top = math.Min(top, s.Cap)
+		}
+		return top
+	case curriculum.KindCosine:
+		return math.Max(s.Start, s.End)
+	case curriculum.KindSteps:
+		top := math.Inf(-1)
+		for _, row := range s.Values {
+			if len(row) > 1 {
+				top = math.Max(top, row[1])
+			}
+		}
+		return top
+	}
+	return 0
 }
 
 // keyErrors turns a validation error of a section's own package, a message

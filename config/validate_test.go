@@ -327,3 +327,35 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		t.Errorf("model.history_weight reported %d times:\n%v", n, err)
 	}
 }
+
+// TestScheduledSizes: the curriculum's pool size and hard negatives are
+// sizes too; their largest value over the run is bounded, alone and in the
+// batch's score matrix.
+func TestScheduledSizes(t *testing.T) {
+	bad := []struct {
+		sets []string
+		key  string
+		msg  string
+	}{
+		{[]string{"curriculum.pool_size.kind=constant", "curriculum.pool_size.value=1e9"}, "curriculum.pool_size", "must stay ≤ 131072"},
+		{[]string{"curriculum.pool_size.kind=steps", "curriculum.pool_size.values=[[0, 10], [5, 1e7]]"}, "curriculum.pool_size", "reaches 1e+07"},
+		{[]string{"curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=1000", "train.epochs=100"}, "curriculum.hard_negatives", "reaches 99000"},
+		{[]string{"curriculum.unit=step", "curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=1"}, "curriculum.hard_negatives", "set a cap"},
+		{[]string{"producer.batch_size=131072", "curriculum.pool_size.kind=cosine", "curriculum.pool_size.start=100000", "curriculum.pool_size.end=10", "curriculum.pool_size.over=5"},
+			"producer.batch_size", "pool 100000"},
+	}
+	for _, tt := range bad {
+		_, err := load("", nil, nil, tt.sets)
+		wantKeyErr(t, err, ErrInvalid, tt.key, tt.msg)
+	}
+	for _, sets := range [][]string{
+		{"curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=1", "curriculum.hard_negatives.cap=6"},
+		{"curriculum.unit=step", "curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=1", "curriculum.hard_negatives.cap=6"},
+		{"curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=1", "train.epochs=1000"},
+		{"curriculum.pool_size.kind=steps", "curriculum.pool_size.values=[[0, 100], [4, 131072]]", "producer.batch_size=512"},
+	} {
+		if _, err := load("", nil, nil, sets); err != nil {
+			t.Errorf("%v: %v", sets, err)
+		}
+	}
+}
