@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trainerd/trainerd/obs"
 )
 
 // chromium is the headless browser on PATH ("" when there is none).
@@ -286,6 +290,45 @@ func TestStatusPageInBrowser(t *testing.T) {
 			t.Fatalf("TRAINERD_SCREENSHOT: %v", err)
 		}
 		t.Logf("screenshot copied to %s", dst)
+	}
+}
+
+// TestPageLostBanner serves the page once and then fails: the page's script
+// keeps the last content and shows that the trainer is not answering.
+func TestPageLostBanner(t *testing.T) {
+	bin := chromium()
+	if bin == "" {
+		t.Skip("chromium not on PATH (scripts/install-deps.sh installs it); skipping the browser test")
+	}
+	var st obs.StatusBox
+	st.Update(func(s *obs.Status) { s.State, s.Model, s.Epoch, s.Epochs, s.Step = "training", "lightgcn", 1, 4, 7 })
+	h := obs.Handler(obs.NewMetrics(), &st)
+	var served atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && served.Add(1) > 1 {
+			http.Error(w, "gone", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	dom, console := browse(t, bin, srv.URL+"/", "--dump-dom", "--virtual-time-budget=5000")
+	if n := served.Load(); n < 2 {
+		t.Fatalf("the page asked for itself %d times, want a reload", n)
+	}
+	for _, want := range []string{`id="model">lightgcn<`, "The trainer is not answering (HTTP 503); showing the last status."} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`id="lost" hidden`).MatchString(dom) {
+		t.Error("the connection-lost banner is hidden")
+	}
+	// The failed reloads may log their 503; the script itself logs nothing.
+	for _, l := range console {
+		if !strings.Contains(l, "503") {
+			t.Errorf("unexpected console message: %s", l)
+		}
 	}
 }
 
