@@ -522,7 +522,8 @@ var HashExcluded = []string{
 
 // Hash returns the hex sha256 of cfg's canonical form (sorted key=value JSON)
 // without the HashExcluded keys. Two configs with equal hashes train
-// identically from the same checkpoint.
+// identically from the same checkpoint. cfg must be valid (Validate: every
+// float finite), as Load's result always is; a NaN or ±Inf panics.
 func Hash(cfg *Config) string {
 	flat := map[string]any{}
 	flatten(reflect.ValueOf(*cfg), "", flat)
@@ -535,7 +536,7 @@ func Hash(cfg *Config) string {
 	}
 	b, err := json.Marshal(flat) // map keys are sorted; floats print shortest round-trip
 	if err != nil {
-		panic(fmt.Sprintf("config: hash: %v", err)) // only plain values: cannot fail
+		panic(fmt.Sprintf("config: hash: %v (Validate refuses non-finite floats)", err)) // only plain finite values: cannot fail
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
