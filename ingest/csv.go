@@ -292,7 +292,7 @@ func readCSVEdges(ctx context.Context, path string, opts CSVOptions, users, item
 		if c.header == nil {
 			return nil, errf(path, 1, "file is empty")
 		}
-		return nil, errf(path, 2, "no interactions after the header line")
+		return nil, errf(path, 1, "no interactions after the header line")
 	}
 	return es, nil
 }
