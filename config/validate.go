@@ -222,7 +222,7 @@ func numeric(v any) (float64, bool) {
 // *KeyError naming the full key, joined with errors.Join when there are
 // several (one per line). It checks, in order: that every float (scalars and
 // curriculum lists alike) is finite; enums; each numeric key's range,
-// including the size limits (MaxDim, MaxLayers, MaxBatch, MaxThreads,
+// including the size limits (MaxDim, MaxLayers, MaxBatch, MaxThreads, MaxHard,
 // MaxEvalK); and the cross-key rules. Zero values documented as "auto"
 // (model.layers, model.hidden, model.aggregator, model.inputs, model.threads,
 // producer.workers, producer.seed, producer.walk.stop_nodes,
@@ -297,7 +297,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	// producer.layers against model.layers (W4).
+	// producer.layers against model.layers.
 	p := c.Producer
 	switch {
 	case Convolves(m.Model) && p.Layers != c.ConvLayers():

@@ -37,9 +37,9 @@ func floatKeys() []string {
 	return out
 }
 
-// TestNonFinite (issue 14 C1): inf and NaN, from YAML, the environment or
-// --set, in any float key or list, are refused by Validate naming the key,
-// and never reach Hash (which panicked on +Inf).
+// TestNonFinite: inf and NaN, from YAML, the environment or --set, in any
+// float key or list, are refused by Validate naming the key, and never reach
+// Hash (which panics on them).
 func TestNonFinite(t *testing.T) {
 	tests := []struct {
 		name string
@@ -94,7 +94,7 @@ func TestNonFinite(t *testing.T) {
 	wantKeyErr(t, err, ErrInvalid, "curriculum.margin.values[0][1]", "finite")
 }
 
-// TestSizeLimits (issue 14 C2): size keys have upper bounds, so model.dim
+// TestSizeLimits: size keys have upper bounds, so model.dim
 // 1e9 is refused by validation instead of exhausting memory.
 func TestSizeLimits(t *testing.T) {
 	tests := []struct {
@@ -188,7 +188,7 @@ func TestParamBytes(t *testing.T) {
 	}
 }
 
-// TestProducerLayers (issue 14 W4): producer.layers derives from
+// TestProducerLayers: producer.layers derives from
 // model.layers when unset or 0; a mismatch is refused naming both keys.
 func TestProducerLayers(t *testing.T) {
 	ok := []struct {
@@ -233,7 +233,7 @@ func TestProducerLayers(t *testing.T) {
 	}
 }
 
-// TestUnknownEnv (issue 14 U4): a TRAINERD_* variable that names no key is
+// TestUnknownEnv: a TRAINERD_* variable that names no key is
 // refused, naming the variable; the documented non-config ones are not.
 func TestUnknownEnv(t *testing.T) {
 	_, err := load("", nil, []string{"TRAINERD_MODEL_LRR=5", "HOME=/root"}, nil)

@@ -44,8 +44,8 @@ func TestConfigPrintCmd(t *testing.T) {
 }
 
 // TestConfigPrintRefuses checks that config print reports bad values as
-// errors naming the key (issue 14: +Inf panicked in config.Hash, a huge
-// model.dim passed validation).
+// errors naming the key, never a panic (+Inf would panic in config.Hash) or
+// a model too large to allocate.
 func TestConfigPrintRefuses(t *testing.T) {
 	tests := []struct {
 		sets []string
