@@ -70,8 +70,8 @@ func (b *StatusBox) snapshotHistory() (Status, historyView) {
 	return s, b.hist.view()
 }
 
-// gauges are the Metrics values the page shows. Has is false for a gauge
-// the registry did not report.
+// gauges are the Metrics values the page shows. HasConsumerWait and
+// HasQueueDepth are false for a gauge the registry did not report.
 type gauges struct {
 	ConsumerWait, QueueDepth, BatchesPerSec float64
 	HasConsumerWait, HasQueueDepth          bool
