@@ -332,10 +332,7 @@ func (j *job) resume() (checkpoints.Position, error) {
 func (j *job) resumeCheckpoint() (checkpoints.Position, error) {
 	pos := checkpoints.Position{Epoch: 1}
 	dir := checkpoints.Dir(j.o.RunDir)
-	ck, skipped, err := checkpoints.Latest(dir)
-	for _, s := range skipped {
-		j.log.Warn("skipped invalid checkpoint", "path", s.Path, "reason", s.Err)
-	}
+	ck, skipped, err := checkpoints.Latest(dir) // logs each skipped file
 	if errors.Is(err, checkpoints.ErrNoCheckpoint) || errors.Is(err, os.ErrNotExist) {
 		if len(skipped) == 0 {
 			return pos, nil

@@ -14,11 +14,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trainerd/trainerd/checkpoints"
+	"github.com/trainerd/trainerd/trainer"
 )
 
 // buildBinary builds this package into a temp dir once per test.
@@ -90,58 +95,319 @@ func final(t *testing.T, cs []ckptInfo) ckptInfo {
 	return best
 }
 
-// TestKillResumeExact kills training with SIGKILL at random moments, restarts
-// it with the same command each time, and checks that the final parameters
-// are bit-identical to an uninterrupted run.
-func TestKillResumeExact(t *testing.T) {
+// soakPlan sizes a soak: the run's config and how many interruptions of
+// each kind it must take before it may finish.
+type soakPlan struct {
+	epochs, evalEvery, everySteps int
+	kills, terms                  int
+}
+
+// TestSoakKillResume interrupts one training run again and again, each
+// time restarting it with the same command, and requires it to end with the
+// parameters (params_sha256 of the newest checkpoint) and curve.json (less
+// train_seconds, wall time) of an uninterrupted run, every epoch line that
+// any process printed to carry the uninterrupted run's loss, and no
+// checkpoint to have been found corrupt. Interruptions are SIGKILLs at
+// random moments, SIGKILLs on the k-th "writing checkpoint" log line, and
+// SIGKILLs and SIGTERMs on the "evaluating" line (so they land in
+// evaluations and checkpoint writes), plus SIGTERMs, which must exit 0.
+// The short version runs in the normal test run; TRAINERD_LONG=1 runs the
+// issue's soak (quickstart, 100 epochs, evaluation every 25, a checkpoint
+// every 7 steps, ≥ 50 SIGKILLs and ≥ 10 SIGTERMs).
+func TestSoakKillResume(t *testing.T) {
+	plan := soakPlan{epochs: 12, evalEvery: 4, everySteps: 7, kills: 8, terms: 2}
+	if os.Getenv("TRAINERD_LONG") == "1" {
+		plan = soakPlan{epochs: 100, evalEvery: 25, everySteps: 7, kills: 50, terms: 10}
+	}
 	bin := buildBinary(t)
 	store := tinyStore(t, bin)
 	base := t.TempDir()
+	sets := []string{"--set", "train.epochs=" + strconv.Itoa(plan.epochs), "--set", "train.eval_every=" + strconv.Itoa(plan.evalEvery),
+		"--set", "checkpoint.every_steps=" + strconv.Itoa(plan.everySteps), "--log-level", "debug"}
+	soakCmd := func(run string) *exec.Cmd {
+		args := append([]string{"train", "--config", "../../configs/quickstart.yaml", "--store", store, "--run-dir", run}, sets...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "OPENBLAS_CORETYPE=Haswell")
+		return cmd
+	}
 
-	// Eight epochs (a few seconds) so that kills land at many positions:
-	// mid-epoch, during checkpoints, evaluations and start-up.
-	epochs := []string{"--set", "train.epochs=8"}
 	ref := filepath.Join(base, "ref")
 	t0 := time.Now()
-	if out, err := trainCmd(bin, store, ref, epochs...).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	refOut, err := soakCmd(ref).Output()
+	if err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, refOut)
 	}
 	refDur := time.Since(t0)
+	// Start-up time: the same command on the finished run only starts,
+	// writes the embeddings and exits.
+	t0 = time.Now()
+	if out, err := soakCmd(ref).CombinedOutput(); err != nil {
+		t.Fatalf("rerun of the finished run: %v\n%s", err, out)
+	}
+	startup := time.Since(t0)
+	epochDur := max(refDur-startup, time.Millisecond) / time.Duration(plan.epochs)
 	want := final(t, listCheckpoints(t, bin, ref))
+	wantCurve := soakCurve(t, ref)
+	wantLoss := epochLosses(string(refOut))
+	if len(wantLoss) != plan.epochs || len(wantCurve) != plan.epochs/plan.evalEvery {
+		t.Fatalf("reference: %d epoch lines, %d curve records", len(wantLoss), len(wantCurve))
+	}
 
-	run := filepath.Join(base, "killed")
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	kills := 0
-	for kills < 6 {
-		cmd := trainCmd(bin, store, run, epochs...)
-		var logs strings.Builder
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+	run := filepath.Join(base, "soak")
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 14))
+	t.Logf("seed %d; uninterrupted run %v, start-up %v", seed, refDur, startup)
+	ckptRE := regexp.MustCompile(`msg="writing checkpoint" epoch=(\d+)`)
+	evalRE := regexp.MustCompile(`msg=evaluating epoch=(\d+)`)
+	var kills, terms, atEval, termsAtEval, atCkpt, temps, procs, evalRepeats, lastEvalEpoch int
+	curEpoch := 1
+	tempSeen := map[string]bool{}
+	start := time.Now()
+	for done := false; !done; procs++ {
+		kill := kills < plan.kills || terms < plan.terms
+		nextEval := (curEpoch + plan.evalEvery - 1) / plan.evalEvery * plan.evalEvery
+		// What interrupts this process: "" lets it finish.
+		sig, trigger, nth := syscall.Signal(0), "", 0
+		var delay time.Duration
+		switch roll := r.IntN(100); {
+		case !kill:
+		case nextEval-curEpoch <= 2 && (lastEvalEpoch != nextEval || evalRepeats < 4):
+			sig, trigger = syscall.SIGKILL, "evaluating"
+			delay = time.Duration(r.Int64N(int64(3 * time.Millisecond)))
+			if terms < plan.terms && r.IntN(2) == 0 {
+				// At once: on a tiny store the cancellable part of an
+				// evaluation (embedding, ranking) is its first millisecond.
+				sig, delay = syscall.SIGTERM, 0
+			}
+		case terms < plan.terms && (roll < 20 || kills >= plan.kills):
+			sig, trigger, nth = syscall.SIGTERM, "writing checkpoint", 1+r.IntN(3)
+		case roll < 55:
+			sig, delay = syscall.SIGKILL, time.Duration(r.Int64N(int64(startup+3*epochDur)))
+		default:
+			sig, trigger, nth = syscall.SIGKILL, "writing checkpoint", 1+r.IntN(2)
+			delay = time.Duration(r.Int64N(int64(2 * time.Millisecond)))
+		}
+		cmd := soakCmd(run)
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(r.Int64N(int64(refDur)))
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(delay):
-			_ = cmd.Process.Kill()
-			<-done
-			kills++
-			t.Logf("kill %d after %v", kills, delay)
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run exited early: %v\n%s", err, logs.String())
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				lines <- sc.Text()
 			}
-			// Finished before the kill: start over to keep killing mid-run.
-			os.RemoveAll(run)
+			close(lines)
+		}()
+		var timer <-chan time.Time
+		if sig != 0 && trigger == "" {
+			timer = time.After(delay)
+		}
+		// last is the last of the lines kills are classified by; evalLine
+		// the epoch of the last "evaluating" line.
+		var last, evalLine string
+		var logs []string
+		var lastAtSend, evalAtSend string
+		sent, seen := false, 0
+		send := func() {
+			if !sent {
+				_ = cmd.Process.Signal(sig)
+				sent, lastAtSend, evalAtSend = true, last, evalLine
+			}
+		}
+		for open := true; open; {
+			select {
+			case <-timer:
+				send()
+				timer = nil
+			case l, ok := <-lines:
+				if !ok {
+					open = false
+					break
+				}
+				logs = append(logs, l)
+				if m := ckptRE.FindStringSubmatch(l); m != nil {
+					curEpoch, _ = strconv.Atoi(m[1])
+				}
+				switch {
+				case strings.Contains(l, `msg="writing checkpoint"`):
+					last = "checkpoint"
+				case strings.Contains(l, `msg=evaluating`):
+					last, evalLine = "eval", evalRE.FindStringSubmatch(l)[1]
+				case strings.Contains(l, `msg=checkpoint `), strings.Contains(l, `msg="interrupted`):
+					last = ""
+				}
+				if !sent && trigger != "" && strings.Contains(l, trigger) {
+					if seen++; seen >= nth {
+						time.Sleep(delay)
+						send()
+					}
+				}
+			}
+		}
+		err = cmd.Wait()
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			for e, loss := range epochLosses(l) {
+				if loss != wantLoss[e] {
+					t.Errorf("process %d printed epoch %d loss %s, uninterrupted %s", procs, e, loss, wantLoss[e])
+				}
+			}
+		}
+		switch {
+		case !sent:
+			if err != nil {
+				t.Fatalf("process %d failed: %v\n%s", procs, err, strings.Join(logs, "\n"))
+			}
+			if kill {
+				t.Fatalf("the run finished (process %d, waiting for %v on %q #%d) after %d SIGKILLs and %d SIGTERMs, want %d and %d",
+					procs, sig, trigger, nth, kills, terms, plan.kills, plan.terms)
+			}
+			done = true
+		case sig == syscall.SIGTERM:
+			if err != nil {
+				t.Fatalf("SIGTERM: process %d exited %v, want 0\n%s", procs, err, strings.Join(logs, "\n"))
+			}
+			terms++
+			if lastAtSend == "eval" {
+				if _, printed := epochLosses(stdout.String())[atoi(evalAtSend)]; !printed {
+					termsAtEval++
+				}
+			}
+		default:
+			kills++
+			g, _ := filepath.Glob(filepath.Join(checkpoints.Dir(run), ".ckpt-*.tmp"))
+			for _, p := range g {
+				if !tempSeen[p] {
+					tempSeen[p] = true
+					temps++
+				}
+			}
+			// Nothing is written after a SIGKILL lands, so the last
+			// classifying line read says where the process died.
+			switch last {
+			case "eval":
+				// The epoch line follows the evaluation: without it the
+				// process died inside the evaluation.
+				if _, printed := epochLosses(stdout.String())[atoi(evalLine)]; !printed {
+					atEval++
+				}
+			case "checkpoint":
+				atCkpt++
+			}
+		}
+		t.Logf("process %d: epoch %d, %v on %q #%d after %v: sent %v, died after %q (eval epoch %s)",
+			procs, curEpoch, sig, trigger, nth, delay, sent, last, evalLine)
+		if trigger == "evaluating" && sent {
+			if lastEvalEpoch == nextEval {
+				evalRepeats++
+			} else {
+				lastEvalEpoch, evalRepeats = nextEval, 1
+			}
 		}
 	}
-	if out, err := trainCmd(bin, store, run, epochs...).CombinedOutput(); err != nil {
-		t.Fatalf("final resumed run: %v\n%s", err, out)
-	}
+	wall := time.Since(start)
 	got := final(t, listCheckpoints(t, bin, run))
+	gotCurve := soakCurve(t, run)
+	identical := got.Step == want.Step && got.Params == want.Params && reflect.DeepEqual(gotCurve, wantCurve)
+	t.Logf("soak: %d processes, %d SIGKILLs (%d inside an evaluation: its epoch line never printed; %d inside a checkpoint write by the log, %d of them leaving a temp file), "+
+		"%d SIGTERMs (%d inside an evaluation), wall %v (uninterrupted %v), identical %v",
+		procs, kills, atEval, atCkpt, temps, terms, termsAtEval, wall.Round(time.Millisecond), refDur.Round(time.Millisecond), identical)
 	if got.Step != want.Step || got.Params != want.Params {
-		t.Fatalf("after %d kills: step %d params %s, want step %d params %s", kills, got.Step, got.Params, want.Step, want.Params)
+		t.Errorf("final step %d params %s, uninterrupted step %d params %s", got.Step, got.Params, want.Step, want.Params)
+	}
+	if !reflect.DeepEqual(gotCurve, wantCurve) {
+		t.Errorf("curve.json:\n%+v\nuninterrupted:\n%+v", gotCurve, wantCurve)
+	}
+	if kills < plan.kills || terms < plan.terms {
+		t.Errorf("%d SIGKILLs and %d SIGTERMs, want ≥ %d and ≥ %d", kills, terms, plan.kills, plan.terms)
+	}
+	if _, err := os.Stat(filepath.Join(checkpoints.Dir(run), checkpoints.CorruptDir)); err == nil {
+		t.Errorf("a kill left a corrupt checkpoint (moved to %s)", checkpoints.CorruptDir)
+	}
+}
+
+// soakCurve reads a run's curve.json with train_seconds (wall time) zeroed.
+func soakCurve(t *testing.T, run string) []trainer.EvalRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, trainer.CurveFile))
+	if err != nil {
+		t.Fatalf("curve: %v", err)
+	}
+	var c []trainer.EvalRecord
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("%s: %v", filepath.Join(run, trainer.CurveFile), err)
+	}
+	for i := range c {
+		c[i].TrainSeconds = 0
+	}
+	return c
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+var epochLineRE = regexp.MustCompile(`(?m)^epoch +(\d+) +loss (\S+)`)
+
+// epochLosses maps each epoch line's epoch to its printed loss.
+func epochLosses(out string) map[int]string {
+	m := map[int]string{}
+	for _, s := range epochLineRE.FindAllStringSubmatch(out, -1) {
+		e, _ := strconv.Atoi(s[1])
+		m[e] = s[2]
+	}
+	return m
+}
+
+// TestTwoTrainersOneRunDir (C5): a second train on a run directory in use
+// exits at once with an error naming the directory and the first process's
+// pid, and the first one trains on undisturbed.
+func TestTwoTrainersOneRunDir(t *testing.T) {
+	bin := buildBinary(t)
+	store := tinyStore(t, bin)
+	run := filepath.Join(t.TempDir(), "run")
+	first := trainCmd(bin, store, run, "--set", "train.epochs=1000")
+	stderr, err := first.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "http listening") {
+	}
+	go io.Copy(io.Discard, stderr)
+
+	t0 := time.Now()
+	out, err := trainCmd(bin, store, run, "--set", "train.epochs=1000").CombinedOutput()
+	if err == nil {
+		t.Fatalf("second trainer on the same run dir succeeded:\n%s", out)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("second trainer took %v to give up", d)
+	}
+	for _, want := range []string{run, "pid " + strconv.Itoa(first.Process.Pid)} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("second trainer's error does not name %q:\n%s", want, out)
+		}
+	}
+	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first trainer: %v (want exit 0 after SIGTERM)", err)
+	}
+	if cs := listCheckpoints(t, bin, run); !final(t, cs).Valid {
+		t.Fatal("no valid checkpoint from the first trainer")
 	}
 }
 

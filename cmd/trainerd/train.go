@@ -31,7 +31,14 @@ go to RUN/checkpoints every checkpoint.every_steps steps, every
 checkpoint.every_minutes minutes, at epoch ends and on SIGTERM/SIGINT (the current
 step finishes first, then the process exits 0). Started again with the same
 command, training resumes from the newest valid checkpoint and ends with
-bit-identical parameters. Embeddings go to RUN/embeddings (NumPy .npy + TSV id
+bit-identical parameters and the same curve.json; an evaluation interrupted
+by the signal runs on resume. When checkpoint files exist but none is usable,
+train refuses and lists them (--force moves them to RUN/checkpoints/corrupt/
+and trains from scratch). Files named like checkpoints that fail verification
+never count toward checkpoint.keep_last and are moved to that corrupt/.
+
+One train process uses a run directory at a time: it holds a lock on
+RUN/.trainerd.lock, and a second one exits at once naming the holder's pid. Embeddings go to RUN/embeddings (NumPy .npy + TSV id
 maps), the evaluation history to RUN/curve.json and RUN/curve.png/svg.
 
 Config layers: defaults < --config YAML < TRAINERD_<KEY> environment
@@ -111,7 +118,7 @@ on CPU, and logs which and why.`,
 	f.StringVar(&store, "store", "", "feature store directory (trainerd ingest / gen); default: the config's dataset.store")
 	f.StringVar(&runDir, "run-dir", "", "run directory: checkpoints, embeddings, curves")
 	f.StringArrayVar(&sets, "set", nil, "override a config key, key=value (repeatable)")
-	f.BoolVar(&force, "force", false, "resume even from a checkpoint of another config or data set")
+	f.BoolVar(&force, "force", false, "resume even from a checkpoint of another config or data set; when no checkpoint is usable, move them all to RUN/checkpoints/corrupt/ and train from scratch")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	f.StringVar(&httpAddr, "http-addr", "", "metrics/status address (overrides http.addr), e.g. 127.0.0.1:9090")
 	return cmd
