@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,5 +103,103 @@ func TestGenFlagsConfig(t *testing.T) {
 				t.Fatalf("config %+v", cfg)
 			}
 		})
+	}
+}
+
+// cliChildEnv carries the arguments of TestCLIChild, separated by \x1f.
+const cliChildEnv = "TRAINERD_TEST_CLI_ARGS"
+
+// TestCLIChild is the child process of runChild: it runs one trainerd
+// command line as main does (error on stderr, exit 1).
+func TestCLIChild(t *testing.T) {
+	args := os.Getenv(cliChildEnv)
+	if args == "" {
+		t.Skip("child process of the tests that run trainerd in a subprocess")
+	}
+	root := newRootCmd()
+	root.SetArgs(strings.Split(args, "\x1f"))
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "trainerd:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// runChild runs trainerd args in a child process (this test binary), so
+// that a crash (SIGBUS, a Badger assertion that exits) is observed, not
+// suffered. It returns the exit code and stderr; a run that did not end
+// with one clean "trainerd: ..." error line or success fails the test.
+func runChild(t *testing.T, args ...string) (code int, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), cliChildEnv+"="+strings.Join(args, "\x1f"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	stderr = errb.String()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stderr
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		if !strings.HasPrefix(stderr, "trainerd: ") || strings.Count(stderr, "\n") != 1 {
+			t.Fatalf("trainerd %s: exit 1 without one clean error line:\n%.3000s", strings.Join(args, " "), stderr)
+		}
+		return 1, stderr
+	}
+	t.Fatalf("trainerd %s crashed (%v):\n%.3000s", strings.Join(args, " "), err, stderr)
+	return 0, ""
+}
+
+// stagingLeft lists the staging entries (directories, reservations) a
+// failed commit left in store.
+func stagingLeft(t *testing.T, store string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(store, "staging-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestGenFullFilesystem is issue 14 C3: gen onto a 2 MiB tmpfs holding a
+// tiny store died of SIGBUS in Badger's mmap writes and left a staging
+// directory that kept the disk full. It must fail with ENOSPC naming the
+// store, leave nothing behind and keep the tiny store. Needs root (mount).
+func TestGenFullFilesystem(t *testing.T) {
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v); this test needs root", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	store := filepath.Join(mnt, "st")
+	free := func() int64 {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(mnt, &st); err != nil {
+			t.Fatal(err)
+		}
+		return int64(st.Bavail) * st.Bsize
+	}
+	if code, stderr := runChild(t, "gen", "--store", store, "--preset", "tiny", "--log-level", "warn"); code != 0 {
+		t.Fatalf("gen tiny: %s", stderr)
+	}
+	before, fp := storeState(t, store)
+	freeBefore := free()
+	code, stderr := runChild(t, "gen", "--store", store, "--preset", "small", "--log-level", "warn")
+	if code == 0 {
+		t.Fatal("gen small fit in 2 MiB")
+	}
+	if want := "trainerd: gen: featurestore: commit " + store + ": no space left on device"; !strings.HasPrefix(stderr, want) {
+		t.Errorf("error %q, want prefix %q", stderr, want)
+	}
+	if left := stagingLeft(t, store); len(left) != 0 {
+		t.Errorf("staging left behind: %v", left)
+	}
+	if got := free(); got != freeBefore {
+		t.Errorf("%d bytes free after the failed gen, %d before", got, freeBefore)
+	}
+	after, fp2 := storeState(t, store)
+	if fp2 != fp || after != before {
+		t.Errorf("store changed by the failed gen:\n before %+v %s\n after  %+v %s", before, fp, after, fp2)
 	}
 }

@@ -50,7 +50,11 @@ func newIngestCmd() *cobra.Command {
 		Long: `ingest parses an interaction data set, validates all of it, and only then
 commits it to the Badger feature store in --store in one atomic switch-over.
 Bad input exits non-zero with one message FILE:LINE: reason (FILE as given on
-the command line) and leaves the store exactly as it was.
+the command line) and leaves the store exactly as it was. Lines (and CSV
+records) are at most 16 MiB and ids at most 1 KiB; devices such as /dev/zero
+are refused (pipes are fine). The commit needs room for the new version beside
+the current one and fails with "no space left on device" before writing when
+the filesystem lacks it.
 
 Formats:
   lightgcn   --train FILE [--test FILE]: lines "user item item ...", ids are
@@ -62,7 +66,9 @@ Formats:
   csv        --edges FILE with --user-col and --item-col (header name or
              0-based index), optional --weight-col/--time-col, and optional
              --user-features/--item-features files (id in --feature-id-col;
-             numeric columns as is, text one-hot, "a|b|c" multi-hot).
+             numeric columns as is, text one-hot, "a|b|c" multi-hot). A
+             column whose values are all numbers is numeric: NaN, Inf and
+             values beyond float32 are errors there.
 
 Splits, when no --test file is given:
   --split random --test-ratio R --seed S   per-user random holdout (default

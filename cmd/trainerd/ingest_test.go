@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,72 @@ func TestProgressLine(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("progressLine = %q, missing %q", got, want)
 		}
+	}
+}
+
+// TestIDLimitsAgree: every id ingest accepts fits the store.
+func TestIDLimitsAgree(t *testing.T) {
+	if ingest.MaxIDBytes > featurestore.MaxIDBytes {
+		t.Fatalf("ingest accepts ids of %d bytes, the store holds %d", ingest.MaxIDBytes, featurestore.MaxIDBytes)
+	}
+}
+
+// TestIngestInputLimitsCLI runs bad input of issue 14 through the binary's
+// command line in a child process: a 64 KiB CSV id (C4: Badger's
+// "Assert failed", exit 1, no FILE:LINE, staging left), a 10 MB lightgcn
+// id (U1: a 10 MB error line), /dev/zero (U2: 2.1 GB RSS) and a NaN
+// feature (W5: silently one-hot). Each must end with one short error line
+// naming FILE:LINE, and leave the store as it was.
+func TestIngestInputLimitsCLI(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if code, stderr := runChild(t, "ingest", "--store", store, "--format", "lightgcn", "--log-level", "warn",
+		"--train", write("train.txt", "0 1 2 3\n1 2 4\n2 0\n"), "--test", write("test.txt", "0 4\n1 0\n")); code != 0 {
+		t.Fatalf("good ingest: %s", stderr)
+	}
+	before, fp := storeState(t, store)
+	csvFlags := []string{"--format", "csv", "--user-col", "user", "--item-col", "item"}
+	cases := []struct {
+		name string
+		args []string
+		want string // regexp
+	}{
+		{"64 KiB csv id", append(csvFlags, "--edges", write("long.csv", "user,item\n"+strings.Repeat("u", 64<<10)+",i1\nu2,i2\n")),
+			`^trainerd: \S+/long.csv:2: user id "u{100}"\.\.\. \(65536 bytes\) is longer than 1024 bytes\n$`},
+		{"10 MB lightgcn id", []string{"--format", "lightgcn", "--split", "random", "--train", write("big.txt", "0 1\n1 "+strings.Repeat("9", 10_000_000)+"\n")},
+			`^trainerd: \S+/big.txt:2: item id "9{100}"\.\.\. \(10000000 bytes\) overflows uint32 \(max 4294967295\)\n$`},
+		{"/dev/zero", []string{"--format", "lightgcn", "--split", "random", "--train", "/dev/zero"},
+			`^trainerd: /dev/zero: is a device, want a regular file or a pipe\n$`},
+		{"NaN feature", append(csvFlags, "--edges", write("e.csv", "user,item\nu1,i1\nu2,i2\n"), "--user-features", write("uf.csv", "user,price\nu1,2\nu2,NaN\n")),
+			`^trainerd: \S+/uf.csv:3: column "price": value "NaN" is not a finite number\n$`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, stderr := runChild(t, append([]string{"ingest", "--store", store, "--log-level", "warn"}, tc.args...)...)
+			if code == 0 {
+				t.Fatal("ingest succeeded")
+			}
+			if !regexp.MustCompile(tc.want).MatchString(stderr) {
+				t.Errorf("stderr %.500q, want %s", stderr, tc.want)
+			}
+			if el := time.Since(start); el > 10*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if left := stagingLeft(t, store); len(left) != 0 {
+				t.Errorf("staging left behind: %v", left)
+			}
+			after, fp2 := storeState(t, store)
+			if fp2 != fp || after != before {
+				t.Errorf("store changed:\n before %+v %s\n after  %+v %s", before, fp, after, fp2)
+			}
+		})
 	}
 }
