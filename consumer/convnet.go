@@ -278,9 +278,8 @@ func (l *convLayer[F]) block(phase, i int) {
 			return
 		}
 		m := l.m[lo*a.hid : hi*a.hid]
-		broadcastRows(m, l.q, hi-lo)
-		gemm(false, false, hi-lo, a.hid, d, l.h[lo*d:hi*d], d, l.Q, a.hid, 1, m, a.hid)
-		relu(m)
+		gemm(false, false, hi-lo, a.hid, d, l.h[lo*d:hi*d], d, l.Q, a.hid, 0, m, a.hid)
+		addBias(m, l.q, true)
 	case phOut:
 		lo, hi := blockRows(i, N)
 		src := l.h
@@ -299,11 +298,8 @@ func (l *convLayer[F]) block(phase, i int) {
 			}
 		}
 		out := l.out[lo*a.out : hi*a.out]
-		broadcastRows(out, l.b, hi-lo)
-		gemm(false, false, hi-lo, a.out, cw, l.cat[lo*cw:hi*cw], cw, l.W, a.out, 1, out, a.out)
-		if a.act {
-			relu(out)
-		}
+		gemm(false, false, hi-lo, a.out, cw, l.cat[lo*cw:hi*cw], cw, l.W, a.out, 0, out, a.out)
+		addBias(out, l.b, a.act)
 		if a.norm {
 			for n := lo; n < hi; n++ {
 				row := l.out[n*a.out : (n+1)*a.out]
@@ -313,8 +309,9 @@ func (l *convLayer[F]) block(phase, i int) {
 				}
 				s = F(math.Sqrt(float64(s + 1e-12)))
 				l.nrm[n] = s
+				inv := 1 / s
 				for c := range row {
-					row[c] /= s
+					row[c] *= inv
 				}
 			}
 		}
@@ -329,9 +326,9 @@ func (l *convLayer[F]) block(phase, i int) {
 				for c, v := range y {
 					s += v * g[c]
 				}
-				nrm := l.nrm[n]
+				inv := 1 / l.nrm[n]
 				for c, v := range y {
-					g[c] = (g[c] - v*s) / nrm
+					g[c] = (g[c] - v*s) * inv
 				}
 			}
 		}
@@ -356,10 +353,9 @@ func (l *convLayer[F]) block(phase, i int) {
 		}
 		if a.msg {
 			dp := l.dsrc[lo*p : hi*p]
-			reluGrad(dp, l.m[lo*p:hi*p])
+			reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p])
 			nq := len(l.Q)
 			gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, 0, l.dQp[i*nq:(i+1)*nq], a.hid)
-			colSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, hi-lo)
 			gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
 		}
 		for r := lo; r < min(hi, N); r++ {
@@ -518,8 +514,8 @@ func (n *convNet[F]) fillInput(lo, hi int) {
 	}
 	if fd := n.arch.featDim; fd > 0 {
 		h := n.h0[lo*d : hi*d]
-		broadcastRows(h, n.pb, hi-lo)
-		gemm(false, false, hi-lo, d, fd, n.f[lo*fd:hi*fd], fd, n.P, d, 1, h, d)
+		gemm(false, false, hi-lo, d, fd, n.f[lo*fd:hi*fd], fd, n.P, d, 0, h, d)
+		addBias(h, n.pb, false)
 		if n.arch.useID {
 			for i, v := range n.x[lo*d : hi*d] {
 				h[i] = v + h[i]
@@ -557,9 +553,8 @@ func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
 	N, zw := n.hops[0].n, n.arch.layers[K-1].out
 	hd, od := n.arch.hidden, n.arch.outDim
 	n.y1 = grow(n.y1, N*hd)
-	broadcastRows(n.y1, n.g1, N)
-	gemm(false, false, N, hd, zw, h, zw, n.G1, hd, 1, n.y1, hd)
-	relu(n.y1)
+	gemm(false, false, N, hd, zw, h, zw, n.G1, hd, 0, n.y1, hd)
+	addBias(n.y1, n.g1, true)
 	n.out = grow(n.out, N*od)
 	gemm(false, false, N, od, hd, n.y1, hd, n.G2, od, 0, n.out, od)
 	return n.out
@@ -661,11 +656,33 @@ func (t *team) run(job blockJob, phase, n int) {
 	t.job = nil // the team must not keep the network reachable
 }
 
-// broadcastRows sets each of the n rows of dst to b.
-func broadcastRows[F float](dst, b []F, n int) {
+// addBias adds b to every row of x (rows of len(b)), then applies relu
+// when act: gorgonia's BroadcastAdd of the bias to the product, and its
+// Rectify, in one pass.
+func addBias[F float](x, b []F, act bool) {
 	w := len(b)
-	for r := 0; r < n; r++ {
-		copy(dst[r*w:r*w+w], b)
+	switch xx := any(x).(type) {
+	case []float32:
+		bb := any(b).([]float32)
+		for r := 0; r+w <= len(xx); r += w {
+			row := xx[r : r+w : r+w]
+			for c, v := range bb[:len(row)] {
+				row[c] += v
+			}
+			if act {
+				relu(row)
+			}
+		}
+	default:
+		for r := 0; r+w <= len(x); r += w {
+			row := x[r : r+w]
+			for c, v := range b {
+				row[c] += v
+			}
+			if act {
+				relu(row)
+			}
+		}
 	}
 }
 
@@ -715,6 +732,29 @@ func reluGrad[F float](g, y []F) {
 		for i, v := range yy {
 			gg[i] = math.Float64frombits(math.Float64bits(gg[i]) &^ uint64(int64(math.Float64bits(v))>>63))
 		}
+	}
+}
+
+// reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows) in
+// one pass.
+func reluGradColSum[F float](dst, g, y []F) {
+	w := len(dst)
+	clear(dst)
+	switch yy := any(y).(type) {
+	case []float32:
+		gg, dd := any(g).([]float32), any(dst).([]float32)
+		for r := 0; r+w <= len(yy); r += w {
+			yr, gr := yy[r:r+w:r+w], gg[r:r+w:r+w]
+			gr, dd := gr[:len(yr)], dd[:len(yr)]
+			for c, v := range yr {
+				x := math.Float32frombits(math.Float32bits(gr[c]) &^ uint32(int32(math.Float32bits(v))>>31))
+				gr[c] = x
+				dd[c] += x
+			}
+		}
+	default:
+		reluGrad(g, y)
+		colSum(dst, g, len(g)/w)
 	}
 }
 

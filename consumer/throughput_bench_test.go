@@ -5,8 +5,10 @@ package consumer
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"testing"
 
+	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -15,7 +17,13 @@ import (
 // Gowalla-size graph, and reports examples/s. Run it twice, by default and
 // with -tags noopenblas, for the GEMM backends side by side (the README's
 // throughput table); seconds per Gowalla epoch are 810,128 / (examples/s).
+// OpenBLAS runs one thread per call unless OPENBLAS_NUM_THREADS says
+// otherwise, as in trainerd: the models parallelise over model.threads
+// themselves.
 func BenchmarkModelStep(b *testing.B) {
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		linalg.SetThreads(1)
+	}
 	g := gowallaSizeGraph(b)
 	info := Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
 	conv := &gnnPlanted{U: g.NumUsers, I: g.NumItems, g: g, train: make([][]uint32, g.NumUsers)}
@@ -59,6 +67,7 @@ func BenchmarkModelStep(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := m.Step(ctx, batches[i%len(batches)]); err != nil {
