@@ -154,9 +154,10 @@ func TestCSVNumericColumn(t *testing.T) {
 	}
 }
 
-// TestEndlessInput: a device is refused before reading, and an endless
-// pipe stops at MaxLineBytes instead of buffering without bound (U2:
-// --train /dev/zero reached 2.1 GB RSS).
+// TestEndlessInput: a device is refused before reading, a sparse file's
+// size sizes no allocation, and an endless pipe stops at MaxLineBytes
+// instead of buffering without bound (U2: --train /dev/zero reached 2.1 GB
+// RSS).
 func TestEndlessInput(t *testing.T) {
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		t.Skip("no /dev/zero")
@@ -165,6 +166,21 @@ func TestEndlessInput(t *testing.T) {
 	if err == nil || err.Error() != "/dev/zero: is a device, want a regular file or a pipe" {
 		t.Errorf("/dev/zero: %v", err)
 	}
+	t.Run("sparse file", func(t *testing.T) {
+		// A 100 GB hole: the size is no promise of data, so it must not
+		// size an allocation (it was an out-of-memory crash).
+		p := filepath.Join(t.TempDir(), "sparse.txt")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, 100<<30); err != nil {
+			t.Skipf("no sparse files here: %v", err)
+		}
+		_, err := ParseLightGCN(context.Background(), LightGCNOptions{Train: p, Split: DefaultSplit()})
+		if err == nil || err.Error() != p+":1: line longer than 16 MiB (a binary file?)" {
+			t.Errorf("error %v", err)
+		}
+	})
 	for _, format := range []string{"lightgcn", "csv"} {
 		t.Run(format, func(t *testing.T) {
 			pr, pw, err := os.Pipe()
