@@ -36,8 +36,8 @@ func lockRunDir(dir string) (*runLock, error) {
 					holder = "pid " + strconv.Itoa(pid)
 				}
 			}
-			return nil, fmt.Errorf("trainer: run dir %s is in use by another trainerd process (%s holds %s): %w; wait for it to stop, stop it, or use another --run-dir",
-				dir, holder, path, ErrRunDirLocked)
+			return nil, fmt.Errorf("trainer: %w: %s is held by another trainerd process (%s, lock file %s); wait for it to stop, stop it, or use another --run-dir",
+				ErrRunDirLocked, dir, holder, path)
 		}
 		return nil, fmt.Errorf("trainer: lock %s: %w", path, err)
 	}

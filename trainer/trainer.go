@@ -91,7 +91,7 @@ const CurveFile = "curve.json"
 const LockFile = ".trainerd.lock"
 
 // ErrRunDirLocked: another process is training in the run directory.
-var ErrRunDirLocked = errors.New("run directory locked")
+var ErrRunDirLocked = errors.New("run directory in use")
 
 // EvalRecord is one evaluation in the run's history (CurveFile).
 type EvalRecord struct {
@@ -340,7 +340,7 @@ func (j *job) resumeCheckpoint() (checkpoints.Position, error) {
 		if !j.o.Force {
 			var b strings.Builder
 			for _, s := range skipped {
-				fmt.Fprintf(&b, "\n  %s: %v", s.Path, s.Err)
+				fmt.Fprintf(&b, "\n  %v", s.Err) // names the file
 			}
 			return pos, fmt.Errorf("trainer: %s: none of its %d checkpoint files is usable, refusing to start over from scratch:%s\n"+
 				"run with --force to move them to %s and train from scratch: %w",
