@@ -156,6 +156,9 @@ func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpos
 // have the same bits however many threads run.
 const rowBlock = 256
 
+// reduceRows is the number of parameter rows one reduction task sums.
+const reduceRows = 16
+
 func blocks(n int) int { return (n + rowBlock - 1) / rowBlock }
 
 func blockRows(i, n int) (lo, hi int) { return i * rowBlock, min((i+1)*rowBlock, n) }
@@ -258,7 +261,7 @@ func (l *convLayer[F]) backward(t *team, dout []F) []F {
 		}
 	}
 	t.run(l, phDSrc, nbM)
-	t.run(l, phReduce, blocks(d+p+1))
+	t.run(l, phReduce, (d+p+1+reduceRows-1)/reduceRows)
 	return l.dh
 }
 
@@ -367,7 +370,7 @@ func (l *convLayer[F]) block(phase, i int) {
 	case phReduce:
 		// rows [lo,hi) of W (cw rows), then the bias as row cw; Q's rows
 		// (d of them) and q (row d) ride along on the same indices.
-		lo, hi := blockRows(i, cw+1)
+		lo, hi := i*reduceRows, min((i+1)*reduceRows, cw+1)
 		sumBlocks(l.dW, l.dWp, a.out, lo, min(hi, cw))
 		if hi > cw {
 			sumBlocks(l.db, l.dbp, a.out, 0, 1)
