@@ -126,14 +126,17 @@ func Keys() []string {
 // config keys and that Load therefore accepts without reading them:
 // TRAINERD_DATA (the tests' data directory), TRAINERD_LONG (long tests),
 // TRAINERD_GOWALLA, TRAINERD_BENCH_CPU and TRAINERD_EXPECT_GPU (test and
-// benchmark switches), TRAINERD_SCREENSHOT (where the status page's browser
-// test copies its screenshot), TRAINERD_CUDA_BINARY and TRAINERD_CUDA_HANDOVER (the
-// CPU binary's hand-over to trainerd-cuda). Any other TRAINERD_* variable
-// that names no key is refused. It returns a new slice on each call.
+// benchmark switches), TRAINERD_SCREENSHOT and TRAINERD_PAGE_OUT (where the
+// status page's tests leave a screenshot and the page), TRAINERD_CUDA_BINARY
+// and TRAINERD_CUDA_HANDOVER (the CPU binary's hand-over to trainerd-cuda).
+// Any other TRAINERD_* variable that names no key is refused; a test
+// (TestEnvNamesKnown) finds the variables the code reads and checks that each
+// is a key's or listed here. It returns a new slice on each call.
 func NonConfigEnv() []string {
 	return []string{
 		"TRAINERD_DATA", "TRAINERD_LONG", "TRAINERD_GOWALLA", "TRAINERD_BENCH_CPU",
-		"TRAINERD_EXPECT_GPU", "TRAINERD_SCREENSHOT", "TRAINERD_CUDA_BINARY", "TRAINERD_CUDA_HANDOVER",
+		"TRAINERD_EXPECT_GPU", "TRAINERD_SCREENSHOT", "TRAINERD_PAGE_OUT", "TRAINERD_CUDA_BINARY",
+		"TRAINERD_CUDA_HANDOVER",
 	}
 }
 

@@ -2,8 +2,12 @@ package config
 
 import (
 	"errors"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -357,5 +361,66 @@ func TestScheduledSizes(t *testing.T) {
 		if _, err := load("", nil, nil, sets); err != nil {
 			t.Errorf("%v: %v", sets, err)
 		}
+	}
+}
+
+// TestEnvNamesKnown scans the repository for the TRAINERD_* variables the
+// code reads (quoted in non-test Go files outside config/, passed to
+// os.Getenv or os.LookupEnv in tests, or named in scripts, Makefiles and
+// Dockerfiles) and checks that each is a config key's variable or listed in
+// NonConfigEnv, so a new switch cannot make Load refuse its own environment.
+func TestEnvNamesKnown(t *testing.T) {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvName(k)] = true
+	}
+	for _, n := range NonConfigEnv() {
+		known[n] = true
+	}
+	quoted := regexp.MustCompile(`"(TRAINERD_[A-Z0-9_]*[A-Z0-9])"`)
+	read := regexp.MustCompile(`(?:Getenv|LookupEnv)\("(TRAINERD_[A-Z0-9_]*[A-Z0-9])"\)`)
+	bare := regexp.MustCompile(`\bTRAINERD_[A-Z0-9_]*[A-Z0-9]\b`)
+	root := filepath.Join("..")
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") && name != ".ci" || name == "testdata" || name == "config") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		var re *regexp.Regexp
+		switch {
+		case strings.HasSuffix(name, "_test.go"):
+			re = read
+		case strings.HasSuffix(name, ".go"):
+			re = quoted
+		case strings.HasSuffix(name, ".sh"), name == "Makefile", strings.HasPrefix(name, "Dockerfile"), filepath.Base(filepath.Dir(path)) == ".ci":
+			re = bare
+		default:
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range re.FindAllSubmatch(raw, -1) {
+			v := string(m[len(m)-1])
+			checked++
+			if !known[v] {
+				t.Errorf("%s uses %s, which is neither a config key's variable nor in NonConfigEnv: Load would refuse it", path, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 5 {
+		t.Fatalf("found only %d uses of TRAINERD_* variables", checked)
 	}
 }
