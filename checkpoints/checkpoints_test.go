@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
@@ -377,6 +378,37 @@ func TestKeepLastCountsOnlyValid(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("other format version", func(t *testing.T) {
+		// A checkpoint of a newer format is not corrupt: it is left in
+		// place, and not counted.
+		dir := t.TempDir()
+		var buf bytes.Buffer
+		if err := Encode(&buf, sample(99)); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		binary.LittleEndian.PutUint32(b[8:], Version+1)
+		binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+		newer := filepath.Join(dir, Name(99))
+		if err := os.WriteFile(newer, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := NewWriter(dir, 2)
+		for _, s := range []int{10, 20, 30} {
+			if _, err := w.Save(sample(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		infos, _ := List(dir)
+		var got []int
+		for _, in := range infos {
+			got = append(got, in.Step)
+		}
+		if !reflect.DeepEqual(got, []int{20, 30, 99}) {
+			t.Fatalf("steps %v, want [20 30 99] (two valid kept, the newer-format file untouched)", got)
+		}
+	})
 
 	t.Run("other config", func(t *testing.T) {
 		dir := t.TempDir()
