@@ -145,7 +145,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := srv.Listen(); err != nil {
 		return nil, fmt.Errorf("trainer: http %s: %w", o.Config.HTTP.Addr, err)
 	}
-	o.Logger.Info("http listening", "addr", srv.Addr(), "endpoints", "/metrics /healthz /status")
+	o.Logger.Info("http listening", "addr", srv.Addr(), "endpoints", "/ /metrics /healthz /status", "page", "http://"+srv.Addr()+"/")
 	if o.Ready != nil {
 		o.Ready(srv.Addr())
 	}
@@ -271,6 +271,9 @@ func (j *job) wire() error {
 	mcfg := cfg.Model
 	if mcfg.Seed == 0 {
 		mcfg.Seed = cfg.Train.Seed
+	}
+	if err := checkModelMemory(cfg.ParamBytes(stats.Users, stats.Items), availableMemory(), mcfg.Dim, stats.Users, stats.Items); err != nil {
+		return err
 	}
 	if j.model, err = j.o.NewModel(mcfg, info); err != nil {
 		return fmt.Errorf("trainer: model: %w", err)
@@ -400,6 +403,9 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 	j.status.Update(func(s *obs.Status) {
 		s.State, s.Model, s.Device, s.RunDir, s.Epochs = "starting", cfg.Model.Model, j.o.Device, j.o.RunDir, cfg.Train.Epochs
 		s.ConfigHash, s.Started = j.hash, time.Now()
+		s.Config = obs.RunConfig{Loss: cfg.Model.Loss, Dim: cfg.Model.Dim, Layers: cfg.Model.Layers,
+			BatchSize: cfg.Producer.BatchSize, LR: cfg.Model.LR}
+		s.BatchesPerEpoch = j.sampler.BatchesPerEpoch()
 	})
 	pos, err := j.resume()
 	if err != nil {
