@@ -50,9 +50,11 @@ type hopNeeds struct {
 }
 
 // convModel is the shared machinery of PinSage and GraphSAGE: inputs (id
-// embeddings gathered outside the graph and updated with sparse Adam, store
-// features through a projection), one gorgonia machine per padded shape,
-// the loss bridge, dense Adam on the layer parameters, Embed and State.
+// embeddings gathered outside the network and updated with sparse Adam,
+// store features through a projection), the hand-written network of
+// convnet.go (PinSage; GraphSAGE mean and pool) or else one gorgonia
+// machine per padded shape (GraphSAGE gcn and gat), the loss, dense Adam
+// on the layer parameters, Embed and State.
 type convModel struct {
 	name    string
 	cfg     Config

@@ -3,8 +3,8 @@
 package consumer
 
 // The convolutional models (PinSage, GraphSAGE) are built on gorgonia, whose
-// own files under the build tag cuda import cuDNN, so gnn.go, graphsage.go,
-// pinsage.go and consumer/nn are excluded from -tags cuda builds
+// own files under the build tag cuda import cuDNN, so gnn.go, convnet.go,
+// graphsage.go, pinsage.go and consumer/nn are excluded from -tags cuda builds
 // (trainerd-cuda). There they are not available: the CPU trainerd trains
 // them, and cmd/trainerd never hands them over to trainerd-cuda.
 
