@@ -404,9 +404,17 @@ func planVersion(ds *dataset.Dataset) (*versionPlan, error) {
 		return nil, fmt.Errorf("featurestore: commit %q: meta: %w", ds.Name, err)
 	}
 
+	// The meta record is bounded with the widest timestamp, so that the
+	// bound does not depend on the clock.
+	wide := p.meta
+	wide.CreatedAt = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	wideJS, err := json.Marshal(wide)
+	if err != nil {
+		return nil, fmt.Errorf("featurestore: commit %q: meta: %w", ds.Name, err)
+	}
 	u := &p.space
 	u.add(len(keyFormat), 4)
-	u.add(len(keyMeta), len(p.metaJS))
+	u.add(len(keyMeta), len(wideJS))
 	for _, side := range [2]struct {
 		n        int
 		ptr, adj []uint32
