@@ -92,6 +92,16 @@ type Train struct {
 	// CUDABinary is the path of the CUDA-enabled trainerd binary the CPU build
 	// hands off to; "" = trainerd-cuda beside the running executable.
 	CUDABinary string `mapstructure:"cuda_binary"`
+	// Validation is `train.validation:`, the held-out validation split
+	// evaluations during training score (see Validation).
+	Validation Validation `mapstructure:"validation"`
+	// Select is the validation metric that picks the best checkpoint, kept
+	// beside the latest: METRIC@K (recall, ndcg, precision, hit, mrr) or
+	// mrr. Default recall@20.
+	Select string `mapstructure:"select"`
+	// Patience stops training after this many evaluations without a new
+	// best train.select on validation; 0 = never stop early. Default 0.
+	Patience int `mapstructure:"patience"`
 }
 
 // Checkpoint configures checkpointing.
@@ -143,7 +153,7 @@ func unresolvedDefault() Config {
 			LRSchedule: "constant", DecayRate: 0.1, InitStd: 0.1,
 		},
 		Producer:   Producer{Queue: 8, Config: pc},
-		Train:      Train{Epochs: 10, EvalEvery: 1, EvalK: 20, Seed: 1, Device: "auto"},
+		Train:      Train{Epochs: 10, EvalEvery: 1, EvalK: 20, Seed: 1, Device: "auto", Validation: Validation{Fraction: 0.1}, Select: DefaultSelect},
 		Checkpoint: Checkpoint{EveryMinutes: 10, KeepLast: 3},
 		Curriculum: curriculum.Config{Unit: curriculum.UnitEpoch},
 		HTTP:       HTTP{Addr: "127.0.0.1:0"},

@@ -91,6 +91,8 @@ func limits() map[string]limit {
 		"train.epochs":                     above(0),
 		"train.eval_every":                 atLeast(0),
 		"train.eval_k":                     pos(MaxEvalK),
+		"train.validation.fraction":        within(0, MaxValidationFraction),
+		"train.patience":                   atLeast(0),
 		"checkpoint.every_steps":           atLeast(0),
 		"checkpoint.every_minutes":         atLeast(0),
 		"checkpoint.keep_last":             above(0),
@@ -354,6 +356,7 @@ func (c *Config) Validate() error {
 	}
 	errs.add(keyErrors(p.Config.Validate(), "producer"))
 
+	c.validateSelect(errs.add)
 	if !deviceRE.MatchString(c.Train.Device) {
 		errs.add(invalid("train.device", "want auto, cpu, cuda or cuda:N, got %q", c.Train.Device))
 	}
