@@ -116,6 +116,28 @@ type Position struct {
 	EpochLossSum   Float `json:"epoch_loss_sum"`
 	EpochLossCount int   `json:"epoch_loss_count"`
 	EpochExamples  int   `json:"epoch_examples"`
+	// Best is the best-checkpoint tracking state as of this position (zero
+	// in checkpoints of runs without a validation split, and in files
+	// written before it existed).
+	Best Selection `json:"best"`
+}
+
+// Selection tracks the best evaluation of a run on its validation split.
+type Selection struct {
+	// Metric is the metric compared (the run's train.select, e.g.
+	// "recall@20"); "" before the first evaluation.
+	Metric string `json:"metric,omitempty"`
+	// Epoch is the epoch whose end-of-epoch model scored best; 0 = none yet.
+	Epoch int `json:"epoch"`
+	// Step is the global step at that epoch's end.
+	Step int `json:"step"`
+	// Value is its Metric.
+	Value Float `json:"value"`
+	// Stale counts the evaluations since Epoch that did not improve on it
+	// (early stopping compares it with train.patience).
+	Stale int `json:"stale"`
+	// Stopped records that training stopped early, at this position.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // Float is a float64 that survives the JSON header exactly, NaN and
@@ -506,6 +528,60 @@ func (w *Writer) prune(written *Checkpoint) error {
 		return fmt.Errorf("checkpoints: prune %s: %w", w.dir, err)
 	}
 	return nil
+}
+
+// Pin makes dst a durable copy of the checkpoint file src, atomically: a
+// hard link (the two names share the bytes, and checkpoint files are never
+// modified in place) or, where the file system refuses links, a copy; then a
+// rename over dst and an fsync of dst's directory. The file is verified
+// first, so a corrupt checkpoint is never pinned. Pruning never looks at
+// dst when it lies outside the checkpoint directory.
+func Pin(src, dst string) error {
+	if _, err := Read(src); err != nil {
+		return fmt.Errorf("checkpoints: pin: %w", err)
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoints: pin %s: %w", dst, err)
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(dst)+".pin.tmp")
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		if err := copyFile(src, tmp); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("checkpoints: pin %s as %s: %w", src, dst, err)
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("checkpoints: pin %s: %w", dst, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// copyFile copies src to a new file dst and fsyncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // CorruptDir is the subdirectory of a checkpoint directory that unusable
