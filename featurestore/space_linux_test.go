@@ -65,6 +65,11 @@ func TestCommitChild(t *testing.T) {
 // with too little it must fail with ENOSPC naming the store, and never
 // crash. Needs root (mount); skipped otherwise.
 func TestCommitFullFilesystem(t *testing.T) {
+	if raceEnabled {
+		// The children would be race binaries, ten times slower; this test
+		// is about a process crashing, not about data races.
+		t.Skip("skipped under the race detector")
+	}
 	mnt := t.TempDir()
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64m"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v); this test needs root", err)
@@ -98,7 +103,7 @@ func TestCommitFullFilesystem(t *testing.T) {
 			t.Fatal(err)
 		}
 		need := fixedBound(page) + p.space.bound(page)
-		for _, k := range []int64{-1, -3, 0, 2, 16} {
+		for _, k := range []int64{-1, 0, 3} {
 			var st syscall.Statfs_t
 			if err := syscall.Statfs(mnt, &st); err != nil {
 				t.Fatal(err)

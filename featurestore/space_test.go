@@ -15,7 +15,7 @@ import (
 
 func TestSpaceLensMatchEncoders(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for trial := range 100 {
+	for trial := range 50 {
 		n := r.IntN(300)
 		ids := make([]string, n)
 		for i := range ids {
