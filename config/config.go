@@ -28,6 +28,7 @@ import (
 
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/curriculum"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -126,7 +127,9 @@ type HTTP struct {
 }
 
 // Default returns the default configuration, the one an empty YAML file gives.
-// The producer section is producer.Config's EnsureDefaults, with two
+// Its sections are their packages' defaults (consumer.Default,
+// producer.Default, with model-specific values in modelspec). The producer
+// section is producer.Default, with two
 // exceptions: producer.layers is derived from the model (Resolve: the default
 // model, pinsage, has model.layers 0, which means 2), and
 // producer.walk.stop_nodes stays 0, which the producer resolves to
@@ -140,18 +143,12 @@ func Default() Config {
 // unresolvedDefault is Default before Resolve: the layer of defaults Load
 // starts from, where producer.layers 0 means "derive it from the model".
 func unresolvedDefault() Config {
-	var pc producer.Config
-	pc.EnsureDefaults()
+	pc := producer.Default()
 	pc.Layers = 0
 	pc.Walk.StopNodes = 0
 	return Config{
-		Dataset: Dataset{Store: "store"},
-		Model: consumer.Config{
-			Model: "pinsage", Dim: 64, Normalize: true,
-			Loss: "margin", Margin: 0.1, NegWeight: 1, Temperature: 0.1,
-			Optimizer: "adam", LR: 0.001, Seed: 1,
-			LRSchedule: "constant", DecayRate: 0.1, InitStd: 0.1,
-		},
+		Dataset:    Dataset{Store: "store"},
+		Model:      consumer.Default(),
 		Producer:   Producer{Queue: 8, Config: pc},
 		Train:      Train{Epochs: 10, EvalEvery: 1, EvalK: 20, Seed: 1, Device: "auto", Validation: Validation{Fraction: 0.1}, Select: DefaultSelect},
 		Checkpoint: Checkpoint{EveryMinutes: 10, KeepLast: 3},
@@ -162,32 +159,31 @@ func unresolvedDefault() Config {
 
 // Resolve fills the keys whose zero value means "derived from another key"
 // and which the producer cannot derive itself: producer.layers 0 becomes
-// model.layers (0 there = 2) for the models that convolve over the
-// producer's computation graph (pinsage, graphsage); for the others it stays
-// 0, as they build none. Load calls it before Validate; it is idempotent.
+// model.layers (0 there = the model's default) for the models that convolve
+// over the producer's computation graph (modelspec.Spec.Convolves: pinsage,
+// graphsage); for the others it stays 0, as they build none. Load calls it
+// before Validate; it is idempotent.
 func (c *Config) Resolve() {
-	if c.Producer.Layers == 0 && Convolves(c.Model.Model) {
+	if c.Producer.Layers == 0 && modelspec.Convolves(c.Model.Model) {
 		c.Producer.Layers = c.ConvLayers()
 	}
 }
 
 // Convolves reports whether model (a model.name) convolves over the
 // producer's K-hop computation graph, so producer.layers must equal its
-// model.layers.
-func Convolves(model string) bool { return model == "pinsage" || model == "graphsage" }
+// model.layers (modelspec.Spec.Convolves).
+func Convolves(model string) bool { return modelspec.Convolves(model) }
 
-// ConvLayers is the number of convolution layers the model has: model.layers,
-// or 2 when it is 0 (consumer.Config.Layers: "2 otherwise").
+// ConvLayers is the number of layers the model has: model.layers, or the
+// model's default (modelspec.Spec.DefaultLayers; 2 for pinsage and
+// graphsage) when it is 0.
 func (c *Config) ConvLayers() int {
-	if c.Model.Layers == 0 {
-		return defaultConvLayers
+	s, ok := modelspec.Lookup(c.Model.Model)
+	if !ok {
+		return c.Model.Layers
 	}
-	return c.Model.Layers
+	return s.Layers(c.Model.Layers)
 }
-
-// defaultConvLayers is what model.layers 0 means for pinsage and graphsage
-// (consumer.Config.Layers: "2 otherwise").
-const defaultConvLayers = 2
 
 // Sentinel errors, matched with errors.Is on what Load and Validate return.
 var (

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -279,8 +280,9 @@ func TestDefaultProducer(t *testing.T) {
 	var want producer.Config
 	want.EnsureDefaults()
 	got := Default().Producer.Config
-	if got.Layers != defaultConvLayers || got.Walk.StopNodes != 0 {
-		t.Fatalf("layers %d stop_nodes %d, want %d and 0", got.Layers, got.Walk.StopNodes, defaultConvLayers)
+	spec, _ := modelspec.Lookup(Default().Model.Model)
+	if got.Layers != spec.DefaultLayers || got.Walk.StopNodes != 0 {
+		t.Fatalf("layers %d stop_nodes %d, want %d and 0", got.Layers, got.Walk.StopNodes, spec.DefaultLayers)
 	}
 	got.Layers, got.Walk.StopNodes = want.Layers, want.Walk.StopNodes
 	if !reflect.DeepEqual(got, want) {

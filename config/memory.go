@@ -1,6 +1,10 @@
 package config
 
-import "math"
+import (
+	"math"
+
+	"github.com/trainerd/trainerd/modelspec"
+)
 
 // ParamBytes estimates the bytes the model of c allocates up front for a data
 // set of users and items: parameters, optimiser state, the full-graph buffers
@@ -29,27 +33,30 @@ func (c *Config) ParamBytes(users, items int) int64 {
 	// or momentum buffers counted by the caller.
 	table := func(rows, cols float64) float64 { return rows*cols*(1+perParam) + rows*perRow }
 
+	spec, known := modelspec.Lookup(m.Model)
 	var floats float64
-	switch m.Model {
-	case "mf", "deepwalk":
+	switch {
+	case !known:
+		floats = table(n, d) + n*d
+	case spec.Arch == modelspec.ArchTable:
 		floats = table(n, d) + n*d + n // table, Embed's copy, row slots
-		if m.Model == "mf" && m.HistoryWeight > 0 {
+		if spec.UserTower && m.HistoryWeight > 0 {
 			floats += float64(max(users, 0))*d + float64(max(items, 0)) // history means, item weights
 			if m.HistoryLinear {
 				floats += table(d, d) + d*d // M and its gradient
 			}
 		}
-	case "lightgcn":
+	case spec.Arch == modelspec.ArchPropagation:
 		// base, final, grad, cur, nx, acc (propagation reuses them at any
 		// depth); Embed's copy; slots and flags.
 		floats = table(n, d) + 6*n*d + n*d + 2*n
-	case "ngcf":
-		k := float64(embedLayers(m.Layers))
+	case spec.Arch == modelspec.ArchTransform:
+		k := float64(spec.Layers(m.Layers))
 		// base; final and its gradient (d·(K+1) wide); E[1..K], A and Z per
 		// layer; seven n×d work buffers; Embed's copy; the layer weights.
 		floats = table(n, d) + 2*n*d*(k+1) + 3*k*n*d + 7*n*d + n*d*(k+1) + n +
 			table(k*(2*d+1), d) + k*(2*d+1)*d
-	case "graphsage", "pinsage":
+	case spec.Arch == modelspec.ArchConv:
 		k := float64(c.ConvLayers())
 		h := float64(m.Hidden)
 		if h <= 0 {
@@ -71,12 +78,4 @@ func (c *Config) ParamBytes(users, items int) int64 {
 		return math.MaxInt64
 	}
 	return int64(b)
-}
-
-// embedLayers is what model.layers 0 means for LightGCN and NGCF.
-func embedLayers(layers int) int {
-	if layers <= 0 {
-		return 3
-	}
-	return layers
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trainerd/trainerd/curriculum"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 var deviceRE = regexp.MustCompile(`^(auto|cpu|cuda|cuda:[0-9]+)$`)
@@ -239,16 +240,25 @@ func (c *Config) Validate() error {
 	nonFinite(reflect.ValueOf(*c), "", errs.add)
 
 	m := c.Model
+	spec, known := modelspec.Lookup(m.Model)
+	losses := modelspec.ConfigLosses()
+	if known {
+		losses = spec.Losses
+	}
+	schedules := []string{""}
+	for _, sc := range modelspec.Schedules() {
+		schedules = append(schedules, sc.String())
+	}
 	enums := []struct {
 		key, v  string
 		allowed []string
 	}{
-		{"model.name", m.Model, []string{"mf", "deepwalk", "lightgcn", "ngcf", "graphsage", "pinsage"}},
-		{"model.aggregator", m.Aggregator, []string{"", "importance", "mean", "max", "pool", "gcn", "gat"}},
+		{"model.name", m.Model, modelspec.Names()},
+		{"model.aggregator", m.Aggregator, append([]string{""}, modelspec.Aggregators()...)},
 		{"model.inputs", m.Inputs, []string{"", "id", "features", "both"}},
-		{"model.loss", m.Loss, []string{"bpr", "margin", "softmax", "ccl"}},
+		{"model.loss", m.Loss, names(losses)},
 		{"model.optimizer", m.Optimizer, []string{"adam", "sgd", "adagrad"}},
-		{"model.lr_schedule", m.LRSchedule, []string{"", "constant", "step", "cosine"}},
+		{"model.lr_schedule", m.LRSchedule, schedules},
 	}
 	for _, e := range enums {
 		found := false
@@ -291,21 +301,21 @@ func (c *Config) Validate() error {
 		key string
 		set bool
 	}{{"model.history_weight", m.HistoryWeight > 0}, {"model.dropout", m.Dropout > 0}} {
-		if k.set && m.Model != "mf" {
-			errs.add(invalid(k.key, "is MF's user tower: needs model.name mf, got %q", m.Model))
+		if k.set && !spec.UserTower {
+			errs.add(invalid(k.key, "is MF's user tower: needs model.name %s, got %q", userTowerModels(), m.Model))
 		}
-		if k.set && c.Producer.Examples.Kind != "user_item" {
-			errs.add(invalid(k.key, "needs user queries: producer.examples.kind user_item, got %q", c.Producer.Examples.Kind))
+		if ui := modelspec.UserItem.String(); k.set && c.Producer.Examples.Kind != ui {
+			errs.add(invalid(k.key, "needs user queries: producer.examples.kind %s, got %q", ui, c.Producer.Examples.Kind))
 		}
 	}
 
 	// producer.layers against model.layers.
 	p := c.Producer
 	switch {
-	case Convolves(m.Model) && p.Layers != c.ConvLayers():
+	case spec.Convolves && p.Layers != c.ConvLayers():
 		errs.add(invalid("producer.layers", "must equal model.layers for %s (model.layers %d%s, producer.layers %d); leave producer.layers 0 to derive it",
-			m.Model, m.Layers, map[bool]string{true: " = 2", false: ""}[m.Layers == 0], p.Layers))
-	case !Convolves(m.Model) && p.Layers != 0:
+			m.Model, m.Layers, map[bool]string{true: fmt.Sprintf(" = %d", c.ConvLayers()), false: ""}[m.Layers == 0], p.Layers))
+	case !spec.Convolves && p.Layers != 0:
 		errs.add(invalid("producer.layers", "%s builds no computation graph from the producer (its model.layers %d propagate over the whole graph): leave producer.layers 0, got %d",
 			m.Model, m.Layers, p.Layers))
 	}
@@ -366,6 +376,27 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errs.err()
+}
+
+// names returns the config names of losses.
+func names(losses []modelspec.Loss) []string {
+	out := make([]string, len(losses))
+	for i, l := range losses {
+		out[i] = l.String()
+	}
+	return out
+}
+
+// userTowerModels names the models with SimpleX's user tower
+// (modelspec.Spec.UserTower), "a or b".
+func userTowerModels() string {
+	var out []string
+	for _, s := range modelspec.All() {
+		if s.UserTower {
+			out = append(out, s.Name)
+		}
+	}
+	return strings.Join(out, " or ")
 }
 
 // specMax is the largest value schedule s takes for positions p in

@@ -116,6 +116,12 @@ func (s Schedule) String() string {
 	return fmt.Sprintf("Schedule(%d)", int(s))
 }
 
+// Schedules returns every Schedule, in order.
+func Schedules() []Schedule { return []Schedule{ScheduleConstant, ScheduleStep, ScheduleCosine} }
+
+// ExampleKinds returns every ExampleKind, in order.
+func ExampleKinds() []ExampleKind { return []ExampleKind{UserItem, ItemItem, Walks} }
+
 // ParseSchedule maps a model.lr_schedule value to its Schedule; "" is
 // ScheduleConstant.
 func ParseSchedule(name string) (Schedule, error) {
