@@ -1,11 +1,15 @@
 package consumer
 
 import (
+	"runtime"
+
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // Config selects and sizes a model, its loss and its optimiser. The zero
-// value of each field means "the documented default" (see EnsureDefaults).
+// value of each field means "the documented default" (see Default and
+// WithModelDefaults).
 // Field tags are the YAML/viper keys under `model:`.
 type Config struct {
 	// Model is one of mf, deepwalk, lightgcn, ngcf, graphsage, pinsage.
@@ -109,38 +113,89 @@ type Info struct {
 	ItemFeatures []float32
 }
 
+// Default returns the `model:` section of the default configuration, the
+// one source of every model default (config.Default holds it): the model
+// pinsage with its default loss (modelspec), dim 64, normalised outputs,
+// margin 0.1, ccl weight 1, temperature 0.1, adam at lr 0.001, seed 1, the
+// constant schedule with decay rate 0.1 when another is chosen, init std
+// 0.1. The zero fields are "auto" (layers, hidden, aggregator, inputs and
+// threads: see WithModelDefaults) or off.
+func Default() Config {
+	spec, _ := modelspec.Lookup(modelspec.PinSage)
+	return Config{
+		Model: spec.Name, Dim: 64, Normalize: true,
+		Loss: spec.DefaultLoss.String(), Margin: 0.1, NegWeight: 1, Temperature: 0.1,
+		Optimizer: "adam", LR: 0.001, Seed: 1,
+		LRSchedule: modelspec.ScheduleConstant.String(), DecayRate: 0.1, InitStd: 0.1,
+	}
+}
+
+// DefaultOtherLR is model.lr's default for the optimisers other than
+// Default's (sgd and adagrad).
+const DefaultOtherLR = 0.05
+
 // WithDefaults returns c with the zero fields every model shares filled
-// with their documented defaults: dim 64, loss defLoss, margin 0.1,
-// ccl weight 1, temperature 0.1, adam at lr 0.001 (0.05 for sgd and adagrad), init std
-// 0.1. Model-specific fields (layers, hidden, aggregator, inputs) are the
-// models' own.
+// from Default: dim, loss defLoss, margin, ccl weight, temperature,
+// optimizer, lr (DefaultOtherLR for an optimizer other than the default),
+// init std. Model-specific fields (layers, hidden, aggregator, inputs) are
+// WithModelDefaults'.
 func (c Config) WithDefaults(defLoss string) Config {
+	d := Default()
 	if c.Dim <= 0 {
-		c.Dim = 64
+		c.Dim = d.Dim
 	}
 	if c.Loss == "" {
 		c.Loss = defLoss
 	}
 	if c.Margin == 0 {
-		c.Margin = 0.1
+		c.Margin = d.Margin
 	}
 	if c.Temperature == 0 {
-		c.Temperature = 0.1
+		c.Temperature = d.Temperature
 	}
 	if c.NegWeight == 0 {
-		c.NegWeight = 1
+		c.NegWeight = d.NegWeight
 	}
 	if c.Optimizer == "" {
-		c.Optimizer = "adam"
+		c.Optimizer = d.Optimizer
 	}
 	if c.LR == 0 {
-		c.LR = 0.001
-		if c.Optimizer != "adam" {
-			c.LR = 0.05
+		c.LR = d.LR
+		if c.Optimizer != d.Optimizer {
+			c.LR = DefaultOtherLR
 		}
 	}
 	if c.InitStd == 0 {
-		c.InitStd = 0.1
+		c.InitStd = d.InitStd
+	}
+	return c
+}
+
+// WithModelDefaults returns c with every zero field filled with the
+// defaults of model s: WithDefaults with s's default loss, s's default
+// layers and threads GOMAXPROCS; for the models with aggregators (the
+// convolutional ones) also hidden 2·dim, s's default aggregator and inputs
+// id when info has no features, else both.
+func (c Config) WithModelDefaults(s modelspec.Spec, info Info) Config {
+	c = c.WithDefaults(s.DefaultLoss.String())
+	c.Layers = s.Layers(c.Layers)
+	if c.Threads <= 0 {
+		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	if len(s.Aggregators) == 0 {
+		return c
+	}
+	if c.Hidden <= 0 {
+		c.Hidden = 2 * c.Dim
+	}
+	if c.Aggregator == "" {
+		c.Aggregator = s.DefaultAggregator
+	}
+	if c.Inputs == "" {
+		c.Inputs = "id"
+		if s.UsesFeatures && info.UserFeatDim+info.ItemFeatDim > 0 {
+			c.Inputs = "both"
+		}
 	}
 	return c
 }

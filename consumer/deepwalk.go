@@ -1,10 +1,12 @@
 package consumer
 
+import "github.com/trainerd/trainerd/modelspec"
+
 // newDeepWalk builds DeepWalk: skip-gram over random-walk (center, context)
 // pairs, which the producer delivers as Query=center, Pos=context and the
 // shared pool as negatives (global ids, either side). One table over all
 // U+I global nodes; Embed returns its user rows and item rows. Default loss
 // sgns (skip-gram negative sampling).
 func newDeepWalk(cfg Config, info Info) (Model, error) {
-	return newTableModel("deepwalk", embedDefaults(cfg, "sgns"), info)
+	return newTableModel("deepwalk", embedDefaults(cfg, modelspec.DeepWalk), info)
 }

@@ -7,25 +7,18 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
 // embedDefaults fills the zero fields the embedding models (MF, DeepWalk,
-// LightGCN, NGCF) use with their documented defaults (3 layers; the rest
-// from Config.WithDefaults).
-func embedDefaults(cfg Config, defLoss string) Config {
-	cfg = cfg.WithDefaults(defLoss)
-	if cfg.Layers <= 0 {
-		cfg.Layers = 3
-	}
-	if cfg.Threads <= 0 {
-		cfg.Threads = runtime.GOMAXPROCS(0)
-	}
-	return cfg
+// LightGCN, NGCF) use with the defaults of model (a modelspec name).
+func embedDefaults(cfg Config, model string) Config {
+	s, _ := modelspec.Lookup(model)
+	return cfg.WithModelDefaults(s, Info{})
 }
 
 // embedCore is what every embedding model shares: the loss, the schedule,

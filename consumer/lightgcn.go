@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -30,7 +31,7 @@ type lightGCN struct {
 }
 
 func newLightGCN(cfg Config, info Info) (Model, error) {
-	cfg = embedDefaults(cfg, "bpr")
+	cfg = embedDefaults(cfg, modelspec.LightGCN)
 	core, err := newEmbedCore("lightgcn", cfg, info, cfg.Dim)
 	if err != nil {
 		return nil, err

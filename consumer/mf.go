@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -24,7 +25,7 @@ type tableModel struct {
 // newMF builds matrix factorisation: user and item vectors (the user rows
 // and item rows of one global table), default loss bpr.
 func newMF(cfg Config, info Info) (Model, error) {
-	return newTableModel("mf", embedDefaults(cfg, "bpr"), info)
+	return newTableModel("mf", embedDefaults(cfg, modelspec.MF), info)
 }
 
 func newTableModel(name string, cfg Config, info Info) (*tableModel, error) {
@@ -37,7 +38,7 @@ func newTableModel(name string, cfg Config, info Info) (*tableModel, error) {
 	if m.opt, err = core.newOptimizer(core.n, cfg.Dim); err != nil {
 		return nil, err
 	}
-	if name == "mf" {
+	if spec, _ := modelspec.Lookup(name); spec.UserTower {
 		if m.tower, err = newUserTower(cfg, info, core.newOptimizer); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -43,7 +44,7 @@ type ngcf struct {
 }
 
 func newNGCF(cfg Config, info Info) (Model, error) {
-	cfg = embedDefaults(cfg, "bpr")
+	cfg = embedDefaults(cfg, modelspec.NGCF)
 	d, K := cfg.Dim, cfg.Layers
 	core, err := newEmbedCore("ngcf", cfg, info, d*(K+1))
 	if err != nil {
