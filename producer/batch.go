@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/trainerd/trainerd/internal/masks"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // Node ids inside a Batch are global: users are 0..NumUsers-1 and items are
@@ -16,14 +17,15 @@ func GlobalItem(numUsers int, i uint32) uint32 { return uint32(numUsers) + i }
 // LocalItem returns the item id of global id g (g must be ≥ numUsers).
 func LocalItem(numUsers int, g uint32) uint32 { return g - uint32(numUsers) }
 
-// ExampleKind says what a training example pairs.
-type ExampleKind uint8
+// ExampleKind says what a training example pairs; its String is the
+// producer.examples.kind value.
+type ExampleKind = modelspec.ExampleKind
 
 const (
 	// UserItem examples pair a user (query) with an item it engaged (positive).
-	UserItem ExampleKind = iota
+	UserItem = modelspec.UserItem
 	// ItemItem examples pair two related items (PinSage's related pins).
-	ItemItem
+	ItemItem = modelspec.ItemItem
 )
 
 // Batch is one minibatch as the consumer receives it. Batches of one epoch

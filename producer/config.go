@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // Example kinds beyond the two batch.go declares.
@@ -13,7 +15,7 @@ const (
 	// global ids of either side, and so is the shared pool Neg (drawn from
 	// all nodes ∝ degree^power). Hard negatives are not produced for
 	// WalkPair batches (HardPer is 0).
-	WalkPair ExampleKind = 2
+	WalkPair = modelspec.Walks
 )
 
 // Config configures a Sampler. viper decodes it under `producer:`; each
@@ -137,71 +139,89 @@ type EpochParams struct {
 	RankLo, RankHi int
 }
 
-// Kind names accepted by the config.
-const (
-	kindUserItem = "user_item"
-	kindItemItem = "item_item"
-	kindWalks    = "walks"
-)
+// Default returns the documented defaults, the one source of every
+// producer default (config.Default holds them, with producer.layers derived
+// from the model and producer.walk.stop_nodes left 0 to follow
+// neighbors.t): batches of 512 user_item examples (item_item pairs by
+// co-occurrence; DeepWalk walks of 10 nodes, window 3, one walk per node),
+// Pixie walks with restart 0.5, 200 steps, 4 visits and early stopping at
+// neighbors.t high-visited nodes counted on the query's side, pixie
+// neighbourhoods of 10 slots, a pool of 500 negatives ∝ degree^0.75, hard
+// negatives from PPR ranks [2000, 5000) with 64 candidates per query.
+func Default() Config {
+	c := Config{
+		BatchSize: 512,
+		Examples: ExampleConfig{Kind: UserItem.String(), ItemItem: "cooccur",
+			WalkLength: 10, Window: 3, WalksPerNode: 1},
+		Walk:      WalkConfig{Alpha: 0.5, Steps: 200, MinVisits: 4, Count: "same"},
+		Neighbors: NeighborConfig{Mode: "pixie", T: 10},
+		Negatives: NegativeConfig{PoolSize: 500, Dist: "degree", Power: 0.75},
+		Hard:      HardConfig{RankLo: 2000, RankHi: 5000, Candidates: 64},
+	}
+	c.Walk.StopNodes = c.Neighbors.T
+	return c
+}
 
-// EnsureDefaults fills zero fields with their documented defaults.
+// EnsureDefaults fills zero fields with their Default values
+// (walk.stop_nodes with neighbors.t).
 func (c *Config) EnsureDefaults() {
+	d := Default()
 	if c.BatchSize == 0 {
-		c.BatchSize = 512
+		c.BatchSize = d.BatchSize
 	}
 	if c.Examples.Kind == "" {
-		c.Examples.Kind = kindUserItem
+		c.Examples.Kind = d.Examples.Kind
 	}
 	if c.Examples.ItemItem == "" {
-		c.Examples.ItemItem = "cooccur"
+		c.Examples.ItemItem = d.Examples.ItemItem
 	}
 	if c.Examples.WalkLength == 0 {
-		c.Examples.WalkLength = 10
+		c.Examples.WalkLength = d.Examples.WalkLength
 	}
 	if c.Examples.Window == 0 {
-		c.Examples.Window = 3
+		c.Examples.Window = d.Examples.Window
 	}
 	if c.Examples.WalksPerNode == 0 {
-		c.Examples.WalksPerNode = 1
+		c.Examples.WalksPerNode = d.Examples.WalksPerNode
 	}
 	if c.Walk.Alpha == 0 {
-		c.Walk.Alpha = 0.5
+		c.Walk.Alpha = d.Walk.Alpha
 	}
 	if c.Walk.Steps == 0 {
-		c.Walk.Steps = 200
+		c.Walk.Steps = d.Walk.Steps
 	}
 	if c.Walk.MinVisits == 0 {
-		c.Walk.MinVisits = 4
+		c.Walk.MinVisits = d.Walk.MinVisits
 	}
 	if c.Walk.Count == "" {
-		c.Walk.Count = "same"
+		c.Walk.Count = d.Walk.Count
 	}
 	if c.Neighbors.Mode == "" {
-		c.Neighbors.Mode = "pixie"
+		c.Neighbors.Mode = d.Neighbors.Mode
 	}
 	if c.Neighbors.T == 0 {
-		c.Neighbors.T = 10
+		c.Neighbors.T = d.Neighbors.T
 	}
 	if c.Walk.StopNodes == 0 {
 		c.Walk.StopNodes = c.Neighbors.T
 	}
 	if c.Negatives.PoolSize == 0 {
-		c.Negatives.PoolSize = 500
+		c.Negatives.PoolSize = d.Negatives.PoolSize
 	}
 	if c.Negatives.Dist == "" {
-		c.Negatives.Dist = "degree"
+		c.Negatives.Dist = d.Negatives.Dist
 	}
 	if c.Negatives.Power == 0 {
-		c.Negatives.Power = 0.75
+		c.Negatives.Power = d.Negatives.Power
 	}
 	if c.Hard.RankLo == 0 {
-		c.Hard.RankLo = 2000
+		c.Hard.RankLo = d.Hard.RankLo
 	}
 	if c.Hard.RankHi == 0 {
-		c.Hard.RankHi = 5000
+		c.Hard.RankHi = d.Hard.RankHi
 	}
 	if c.Hard.Candidates == 0 {
-		c.Hard.Candidates = 64
+		c.Hard.Candidates = d.Hard.Candidates
 	}
 }
 
@@ -219,10 +239,8 @@ func (c *Config) Validate() error {
 	if c.Layers < 0 || c.Layers > 8 {
 		add("layers", "must be in [0,8]", c.Layers)
 	}
-	switch c.Examples.Kind {
-	case kindUserItem, kindItemItem, kindWalks:
-	default:
-		add("examples.kind", "must be user_item, item_item or walks", fmt.Sprintf("%q", c.Examples.Kind))
+	if _, err := modelspec.ParseExampleKind(c.Examples.Kind); err != nil {
+		add("examples.kind", "must be "+exampleKindList(), fmt.Sprintf("%q", c.Examples.Kind))
 	}
 	switch c.Examples.ItemItem {
 	case "cooccur", "walk":
@@ -287,6 +305,23 @@ func (c *Config) Validate() error {
 		add("hard.rank_hi", fmt.Sprintf("must be > hard.rank_lo (%d)", c.Hard.RankLo), c.Hard.RankHi)
 	}
 	return errors.Join(errs...)
+}
+
+// exampleKindList names the producer.examples.kind values, "a, b or c".
+func exampleKindList() string {
+	ks := modelspec.ExampleKinds()
+	out := ""
+	for i, k := range ks {
+		switch {
+		case i == 0:
+		case i == len(ks)-1:
+			out += " or "
+		default:
+			out += ", "
+		}
+		out += k.String()
+	}
+	return out
 }
 
 // validate checks EpochParams against the config, naming fields.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // FeatureSource supplies node input features; the featurestore satisfies
@@ -82,12 +83,11 @@ func New(g *graph.Bipartite, fs FeatureSource, cfg Config) (*Sampler, error) {
 		s.itemDim = fs.Schema(dataset.Item).Dim()
 	}
 	s.negBase, s.negN = uint32(s.nu), s.ni
-	switch cfg.Examples.Kind {
-	case kindUserItem:
-		s.kind = UserItem
+	s.kind, _ = modelspec.ParseExampleKind(cfg.Examples.Kind) // Validate checked it
+	switch s.kind {
+	case UserItem:
 		s.numExamples = g.NumEdges()
-	case kindItemItem:
-		s.kind = ItemItem
+	case ItemItem:
 		for u := 0; u < s.nu; u++ {
 			if g.UserDegree(uint32(u)) >= 2 {
 				for e := g.UserPtr[u]; e < g.UserPtr[u+1]; e++ {
@@ -96,8 +96,7 @@ func New(g *graph.Bipartite, fs FeatureSource, cfg Config) (*Sampler, error) {
 			}
 		}
 		s.numExamples = len(s.anchors)
-	case kindWalks:
-		s.kind = WalkPair
+	case WalkPair:
 		if cfg.Examples.WalkLength > 255 {
 			return nil, fmt.Errorf("producer.examples.walk_length: must be ≤ 255, got %d", cfg.Examples.WalkLength)
 		}
