@@ -17,16 +17,6 @@ import (
 	"github.com/trainerd/trainerd/producer"
 )
 
-// embedDefaults are consumer's defaults for the embedding models (MF,
-// LightGCN): 3 layers plus consumer.Config.WithDefaults.
-func embedDefaults(cfg consumer.Config, defLoss string) consumer.Config {
-	cfg = cfg.WithDefaults(defLoss)
-	if cfg.Layers <= 0 {
-		cfg.Layers = 3
-	}
-	return cfg
-}
-
 // initNormal is consumer's initialisation: n values ~ N(0, std²) from PCG
 // (seed, stream).
 func initNormal(n int, std float64, seed, stream uint64) []float32 {

@@ -12,6 +12,7 @@ import (
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -28,20 +29,35 @@ type Model interface {
 	Close() error
 }
 
+// builders maps each CUDA model of modelspec (Spec.CUDA) to its GPU
+// constructor; TestBuildersCoverCUDASpecs checks the two agree.
+func builders() map[string]func(*Device, consumer.Config, consumer.Info) (Model, error) {
+	return map[string]func(*Device, consumer.Config, consumer.Info) (Model, error){
+		modelspec.MF:       func(d *Device, c consumer.Config, i consumer.Info) (Model, error) { return NewMF(d, c, i) },
+		modelspec.LightGCN: func(d *Device, c consumer.Config, i consumer.Info) (Model, error) { return NewLightGCN(d, c, i) },
+	}
+}
+
 // New builds the GPU model cfg.Model names on dev: one of
-// probe.CUDAModels() (mf, lightgcn). Every other model trains on CPU only.
+// probe.CUDAModels() (the modelspec specs with CUDA set). Every other model
+// trains on CPU only.
 func New(dev *Device, cfg consumer.Config, info consumer.Info) (Model, error) {
 	if !probe.HasCUDAConsumer(cfg.Model) {
 		return nil, fmt.Errorf("model.name: %q has no CUDA implementation (want one of %s); it trains on CPU with the default trainerd binary",
 			cfg.Model, strings.Join(probe.CUDAModels(), ", "))
 	}
-	switch cfg.Model {
-	case "mf":
-		return NewMF(dev, cfg, info)
-	case "lightgcn":
-		return NewLightGCN(dev, cfg, info)
+	if build, ok := builders()[cfg.Model]; ok {
+		return build(dev, cfg, info)
 	}
 	return nil, fmt.Errorf("model.name: %q is listed by probe.CUDAModels but cuda.New does not build it", cfg.Model)
+}
+
+// withDefaults fills cfg's zero fields with the defaults of model (a
+// modelspec name), consumer's: the GPU models default exactly as the CPU
+// ones do.
+func withDefaults(cfg consumer.Config, model string) consumer.Config {
+	s, _ := modelspec.Lookup(model)
+	return cfg.WithModelDefaults(s, consumer.Info{})
 }
 
 // MF is matrix factorisation on the GPU, the same model as consumer's mf:
@@ -53,7 +69,7 @@ type MF struct {
 
 // NewMF builds MF on dev.
 func NewMF(dev *Device, cfg consumer.Config, info consumer.Info) (*MF, error) {
-	e, err := newEmbedGPU(dev, "mf", embedDefaults(cfg, "bpr"), info)
+	e, err := newEmbedGPU(dev, modelspec.MF, withDefaults(cfg, modelspec.MF), info)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +151,7 @@ type LightGCN struct {
 
 // NewLightGCN builds LightGCN on dev.
 func NewLightGCN(dev *Device, cfg consumer.Config, info consumer.Info) (*LightGCN, error) {
-	cfg = embedDefaults(cfg, "bpr")
+	cfg = withDefaults(cfg, modelspec.LightGCN)
 	na, err := graph.NormalizedAdjacency(info.Graph)
 	if err != nil {
 		return nil, fmt.Errorf("lightgcn (cuda): %w", err)
@@ -144,7 +160,7 @@ func NewLightGCN(dev *Device, cfg consumer.Config, info consumer.Info) (*LightGC
 	if len(ptr)-1 != info.NumUsers+info.NumItems {
 		return nil, fmt.Errorf("lightgcn (cuda): graph has %d nodes, info says %d", len(ptr)-1, info.NumUsers+info.NumItems)
 	}
-	e, err := newEmbedGPU(dev, "lightgcn", cfg, info)
+	e, err := newEmbedGPU(dev, modelspec.LightGCN, cfg, info)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -383,6 +384,17 @@ func BenchmarkStep(b *testing.B) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// TestBuildersCoverCUDASpecs checks that the GPU constructors are exactly
+// the models modelspec marks CUDA.
+func TestBuildersCoverCUDASpecs(t *testing.T) {
+	b := builders()
+	for _, s := range modelspec.All() {
+		if (b[s.Name] != nil) != s.CUDA {
+			t.Errorf("model %s: GPU constructor %v, spec CUDA %v", s.Name, b[s.Name] != nil, s.CUDA)
 		}
 	}
 }

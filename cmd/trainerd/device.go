@@ -130,8 +130,9 @@ func cpuOnlyReason(m consumer.Config) string {
 // device (auto|cpu|cuda|cuda:N; "" means auto):
 //
 //   - cpu: CPU, always.
-//   - a model without a CUDA consumer (pinsage, graphsage, ngcf, deepwalk),
-//     a loss without a CUDA kernel (ccl; see probe.CUDAUnsupported), or
+//   - a model without a CUDA consumer (modelspec.Spec.CUDA false: pinsage,
+//     graphsage, ngcf, deepwalk), a loss without a CUDA kernel (ccl; see
+//     probe.CUDAUnsupported, which asks modelspec), or
 //     w.CPUOnly set: auto
 //     runs on CPU without probing, with the reason; cuda[:N] is an error
 //     wrapping errNoCUDAConsumer.
