@@ -8,5 +8,5 @@ import "github.com/trainerd/trainerd/modelspec"
 // U+I global nodes; Embed returns its user rows and item rows. Default loss
 // sgns (skip-gram negative sampling).
 func newDeepWalk(cfg Config, info Info) (Model, error) {
-	return newTableModel("deepwalk", embedDefaults(cfg, modelspec.DeepWalk), info)
+	return newTableModel(modelspec.DeepWalk, embedDefaults(cfg, modelspec.DeepWalk), info)
 }

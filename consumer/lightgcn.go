@@ -32,7 +32,7 @@ type lightGCN struct {
 
 func newLightGCN(cfg Config, info Info) (Model, error) {
 	cfg = embedDefaults(cfg, modelspec.LightGCN)
-	core, err := newEmbedCore("lightgcn", cfg, info, cfg.Dim)
+	core, err := newEmbedCore(modelspec.LightGCN, cfg, info, cfg.Dim)
 	if err != nil {
 		return nil, err
 	}

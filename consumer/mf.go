@@ -25,7 +25,7 @@ type tableModel struct {
 // newMF builds matrix factorisation: user and item vectors (the user rows
 // and item rows of one global table), default loss bpr.
 func newMF(cfg Config, info Info) (Model, error) {
-	return newTableModel("mf", embedDefaults(cfg, modelspec.MF), info)
+	return newTableModel(modelspec.MF, embedDefaults(cfg, modelspec.MF), info)
 }
 
 func newTableModel(name string, cfg Config, info Info) (*tableModel, error) {

@@ -46,7 +46,7 @@ type ngcf struct {
 func newNGCF(cfg Config, info Info) (Model, error) {
 	cfg = embedDefaults(cfg, modelspec.NGCF)
 	d, K := cfg.Dim, cfg.Layers
-	core, err := newEmbedCore("ngcf", cfg, info, d*(K+1))
+	core, err := newEmbedCore(modelspec.NGCF, cfg, info, d*(K+1))
 	if err != nil {
 		return nil, err
 	}
