@@ -52,14 +52,17 @@ type CSVOptions struct {
 // ParseCSV reads a delimited edges file (RFC 4180 quoting, CRLF allowed)
 // and optional feature files.
 //
-// Ids are opaque strings (trimmed), numbered in order of first appearance.
-// Weight must be a finite number; time is a Unix time in seconds or an
-// RFC 3339 / "2006-01-02 15:04:05" / "2006-01-02" date (UTC).
+// Ids are opaque strings (trimmed, at most MaxIDBytes), numbered in order
+// of first appearance. Weight must be a finite number; time is a Unix time
+// in seconds or an RFC 3339 / "2006-01-02 15:04:05" / "2006-01-02" date
+// (UTC). Lines and records are at most MaxLineBytes.
 //
 // Feature files carry the node id in FeatureIDCol and features in every
 // other column; each column's kind is decided from the whole file: all
-// non-empty values numbers → numeric, taken as is ("numeric"; with empty
-// values also a "<name>_missing" 0/1 column); otherwise, if any value holds
+// non-empty values written as numbers → numeric, taken as is ("numeric";
+// with empty values also a "<name>_missing" 0/1 column), and then every
+// value must be a finite float32 ("NaN", "Inf" or "1e400" is an error, not
+// a label); otherwise, if any value holds
 // '|' → multi-hot over the '|'-separated parts ("multihot"); otherwise
 // one-hot ("onehot"). Labels are sorted. A feature row for an id absent
 // from the edges, or a second row for one id, is an error; nodes without a
