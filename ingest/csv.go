@@ -62,9 +62,9 @@ type CSVOptions struct {
 // non-empty values written as numbers → numeric, taken as is ("numeric";
 // with empty values also a "<name>_missing" 0/1 column), and then every
 // value must be a finite float32 ("NaN", "Inf" or "1e400" is an error, not
-// a label); otherwise, if any value holds
-// '|' → multi-hot over the '|'-separated parts ("multihot"); otherwise
-// one-hot ("onehot"). Labels are sorted. A feature row for an id absent
+// a label); otherwise, if any value holds '|' → multi-hot over the
+// '|'-separated parts ("multihot"); otherwise one-hot ("onehot"). Labels
+// are sorted. A feature row for an id absent
 // from the edges, or a second row for one id, is an error; nodes without a
 // row get zeros.
 func ParseCSV(ctx context.Context, opts CSVOptions) (*dataset.Dataset, error) {
