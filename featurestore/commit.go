@@ -227,8 +227,15 @@ func commit(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv)
 	if err != nil {
 		return nil, fmt.Errorf("featurestore: commit: open staging db %s: %w", staging, err)
 	}
+	dbOpen := true
+	defer func() { // a panic while writing: close before the staging dir goes
+		if dbOpen {
+			db.Close()
+		}
+	}()
 	meta, err := writeDataset(ctx, db, p, res, block)
 	res.close()
+	dbOpen = false
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("featurestore: commit: close staging db %s: %w", staging, cerr)
 	}
@@ -295,6 +302,7 @@ type sortedSink struct {
 	fsBlock  int64
 	use      spaceUse
 	released int64
+	finished bool // finish succeeded
 }
 
 const sinkFlushBytes = 16 << 20
@@ -344,12 +352,14 @@ func (s *sortedSink) finish() error {
 	if err := s.sw.Flush(); err != nil {
 		return fmt.Errorf("featurestore: commit %q: stream flush: %w", s.name, err)
 	}
+	s.finished = true
 	return nil
 }
 
-// close releases the buffer; after a failure it also cancels the writer.
-func (s *sortedSink) close(failed bool) {
-	if failed {
+// close releases the buffer; unless finish succeeded (an error, a panic)
+// it also cancels the writer.
+func (s *sortedSink) close() {
+	if !s.finished {
 		s.sw.Cancel()
 	}
 	_ = s.buf.Release()
@@ -479,7 +489,7 @@ func writeDataset(ctx context.Context, db *badger.DB, p *versionPlan, res *reser
 	if err != nil {
 		return meta, err
 	}
-	defer func() { sink.close(err != nil) }()
+	defer sink.close()
 	set := sink.set
 
 	// "\x00format", "\x00meta"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -146,6 +147,57 @@ func TestCommitLongID(t *testing.T) {
 					t.Errorf("error is %d bytes long", len(err.Error()))
 				}
 			}
+		})
+	}
+}
+
+// panicCtx panics on its n-th Err call: a stand-in for a panic anywhere in
+// the middle of a Commit.
+type panicCtx struct {
+	context.Context
+	left atomic.Int64
+}
+
+func (c *panicCtx) Err() error {
+	if c.left.Add(-1) == 0 {
+		panic("injected panic")
+	}
+	return nil
+}
+
+// TestCommitPanicCleansUp: a panic in the middle of a Commit still removes
+// the staging directory and the space reservation and leaves the store as
+// it was (issue C3: a staging directory kept a disk full).
+func TestCommitPanicCleansUp(t *testing.T) {
+	first := testDataset(80, 100, 80, 1000, 100, 4, 4, false)
+	second := testDataset(81, 3000, 2000, InteractionBlock+10, 5000, 16, 8, true)
+	checks := countChecks(t, second)
+	for _, n := range []int64{2, int64(checks) / 2, int64(checks)} {
+		t.Run(fmt.Sprint("check ", n), func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := Commit(context.Background(), dir, first); err != nil {
+				t.Fatal(err)
+			}
+			ctx := &panicCtx{Context: context.Background()}
+			ctx.left.Store(n)
+			func() {
+				defer func() {
+					if r := recover(); r != "injected panic" {
+						t.Fatalf("recovered %v, want the injected panic", r)
+					}
+				}()
+				Commit(ctx, dir, second)
+			}()
+			versions, staging := listDir(t, dir)
+			if len(versions) != 1 || len(staging) != 0 {
+				t.Fatalf("versions %v, staging %v; want 1 version, no staging", versions, staging)
+			}
+			s, err := Open(dir, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			checkStore(t, s, first)
 		})
 	}
 }
