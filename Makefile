@@ -5,7 +5,7 @@ BIN := bin
 STORE ?= stores/quickstart
 RUN ?= runs/quickstart
 
-.PHONY: all build build-cuda deps quickstart test test-race vet clean
+.PHONY: all build build-cuda deps quickstart test test-race vet clean check-reference
 
 all: build
 
@@ -37,6 +37,11 @@ test: deps
 	@if command -v nvcc >/dev/null 2>&1 || [ -e /usr/include/cuda.h ]; then \
 		$(GO) vet -tags cuda ./... && $(GO) build -tags cuda -o /dev/null ./cmd/trainerd; \
 	else echo "make test: CUDA headers absent, skipping the cuda build tag (scripts/install-deps.sh --cuda)"; fi
+
+# configs/reference.yaml is generated from config.Default() and its documentation table (go generate ./config/);
+# this fails when the checked-in file is not current (go test ./... checks it too).
+check-reference:
+	$(GO) test -run '^TestReferenceYAML$$' ./config/
 
 clean:
 	rm -rf $(BIN)
