@@ -11,6 +11,7 @@ func subcommands() []*cobra.Command {
 		newTrainCmd(),
 		newEvalCmd(),
 		newExportCmd(),
+		newInferCmd(),
 		newServeCmd(),
 		newCheckpointsCmd(),
 		newConfigCmd(),

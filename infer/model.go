@@ -1,0 +1,268 @@
+package infer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/trainerd/trainerd/checkpoints"
+	"github.com/trainerd/trainerd/config"
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/producer"
+)
+
+// NodeEmbedder is implemented by models that embed a chosen set of nodes
+// on their own (PinSage and GraphSAGE on CPU): EmbedNodes returns the
+// len(nodes)×dim rows and dim; its rows equal Embed's bit for bit for a run
+// of consecutive ids starting at a multiple of EmbedChunk.
+type NodeEmbedder interface {
+	EmbedNodes(ctx context.Context, nodes []uint32) ([]float32, int, error)
+	EmbedChunk() int
+}
+
+// Options say which run to load.
+type Options struct {
+	// Config is the run's training config, validated (config.Load); its
+	// hash must equal the checkpoint's.
+	Config *config.Config
+	// RunDir is the training run directory (its checkpoints/).
+	RunDir string
+	// StoreDir is the feature store; its fingerprint must equal the
+	// checkpoint's.
+	StoreDir string
+	// Force uses a config or store that does not match the checkpoint,
+	// with a warning.
+	Force bool
+	// NewModel builds the model; nil means consumer.New (CPU).
+	NewModel func(consumer.Config, consumer.Info) (consumer.Model, error)
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// SelectCheckpoint returns the checkpoint of runDir that inference uses:
+// the newest valid one (unusable files are skipped with a warning). This is
+// the one place that chooses; a run-selected best checkpoint plugs in here.
+func SelectCheckpoint(runDir string) (*checkpoints.Checkpoint, error) {
+	dir := checkpoints.Dir(runDir)
+	ck, _, err := checkpoints.Latest(dir)
+	if err != nil {
+		if errors.Is(err, checkpoints.ErrNoCheckpoint) {
+			return nil, fmt.Errorf("infer: run %s has no usable checkpoint in %s (train it first with `trainerd train --run-dir %s`): %w",
+				runDir, dir, runDir, err)
+		}
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	return ck, nil
+}
+
+// Model is a run loaded for inference: the store, the rebuilt model with
+// the checkpoint's parameters and the producer's neighbourhoods. Close
+// releases the store. Embed is not safe for concurrent use.
+type Model struct {
+	cfg      *config.Config
+	ck       *checkpoints.Checkpoint
+	store    *featurestore.Store
+	storeDir string
+	train    *graph.Bipartite
+	model    consumer.Model
+	nodes    NodeEmbedder // nil: full Embed, cached in full
+	full     *consumer.Embeddings
+	epoch    int
+	numUsers int
+	numItems int
+	hash     string
+	params   string // checkpoints.ParamsSHA256 of ck, computed once
+	log      *slog.Logger
+}
+
+// Open loads the run: it selects the checkpoint, checks the config hash and
+// the store fingerprint against it, rebuilds the model as the trainer does
+// and loads the checkpoint's state.
+func Open(o Options) (*Model, error) {
+	if o.Config == nil {
+		return nil, errors.New("infer: no config: pass the run's training config")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.NewModel == nil {
+		o.NewModel = consumer.New
+	}
+	ck, err := SelectCheckpoint(o.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := featurestore.Open(o.StoreDir, featurestore.Options{ReadOnly: true, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("infer: store %s: %w", o.StoreDir, err)
+	}
+	m := &Model{cfg: o.Config, ck: ck, store: st, storeDir: o.StoreDir, hash: config.Hash(o.Config), log: o.Logger}
+	if err := m.wire(o); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close releases the store.
+func (m *Model) Close() error { return m.store.Close() }
+
+// usesFeatures reports whether the model reads store features (as trainer).
+func usesFeatures(c consumer.Config) bool {
+	return config.Convolves(c.Model) && c.Inputs != "id"
+}
+
+// neighborEpoch is the epoch whose neighbourhoods the trainer's embeddings
+// of this checkpoint use: the last epoch it has trained in (a checkpoint at
+// the start of epoch e+1 holds epoch e trained).
+func neighborEpoch(pos checkpoints.Position) int {
+	if pos.BatchCursor == 0 && pos.Epoch > 1 {
+		return pos.Epoch - 1
+	}
+	return max(pos.Epoch, 1)
+}
+
+// wire builds the sampler and the model exactly as trainer does.
+func (m *Model) wire(o Options) error {
+	cfg, st, ck := o.Config, m.store, m.ck
+	if err := ck.Check(m.hash, st.Fingerprint(), o.Force); err != nil {
+		return fmt.Errorf("infer: store %s with the given config: %w", o.StoreDir, err)
+	}
+	stats := st.Stats()
+	m.numUsers, m.numItems = stats.Users, stats.Items
+	g, err := st.LoadGraph()
+	if err != nil {
+		return fmt.Errorf("infer: store %s: load graph: %w", o.StoreDir, err)
+	}
+	m.train = g
+	pcfg := cfg.Producer.Config
+	if pcfg.Seed == 0 {
+		pcfg.Seed = cfg.Train.Seed
+	}
+	if !config.Convolves(cfg.Model.Model) {
+		pcfg.Layers = 0
+	}
+	if cfg.Model.Model == "deepwalk" {
+		pcfg.Examples.Kind = "walks"
+	}
+	var fs producer.FeatureSource
+	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
+		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
+	if usesFeatures(cfg.Model) && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
+		fs = st
+		if info.UserFeatures, err = st.FeatureMatrix(dataset.User); err != nil {
+			return fmt.Errorf("infer: store %s: %w", o.StoreDir, err)
+		}
+		if info.ItemFeatures, err = st.FeatureMatrix(dataset.Item); err != nil {
+			return fmt.Errorf("infer: store %s: %w", o.StoreDir, err)
+		}
+	} else {
+		info.UserFeatDim, info.ItemFeatDim = 0, 0
+	}
+	sampler, err := producer.New(g, fs, pcfg)
+	if err != nil {
+		return fmt.Errorf("infer: producer: %w", err)
+	}
+	mcfg := cfg.Model
+	if mcfg.Seed == 0 {
+		mcfg.Seed = cfg.Train.Seed
+	}
+	if m.model, err = o.NewModel(mcfg, info); err != nil {
+		return fmt.Errorf("infer: model: %w", err)
+	}
+	m.epoch = neighborEpoch(ck.Position)
+	if ns, ok := m.model.(consumer.NeighborSetter); ok {
+		epoch := m.epoch
+		ns.SetNeighbors(func(node uint32, nbr []uint32, w []float32) int {
+			return sampler.Neighborhood(epoch, node, nbr, w)
+		}, sampler.Config().Neighbors.T)
+	}
+	state := make([]consumer.Tensor, len(ck.Tensors))
+	for i, t := range ck.Tensors {
+		state[i] = consumer.Tensor(t)
+	}
+	if err := m.model.Load(state); err != nil {
+		return fmt.Errorf("infer: load %s into %s over store %s (%d users, %d items): %w",
+			ck.Path, mcfg.Model, o.StoreDir, stats.Users, stats.Items, err)
+	}
+	m.nodes, _ = m.model.(NodeEmbedder)
+	m.log.Info("infer: run loaded", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "model", mcfg.Model,
+		"users", stats.Users, "items", stats.Items, "neighbor_epoch", m.epoch, "per_node", m.nodes != nil)
+	return nil
+}
+
+// NumUsers and NumItems are the store's node counts; global ids run over
+// [0, NumUsers+NumItems).
+func (m *Model) NumUsers() int { return m.numUsers }
+
+// NumItems is the store's item count.
+func (m *Model) NumItems() int { return m.numItems }
+
+// Checkpoint is the checkpoint the model was loaded from.
+func (m *Model) Checkpoint() *checkpoints.Checkpoint { return m.ck }
+
+// Chunk is the granularity at which shard boundaries keep rows bit-identical
+// to the in-process Embed (1 for models that embed everything at once).
+func (m *Model) Chunk() int {
+	if m.nodes != nil {
+		return m.nodes.EmbedChunk()
+	}
+	return 1
+}
+
+// Embed returns the embeddings of the given global node ids, row r for
+// nodes[r], and the dimension. Models without EmbedNodes compute the full
+// embedding set once and serve every later call from it.
+func (m *Model) Embed(ctx context.Context, nodes []uint32) ([]float32, int, error) {
+	n := uint32(m.numUsers + m.numItems)
+	for r, id := range nodes {
+		if id >= n {
+			return nil, 0, fmt.Errorf("infer: node %d (row %d) is not in store %s (%d users + %d items)", id, r, m.storeDir, m.numUsers, m.numItems)
+		}
+	}
+	if m.nodes != nil {
+		v, d, err := m.nodes.EmbedNodes(ctx, nodes)
+		if err != nil {
+			return nil, 0, fmt.Errorf("infer: %w", err)
+		}
+		return v, d, nil
+	}
+	if m.full == nil {
+		m.log.Info("infer: model has no per-node embedding: computing every node's embedding once", "model", m.model.Name())
+		e, err := m.model.Embed(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("infer: embed: %w", err)
+		}
+		if len(e.Users) != m.numUsers*e.Dim || len(e.Items) != m.numItems*e.Dim {
+			return nil, 0, fmt.Errorf("infer: %s embedded %d user and %d item values, want %d users and %d items × dim %d",
+				m.model.Name(), len(e.Users), len(e.Items), m.numUsers, m.numItems, e.Dim)
+		}
+		m.full = e
+	}
+	d := m.full.Dim
+	out := make([]float32, len(nodes)*d)
+	U := uint32(m.numUsers)
+	for r, id := range nodes {
+		var src []float32
+		if id < U {
+			src = m.full.Users[int(id)*d : int(id+1)*d]
+		} else {
+			src = m.full.Items[int(id-U)*d : int(id-U+1)*d]
+		}
+		copy(out[r*d:(r+1)*d], src)
+	}
+	return out, d, nil
+}
+
+// removeIfExists removes path, ignoring its absence.
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("infer: %w", err)
+	}
+	return nil
+}
