@@ -75,8 +75,12 @@ type Result struct {
 	Epoch, Step int
 	// Interrupted is true when the run stopped on a cancelled context.
 	Interrupted bool
-	// Eval is the last evaluation.
+	// Eval is the last evaluation (on the validation split when the run has
+	// one, else on test).
 	Eval eval.Metrics
+	// Final is the finished run's result (also in ResultFile): the selected
+	// checkpoint and its test metrics. Nil when interrupted.
+	Final *RunResult
 	// Checkpoint is the last checkpoint written.
 	Checkpoint string
 }
@@ -101,6 +105,9 @@ type EvalRecord struct {
 	// TrainSeconds is the training wall time accumulated up to this epoch.
 	TrainSeconds float64      `json:"train_seconds"`
 	Metrics      eval.Metrics `json:"metrics"`
+	// Split is the split Metrics were computed on: SplitValidation or
+	// SplitTest.
+	Split string `json:"split,omitempty"`
 }
 
 // Run trains until the configured number of epochs is done or ctx is
@@ -166,9 +173,16 @@ type job struct {
 	o       Options
 	cfg     *config.Config
 	log     *slog.Logger
-	store   *featurestore.Store
-	train   *graph.Bipartite
-	test    *graph.Bipartite
+	store *featurestore.Store
+	// train is the graph training sees (the store's train split less the
+	// validation edges); fullTrain is the store's whole train split, which
+	// the test evaluation excludes from rankings.
+	train, fullTrain *graph.Bipartite
+	// val is the held-out validation split (nil when
+	// train.validation.fraction is 0); test the store's test split.
+	val, test *graph.Bipartite
+	// resumed is the checkpoint the run resumed from (nil: from scratch).
+	resumed *checkpoints.Checkpoint
 	sampler *producer.Sampler
 	model   consumer.Model
 	sched   *curriculum.Schedule
@@ -222,7 +236,6 @@ func (j *job) wire() error {
 	if err != nil {
 		return fmt.Errorf("trainer: load graph: %w", err)
 	}
-	j.train = g
 	testEdges, err := st.Interactions("test")
 	if err != nil {
 		return fmt.Errorf("trainer: test split: %w", err)
@@ -233,6 +246,17 @@ func (j *job) wire() error {
 	}
 	if j.test, err = graph.Build(stats.Users, stats.Items, te); err != nil {
 		return fmt.Errorf("trainer: test graph: %w", err)
+	}
+	j.train, j.fullTrain = g, g
+	if f := cfg.Train.Validation.Fraction; f > 0 {
+		if j.train, j.val, err = Holdout(g, j.test, f, cfg.ValidationSeed()); err != nil {
+			return err
+		}
+		if j.val.NumEdges() == 0 {
+			return fmt.Errorf("trainer: train.validation.fraction %g holds out no edge of store %s (its users have too few train edges): "+
+				"raise it, or set train.validation.fraction 0 to evaluate on the test split without selection", f, j.o.StoreDir)
+		}
+		g = j.train
 	}
 	if j.userIDs, err = st.IDs(dataset.User); err != nil {
 		return err
@@ -292,9 +316,17 @@ func (j *job) wire() error {
 	j.hash = config.Hash(cfg)
 	j.fp = st.Fingerprint()
 	j.log.Info("wired", "model", mcfg.Model, "users", stats.Users, "items", stats.Items,
-		"train_edges", g.NumEdges(), "test_edges", len(testEdges), "batches_per_epoch", j.sampler.BatchesPerEpoch(),
+		"train_edges", g.NumEdges(), "validation_edges", edges(j.val), "test_edges", len(testEdges), "batches_per_epoch", j.sampler.BatchesPerEpoch(),
 		"device", j.o.Device)
 	return nil
+}
+
+// edges is g's edge count, 0 for nil.
+func edges(g *graph.Bipartite) int {
+	if g == nil {
+		return 0
+	}
+	return g.NumEdges()
 }
 
 // hyper is the curriculum's learning rate and margin at (epoch, step); a
@@ -321,13 +353,18 @@ func epochParams(p curriculum.Params) producer.EpochParams {
 // 1 with none). When checkpoint files exist but none is usable it refuses,
 // listing each file and why, unless Force: then it logs that loudly, moves
 // the files to the checkpoint directory's corrupt/ and starts from scratch.
-func (j *job) resume() (checkpoints.Position, error) {
+func (j *job) resume(ctx context.Context) (checkpoints.Position, error) {
 	pos, err := j.resumeCheckpoint()
 	if err != nil {
 		return pos, err
 	}
 	if err := j.loadCurve(pos.Epoch); err != nil {
 		return pos, err
+	}
+	if j.resumed != nil {
+		if err := j.ensureBest(ctx, j.resumed); err != nil {
+			return pos, err
+		}
 	}
 	return pos, nil
 }
@@ -374,6 +411,7 @@ func (j *job) resumeCheckpoint() (checkpoints.Position, error) {
 		return pos, fmt.Errorf("trainer: load %s: %w", ck.Path, err)
 	}
 	j.trainSec = ck.TrainSeconds
+	j.resumed = ck
 	j.log.Info("resumed", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "batch", ck.BatchCursor)
 	return ck.Position, nil
 }
@@ -407,8 +445,15 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			BatchSize: cfg.Producer.BatchSize, LR: cfg.Model.LR}
 		s.BatchesPerEpoch = j.sampler.BatchesPerEpoch()
 	})
-	pos, err := j.resume()
+	if err := j.writeConfig(); err != nil {
+		return res, err
+	}
+	pos, err := j.resume(ctx)
 	if err != nil {
+		if isCancel(ctx, err) && j.resumed != nil {
+			res.Interrupted = true // rewriting the best files; the next start does it again
+			return res, nil
+		}
 		return res, err
 	}
 	stepCtx := context.WithoutCancel(ctx) // a step, once begun, always finishes
@@ -418,7 +463,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 	workers, queue := cfg.Producer.Workers, cfg.Producer.Queue
 	j.status.Update(func(s *obs.Status) { s.State = "training" })
 
-	for pos.Epoch <= cfg.Train.Epochs {
+	for pos.Epoch <= cfg.Train.Epochs && !pos.Best.Stopped {
 		epoch := pos.Epoch
 		params := j.sched.At(epoch, pos.Step)
 		pl := producer.NewPipeline(ctx, j.sampler, workers, queue, epoch, pos.BatchCursor, epochParams(params))
@@ -508,9 +553,11 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		}
 		evalDue := epoch == cfg.Train.Epochs || (cfg.Train.EvalEvery > 0 && epoch%cfg.Train.EvalEvery == 0)
 		line := fmt.Sprintf("epoch %3d  loss %.4f  examples/s %8.0f  train %.1fs", epoch, loss, float64(examples)/max(secs, 1e-9), secs)
+		var best *Best // set when this epoch's evaluation is a new best
+		var bestEmb *export.Embeddings
 		if evalDue {
 			j.log.Debug("evaluating", "epoch", epoch)
-			m, evalSec, err := j.evaluate(ctx, epoch, loss)
+			m, e, evalSec, err := j.evaluate(ctx, epoch, loss)
 			if err != nil {
 				if ctx.Err() == nil {
 					return res, err
@@ -522,6 +569,18 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			res.Eval = m
 			k := cfg.Train.EvalK
 			line += fmt.Sprintf("  recall@%d %.4f  ndcg@%d %.4f  eval %.1fs", k, m.Recall(k), k, m.NDCG(k), evalSec)
+			if j.val != nil {
+				if updateSelection(&pos.Best, cfg.Train.Select, epoch, pos.Step, j.selectValue(m)) {
+					best = &Best{Metric: cfg.Train.Select, Value: j.selectValue(m), Epoch: epoch, Step: pos.Step, Metrics: m}
+					bestEmb = e
+					line += "  best"
+				}
+				if p := cfg.Train.Patience; p > 0 && pos.Best.Stale >= p && epoch < cfg.Train.Epochs {
+					pos.Best.Stopped = true
+					line += fmt.Sprintf("\nstopping early: no better %s on validation in %d evaluations since epoch %d (%.4f)",
+						cfg.Train.Select, pos.Best.Stale, pos.Best.Epoch, float64(pos.Best.Value))
+				}
+			}
 		}
 		if j.o.Progress != nil {
 			j.o.Progress.Clear()
@@ -534,12 +593,31 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		lastCkpt = time.Now()
+		if best != nil {
+			// After the checkpoint that holds this model: a crash in
+			// between leaves that checkpoint naming a best epoch BestDir
+			// lacks, which the resume (ensureBest) writes again.
+			if err := j.writeBest(bestEmb, res.Checkpoint, *best); err != nil {
+				return res, err
+			}
+		}
 		if ctx.Err() != nil {
 			res.Interrupted = true
 			return res, nil
 		}
 	}
-	if err := j.writeEmbeddings(ctx); err != nil {
+	res.Epoch, res.Step = pos.Epoch-1, pos.Step
+	latest, err := j.writeEmbeddings(ctx, pos.Epoch-1)
+	if err == nil {
+		res.Final, err = j.finish(ctx, pos, latest)
+	}
+	if err != nil {
+		if isCancel(ctx, err) {
+			// Every epoch is checkpointed: the next start only redoes this.
+			res.Interrupted = true
+			j.status.Update(func(s *obs.Status) { s.State = "stopped" })
+			return res, nil
+		}
 		return res, err
 	}
 	j.status.Update(func(s *obs.Status) { s.State = "done" })
@@ -576,47 +654,60 @@ func (j *job) embeddings(ctx context.Context) (*export.Embeddings, error) {
 	return &export.Embeddings{Dim: e.Dim, Users: e.Users, Items: e.Items, UserIDs: j.userIDs, ItemIDs: j.itemIDs, Fingerprint: j.fp}, nil
 }
 
-func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metrics, float64, error) {
+// evaluate scores the model at the end of epoch on the validation split
+// (the test split when the run has none), with the training graph's items
+// excluded from each user's ranking, and returns the metrics and the
+// embeddings scored.
+func (j *job) evaluate(ctx context.Context, epoch int, loss float64) (eval.Metrics, *export.Embeddings, float64, error) {
 	j.status.Update(func(s *obs.Status) { s.State = "evaluating" })
 	defer j.status.Update(func(s *obs.Status) { s.State = "training" })
 	t0 := time.Now()
 	j.embedEpoch = epoch
 	e, err := j.embeddings(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	k := j.cfg.Train.EvalK
-	m, err := eval.Evaluate(ctx, e.Users, e.Items, e.Dim, j.train, j.test, eval.Options{K: k})
+	target, split := j.test, SplitTest
+	if j.val != nil {
+		target, split = j.val, SplitValidation
+	}
+	m, err := eval.Evaluate(ctx, e.Users, e.Items, e.Dim, j.train, target, j.evalOptions())
 	if err != nil {
-		return nil, 0, fmt.Errorf("trainer: evaluate: %w", err)
+		return nil, nil, 0, fmt.Errorf("trainer: evaluate: %w", err)
 	}
 	secs := time.Since(t0).Seconds()
 	j.metrics.SetEval(m)
 	j.status.Update(func(s *obs.Status) { s.Eval, s.EvalEpoch = m, epoch })
 	if err := export.Save(j.o.RunDir, e); err != nil {
-		return nil, 0, fmt.Errorf("trainer: save embeddings: %w", err)
+		return nil, nil, 0, fmt.Errorf("trainer: save embeddings: %w", err)
 	}
-	j.curve = setRecord(j.curve, EvalRecord{Epoch: epoch, Loss: loss, TrainSeconds: j.trainSec, Metrics: m})
+	j.curve = setRecord(j.curve, EvalRecord{Epoch: epoch, Loss: loss, TrainSeconds: j.trainSec, Metrics: m, Split: split})
 	if err := j.saveCurve(); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	pts := make([]obs.CurvePoint, len(j.curve))
 	for i, r := range j.curve {
 		pts[i] = obs.CurvePoint{Epoch: r.Epoch, Loss: r.Loss, Recall: r.Metrics.Recall(k)}
 	}
-	if err := obs.WriteCurve(j.o.RunDir, pts, fmt.Sprintf("recall@%d", k)); err != nil {
+	if err := obs.WriteCurve(j.o.RunDir, pts, fmt.Sprintf("recall@%d (%s)", k, split)); err != nil {
 		j.log.Warn("training curve plot", "err", err)
 	}
-	return m, secs, nil
+	return m, e, secs, nil
 }
 
-func (j *job) writeEmbeddings(ctx context.Context) error {
-	j.embedEpoch = j.cfg.Train.Epochs
+// writeEmbeddings writes the final model's embeddings, sampling the
+// neighborhoods of its last trained epoch, and returns them.
+func (j *job) writeEmbeddings(ctx context.Context, lastEpoch int) (*export.Embeddings, error) {
+	j.embedEpoch = max(lastEpoch, 1)
 	e, err := j.embeddings(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return export.Save(j.o.RunDir, e)
+	if err := export.Save(j.o.RunDir, e); err != nil {
+		return nil, fmt.Errorf("trainer: save embeddings: %w", err)
+	}
+	return e, nil
 }
 
 func (j *job) saveCurve() error {

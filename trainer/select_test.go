@@ -1,0 +1,321 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/trainerd/trainerd/checkpoints"
+	"github.com/trainerd/trainerd/eval"
+	"github.com/trainerd/trainerd/export"
+	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/graph"
+)
+
+// overfitSets is MF on the tiny store set up to overfit: a large model, a
+// high learning rate, no L2, no normalisation. Its validation recall@20
+// peaks within the first few epochs while the training loss keeps falling.
+var overfitSets = []string{"model.name=mf", "model.loss=bpr", "producer.layers=0", "model.dim=64", "model.lr=0.05",
+	"model.l2=0", "model.normalize=false", "train.eval_every=1"}
+
+// splits rebuilds the run's graphs from the store: the whole train split,
+// the training graph and validation split Holdout makes with the default
+// fraction and seed, and the test split.
+func splits(t *testing.T, store string) (full, rest, val, test *graph.Bipartite) {
+	t.Helper()
+	st, err := featurestore.Open(store, featurestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if full, err = st.LoadGraph(); err != nil {
+		t.Fatal(err)
+	}
+	ints, err := st.Interactions("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := make([]graph.Edge, len(ints))
+	for i, e := range ints {
+		es[i] = graph.Edge{User: e.User, Item: e.Item}
+	}
+	if test, err = graph.Build(full.NumUsers, full.NumItems, es); err != nil {
+		t.Fatal(err)
+	}
+	if rest, val, err = Holdout(full, test, 0.1, 1); err != nil {
+		t.Fatal(err)
+	}
+	return full, rest, val, test
+}
+
+// TestSelectionKeepsEarlyEpoch is the acceptance test of validation
+// selection: on a run that overfits, the kept checkpoint is an early epoch
+// whose validation recall@20 is the curve's maximum; its files survive
+// keep_last 1; its embeddings score that value on the validation split
+// again; and the test split is scored for it, as `trainerd eval` would.
+func TestSelectionKeepsEarlyEpoch(t *testing.T) {
+	store := tinyStore(t)
+	run := t.TempDir()
+	const epochs = 12
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Config: loadCfg(t, append(overfitSets, "train.epochs=12", "checkpoint.keep_last=1")...),
+		StoreDir: store, RunDir: run, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", out.String())
+	curve, err := ReadCurve(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(curve) != epochs {
+		t.Fatalf("%d curve records, want %d", len(curve), epochs)
+	}
+	argmax, top := 0, -1.0
+	for _, r := range curve {
+		if r.Split != SplitValidation {
+			t.Fatalf("epoch %d evaluated on %q, want validation", r.Epoch, r.Split)
+		}
+		if v := r.Metrics.Recall(20); v > top {
+			argmax, top = r.Epoch, v
+		}
+	}
+	if last := curve[len(curve)-1].Metrics.Recall(20); last >= top {
+		t.Fatalf("the setting did not overfit: last recall@20 %.4f, best %.4f", last, top)
+	}
+	r, err := ReadResult(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Selected.Epoch != argmax || r.Selected.Epoch >= epochs || r.Selected.Metrics.Recall(20) != top {
+		t.Fatalf("selected epoch %d (recall@20 %.4f), want the curve's max: epoch %d (%.4f) < %d",
+			r.Selected.Epoch, r.Selected.Metrics.Recall(20), argmax, top, epochs)
+	}
+	if r.Checkpoint != "best" || r.Split != SplitValidation || r.Final.Epoch != epochs || r.StoppedEarly {
+		t.Fatalf("result %+v", r)
+	}
+	if !reflect.DeepEqual(res.Final.Test, r.Test) {
+		t.Fatalf("Run's result %v differs from %s %v", res.Final.Test, ResultFile, r.Test)
+	}
+	if !strings.Contains(out.String(), "test  epoch "+strconv.Itoa(argmax)+" (best checkpoint") {
+		t.Errorf("no test line for epoch %d:\n%s", argmax, out.String())
+	}
+
+	// The best checkpoint outlives keep_last 1 and holds that epoch.
+	ck, err := checkpoints.Read(filepath.Join(run, BestDir, BestCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Step != r.Selected.Step || ck.Best.Epoch != argmax || ck.Epoch != argmax+1 || ck.BatchCursor != 0 {
+		t.Fatalf("best checkpoint at step %d epoch %d holds best epoch %d; want step %d, the end of epoch %d",
+			ck.Step, ck.Epoch, ck.Best.Epoch, r.Selected.Step, argmax)
+	}
+	if _, err := os.Stat(filepath.Join(checkpoints.Dir(run), checkpoints.Name(ck.Step))); err == nil {
+		t.Fatalf("keep_last 1 kept %s too", checkpoints.Name(ck.Step))
+	}
+
+	// Its embeddings score the selected value on validation again, and the
+	// recorded test metrics with the whole train split excluded.
+	full, rest, val, test := splits(t, store)
+	if rest.NumEdges() != r.TrainEdges || val.NumEdges() != r.ValidationEdges {
+		t.Fatalf("result says %d train / %d validation edges, Holdout gives %d / %d", r.TrainEdges, r.ValidationEdges, rest.NumEdges(), val.NumEdges())
+	}
+	best, err := export.Load(filepath.Join(run, BestDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv, err := eval.Evaluate(context.Background(), best.Users, best.Items, best.Dim, rest, val, eval.Options{K: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv.Recall(20) != top {
+		t.Fatalf("best embeddings score recall@20 %.6f on validation, the curve's max is %.6f", mv.Recall(20), top)
+	}
+	mt, err := eval.Evaluate(context.Background(), best.Users, best.Items, best.Dim, full, test, eval.Options{K: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt.Recall(20) != r.Test.Recall(20) || mt.NDCG(20) != r.Test.NDCG(20) {
+		t.Fatalf("test of the best embeddings %v, result.json %v", mt, r.Test)
+	}
+	latest, err := export.Load(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(latest.Users, best.Users) {
+		t.Fatal("latest and best embeddings are the same")
+	}
+}
+
+// TestEarlyStopping: with train.patience 2 the overfitting run stops two
+// evaluations after its best epoch; the checkpoint records the stop, so
+// running the same command again trains nothing and gives the same result.
+func TestEarlyStopping(t *testing.T) {
+	store := tinyStore(t)
+	run := t.TempDir()
+	cfg := loadCfg(t, append(overfitSets, "train.epochs=25", "train.patience=2")...)
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Config: cfg, StoreDir: store, RunDir: run, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", out.String())
+	r := res.Final
+	if !r.StoppedEarly || r.Epochs != r.Selected.Epoch+2 || r.Epochs >= 25 {
+		t.Fatalf("stopped early %v after epoch %d, best epoch %d; want a stop 2 epochs after the best", r.StoppedEarly, r.Epochs, r.Selected.Epoch)
+	}
+	if !strings.Contains(out.String(), "stopping early") {
+		t.Errorf("no early-stop line:\n%s", out.String())
+	}
+	curve, _ := ReadCurve(run)
+	if len(curve) != r.Epochs {
+		t.Fatalf("%d curve records after %d epochs", len(curve), r.Epochs)
+	}
+	ck, _, err := checkpoints.Latest(checkpoints.Dir(run))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ck.Best.Stopped || ck.Best.Stale != 2 || ck.Best.Epoch != r.Selected.Epoch {
+		t.Fatalf("latest checkpoint's selection %+v", ck.Best)
+	}
+	out.Reset()
+	again, err := Run(context.Background(), Options{Config: cfg, StoreDir: store, RunDir: run, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "epoch   ") || again.Final.Epochs != r.Epochs || !reflect.DeepEqual(again.Final.Test, r.Test) ||
+		again.Final.Selected.Epoch != r.Selected.Epoch {
+		t.Fatalf("second start trained or changed the result:\n%s", out.String())
+	}
+}
+
+// TestSelectionResumes interrupts an overfitting run, resumes it, finishes
+// it at 3 epochs and extends it to 8; the selection state (best epoch,
+// best files, result) and the parameters equal an uninterrupted 8-epoch
+// run's.
+func TestSelectionResumes(t *testing.T) {
+	store := tinyStore(t)
+	sets := append(overfitSets, "checkpoint.every_steps=5", "checkpoint.keep_last=2")
+	ref := t.TempDir()
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(sets, "train.epochs=8")...), store, ref); err != nil {
+		t.Fatal(err)
+	}
+	run := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			if cs, _ := checkpoints.List(checkpoints.Dir(run)); len(cs) > 0 {
+				cancel()
+				return
+			}
+		}
+	}()
+	if _, err := runJob(t, ctx, loadCfg(t, append(sets, "train.epochs=3")...), store, run); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(sets, "train.epochs=3")...), store, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(sets, "train.epochs=8")...), store, run); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastParams(t, run), lastParams(t, ref); got != want {
+		t.Fatalf("params %s, uninterrupted %s", got, want)
+	}
+	if got, want := readCurve(t, run), readCurve(t, ref); !reflect.DeepEqual(got, want) {
+		t.Fatalf("curve %+v\nuninterrupted %+v", got, want)
+	}
+	gb, err := ReadBest(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _ := ReadBest(ref)
+	if !reflect.DeepEqual(gb, wb) {
+		t.Fatalf("best %+v, uninterrupted %+v", gb, wb)
+	}
+	gr, _ := ReadResult(run)
+	wr, _ := ReadResult(ref)
+	if gr == nil || wr == nil || !reflect.DeepEqual(gr.Test, wr.Test) || !reflect.DeepEqual(gr.Selected, wr.Selected) {
+		t.Fatalf("result %+v, uninterrupted %+v", gr, wr)
+	}
+	for _, f := range []string{"users.npy", "items.npy"} {
+		g := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, f))
+		w := mustRead(t, filepath.Join(ref, BestDir, export.EmbeddingsDir, f))
+		if !bytes.Equal(g, w) {
+			t.Fatalf("best %s differs from the uninterrupted run's", f)
+		}
+	}
+}
+
+// TestBestRewrittenOnResume: a process that dies between the epoch-end
+// checkpoint of a new best and the best files (simulated by removing them)
+// leaves a checkpoint naming the best epoch; the next start writes them
+// again, identical.
+func TestBestRewrittenOnResume(t *testing.T) {
+	store := tinyStore(t)
+	run := t.TempDir()
+	cfg := loadCfg(t, append(overfitSets, "train.epochs=2")...)
+	if _, err := runJob(t, context.Background(), cfg, store, run); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBest(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Epoch != 2 {
+		t.Fatalf("precondition: epoch 2 is the best of 2 in this setting, got %d", b.Epoch)
+	}
+	users := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "users.npy"))
+	if err := os.RemoveAll(filepath.Join(run, BestDir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runJob(t, context.Background(), cfg, store, run); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := ReadBest(run)
+	if err != nil {
+		t.Fatalf("best files not rewritten: %v", err)
+	}
+	if !reflect.DeepEqual(b, b2) {
+		t.Fatalf("rewritten %+v, was %+v", b2, b)
+	}
+	if got := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "users.npy")); !bytes.Equal(got, users) {
+		t.Fatal("rewritten best embeddings differ")
+	}
+	if _, err := checkpoints.Read(filepath.Join(run, BestDir, BestCheckpoint)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := ReadResult(run); err != nil || r.Checkpoint != "best" || r.Selected.Epoch != 2 {
+		t.Fatalf("result %+v, %v", r, err)
+	}
+}
+
+// TestNoValidationSplit: fraction 0 evaluates on test and keeps the last
+// epoch, with no best files.
+func TestNoValidationSplit(t *testing.T) {
+	store := tinyStore(t)
+	run := t.TempDir()
+	res, err := runJob(t, context.Background(), loadCfg(t, append(overfitSets, "train.epochs=3", "train.validation.fraction=0")...), store, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Final
+	if r.Split != SplitTest || r.Checkpoint != "latest" || r.Selected.Epoch != 3 || r.ValidationEdges != 0 {
+		t.Fatalf("result %+v", r)
+	}
+	if !reflect.DeepEqual(r.Test, res.Eval) {
+		t.Fatalf("test %v, last evaluation %v: both score the last epoch on test", r.Test, res.Eval)
+	}
+	if _, err := os.Stat(filepath.Join(run, BestDir)); err == nil {
+		t.Fatal("best files written without a validation split")
+	}
+	if c := readCurve(t, run); c[len(c)-1].Split != SplitTest {
+		t.Fatalf("curve split %q", c[len(c)-1].Split)
+	}
+}
