@@ -170,9 +170,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // job is one run's wired parts.
 type job struct {
-	o       Options
-	cfg     *config.Config
-	log     *slog.Logger
+	o     Options
+	cfg   *config.Config
+	log   *slog.Logger
 	store *featurestore.Store
 	// train is the graph training sees (the store's train split less the
 	// validation edges); fullTrain is the store's whole train split, which
