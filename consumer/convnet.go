@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -661,31 +662,17 @@ func (t *team) run(job blockJob, phase, n int) {
 
 // addBias adds b to every row of x (rows of len(b)), then applies relu
 // when act: gorgonia's BroadcastAdd of the bias to the product, and its
-// Rectify, in one pass.
+// Rectify.
 func addBias[F float](x, b []F, act bool) {
 	w := len(b)
-	switch xx := any(x).(type) {
-	case []float32:
-		bb := any(b).([]float32)
-		for r := 0; r+w <= len(xx); r += w {
-			row := xx[r : r+w : r+w]
-			for c, v := range bb[:len(row)] {
-				row[c] += v
-			}
-			if act {
-				relu(row)
-			}
+	for r := 0; r+w <= len(x); r += w {
+		row := x[r : r+w : r+w]
+		for c, v := range b[:len(row)] {
+			row[c] += v
 		}
-	default:
-		for r := 0; r+w <= len(x); r += w {
-			row := x[r : r+w]
-			for c, v := range b {
-				row[c] += v
-			}
-			if act {
-				relu(row)
-			}
-		}
+	}
+	if act {
+		relu(x)
 	}
 }
 
@@ -701,15 +688,22 @@ func colSum[F float](dst, g []F, n int) {
 }
 
 // relu is gorgonia's Rectify, x·[x ≥ 0]: a negative x becomes -0, so the
-// sign bit keeps the mask for reluGrad. Both are branch-free: the signs of
-// pre-activations are random, and a branch per element mispredicts half
-// the time.
+// sign bit keeps the mask for reluGrad. Both are branch-free (the signs of
+// pre-activations are random: a branch per element mispredicts half the
+// time) and, in float32, work on two values per 64-bit word, several
+// times faster than one float at a time.
 func relu[F float](x []F) {
 	switch xx := any(x).(type) {
 	case []float32:
-		for i, v := range xx {
-			b := math.Float32bits(v)
-			xx[i] = math.Float32frombits(b &^ (uint32(int32(b)>>31) & 0x7fffffff))
+		n := len(xx) / 2
+		u := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(xx))), n)
+		for i, v := range u {
+			// a lane with its sign set keeps only the sign: -0
+			u[i] = v &^ (((v & 0x8000000080000000) >> 31) * 0x7fffffff)
+		}
+		if len(xx)%2 == 1 {
+			b := math.Float32bits(xx[len(xx)-1])
+			xx[len(xx)-1] = math.Float32frombits(b &^ (uint32(int32(b)>>31) & 0x7fffffff))
 		}
 	case []float64:
 		for i, v := range xx {
@@ -720,45 +714,35 @@ func relu[F float](x []F) {
 }
 
 // reluGrad zeroes g where the ReLU output y has its sign bit set (the
-// input was negative); the gradient passes where the input was ≥ 0.
+// input was negative); the gradient passes where the input was ≥ 0. (An
+// input of exactly -0, which GEMM and bias never produce from +0
+// accumulators, would stop the gradient here and pass it in gorgonia.)
 func reluGrad[F float](g, y []F) {
 	switch yy := any(y).(type) {
 	case []float32:
-		gg := any(g).([]float32)
-		gg = gg[:len(yy)]
-		for i, v := range yy {
-			gg[i] = math.Float32frombits(math.Float32bits(gg[i]) &^ uint32(int32(math.Float32bits(v))>>31))
+		gg := any(g).([]float32)[:len(yy)]
+		n := len(yy) / 2
+		gu := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(gg))), n)
+		yu := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(yy))), n)
+		for i, v := range yu {
+			gu[i] &^= ((v & 0x8000000080000000) >> 31) * 0xffffffff
+		}
+		if len(yy)%2 == 1 {
+			k := len(yy) - 1
+			gg[k] = math.Float32frombits(math.Float32bits(gg[k]) &^ uint32(int32(math.Float32bits(yy[k]))>>31))
 		}
 	case []float64:
-		gg := any(g).([]float64)
-		gg = gg[:len(yy)]
+		gg := any(g).([]float64)[:len(yy)]
 		for i, v := range yy {
 			gg[i] = math.Float64frombits(math.Float64bits(gg[i]) &^ uint64(int64(math.Float64bits(v))>>63))
 		}
 	}
 }
 
-// reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows) in
-// one pass.
+// reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows).
 func reluGradColSum[F float](dst, g, y []F) {
-	w := len(dst)
-	clear(dst)
-	switch yy := any(y).(type) {
-	case []float32:
-		gg, dd := any(g).([]float32), any(dst).([]float32)
-		for r := 0; r+w <= len(yy); r += w {
-			yr, gr := yy[r:r+w:r+w], gg[r:r+w:r+w]
-			gr, dd := gr[:len(yr)], dd[:len(yr)]
-			for c, v := range yr {
-				x := math.Float32frombits(math.Float32bits(gr[c]) &^ uint32(int32(math.Float32bits(v))>>31))
-				gr[c] = x
-				dd[c] += x
-			}
-		}
-	default:
-		reluGrad(g, y)
-		colSum(dst, g, len(g)/w)
-	}
+	reluGrad(g, y)
+	colSum(dst, g, len(y)/len(dst))
 }
 
 // gatherInto sets o = Σ_k ws[k]·src[cols[k]] for rows of src that are

@@ -408,3 +408,59 @@ func TestConvNetSameSeedSameBits(t *testing.T) {
 		})
 	}
 }
+
+// TestReluKernels: the float32 kernels (two lanes per word) agree with the
+// float64 ones and with gorgonia's x·[x ≥ 0] on every length and sign,
+// zeros included.
+func TestReluKernels(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	for _, n := range []int{0, 1, 2, 3, 7, 8, 129} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(n), 3))
+			x := make([]float32, n)
+			for i := range x {
+				switch i % 5 {
+				case 0:
+					x[i] = 0
+				case 1:
+					x[i] = -r.Float32()
+				case 2:
+					x[i] = math.SmallestNonzeroFloat32
+				default:
+					x[i] = r.Float32()
+				}
+			}
+			y := slices.Clone(x)
+			relu(y)
+			y64 := make([]float64, n)
+			for i, v := range x {
+				y64[i] = float64(v)
+			}
+			relu(y64)
+			g := make([]float32, n)
+			g64 := make([]float64, n)
+			for i := range g {
+				g[i] = float32(i + 1)
+				g64[i] = float64(i + 1)
+			}
+			reluGrad(g, y)
+			reluGrad(g64, y64)
+			for i, v := range x {
+				want := v
+				if !(v >= 0) {
+					want = negZero
+				}
+				if math.Float32bits(y[i]) != math.Float32bits(want) || math.Float64bits(y64[i]) != math.Float64bits(float64(want)) {
+					t.Errorf("relu(%v) = %v / %v, want %v", v, y[i], y64[i], want)
+				}
+				wantG := float32(0)
+				if v >= 0 {
+					wantG = float32(i + 1)
+				}
+				if g[i] != wantG || g64[i] != float64(wantG) {
+					t.Errorf("reluGrad at %v = %v / %v, want %v", v, g[i], g64[i], wantG)
+				}
+			}
+		})
+	}
+}
