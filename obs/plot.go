@@ -31,7 +31,7 @@ const (
 )
 
 // WriteCurve draws loss by epoch (top panel) and recall by epoch (bottom;
-// recallLabel names it, e.g. "recall@20") and writes runDir/curve.png and
+// recallLabel titles it, e.g. "recall@20 (validation)") and writes runDir/curve.png and
 // runDir/curve.svg, each atomically (temp file, fsync, rename).
 func WriteCurve(runDir string, pts []CurvePoint, recallLabel string) error {
 	var loss, recall plotter.XYs
@@ -47,7 +47,7 @@ func WriteCurve(runDir string, pts []CurvePoint, recallLabel string) error {
 	if err != nil {
 		return err
 	}
-	bottom, err := panel(recallLabel+" (test)", recallLabel, recall, color.RGBA{R: 30, G: 90, B: 200, A: 255})
+	bottom, err := panel(recallLabel, recallLabel, recall, color.RGBA{R: 30, G: 90, B: 200, A: 255})
 	if err != nil {
 		return err
 	}
@@ -130,4 +130,88 @@ func writeAtomic(path string, w io.WriterTo) error {
 		return fmt.Errorf("obs: %w", err)
 	}
 	return nil
+}
+
+// Series is one named line of a comparison plot: Y by epoch. Points with a
+// non-finite Y are left out.
+type Series struct {
+	Name   string
+	Epochs []int
+	Y      []float64
+	// Mark, when > 0, is an epoch to circle (e.g. the selected one).
+	Mark int
+}
+
+// seriesColors are the comparison plot's line colours, in order (repeated
+// with dashes past the end).
+var seriesColors = []color.RGBA{
+	{R: 30, G: 90, B: 200, A: 255}, {R: 200, G: 40, B: 40, A: 255}, {R: 30, G: 150, B: 60, A: 255},
+	{R: 150, G: 60, B: 180, A: 255}, {R: 230, G: 130, B: 0, A: 255}, {R: 0, G: 150, B: 160, A: 255},
+	{R: 120, G: 120, B: 120, A: 255}, {R: 160, G: 110, B: 40, A: 255},
+}
+
+// WriteCurves draws every series in one panel (title, y label ylabel, x the
+// epoch, a legend of the series' names, each Mark circled) and writes
+// base+".png" and base+".svg", each atomically. It returns the two paths.
+func WriteCurves(base, title, ylabel string, series []Series) ([]string, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.Left = false
+	for i, s := range series {
+		var xys plotter.XYs
+		var mark plotter.XYs
+		for k, e := range s.Epochs {
+			if k >= len(s.Y) || math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: float64(e), Y: s.Y[k]})
+			if e == s.Mark {
+				mark = append(mark, plotter.XY{X: float64(e), Y: s.Y[k]})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		c := seriesColors[i%len(seriesColors)]
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("obs: plot %s: %w", s.Name, err)
+		}
+		line.Color, points.Color = c, c
+		line.Width = vg.Points(1.5)
+		if i >= len(seriesColors) {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		}
+		points.Shape = draw.CircleGlyph{}
+		points.Radius = vg.Points(1.5)
+		p.Add(line, points)
+		p.Legend.Add(s.Name, line, points)
+		if len(mark) > 0 {
+			sc, err := plotter.NewScatter(mark)
+			if err != nil {
+				return nil, fmt.Errorf("obs: plot %s: %w", s.Name, err)
+			}
+			sc.Shape = draw.RingGlyph{}
+			sc.Radius = vg.Points(5)
+			sc.Color = c
+			p.Add(sc)
+		}
+	}
+	const w, h = 7 * vg.Inch, 4.5 * vg.Inch
+	render := func(c vg.CanvasWriterTo) vg.CanvasWriterTo {
+		p.Draw(draw.New(c))
+		return c
+	}
+	paths := []string{base + ".png", base + ".svg"}
+	if err := writeAtomic(paths[0], render(vgimg.PngCanvas{Canvas: vgimg.New(w, h)})); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(paths[1], render(vgsvg.New(w, h))); err != nil {
+		return nil, err
+	}
+	return paths, nil
 }
