@@ -5,7 +5,7 @@ BIN := bin
 STORE ?= stores/quickstart
 RUN ?= runs/quickstart
 
-.PHONY: all build build-cuda deps quickstart test test-race vet clean check-reference
+.PHONY: all build build-cuda deps quickstart test test-race vet clean fuzz-short check-reference
 
 all: build
 
@@ -34,6 +34,7 @@ test: deps
 	$(GO) test ./...
 	$(GO) test -race ./producer/... ./checkpoints/... ./obs/... ./serve/... ./trainer/... ./eval/... \
 		./consumer/loss/... ./consumer/optim/... ./internal/... ./featurestore/... ./ingest/...
+	$(MAKE) --no-print-directory fuzz-short
 	@if command -v nvcc >/dev/null 2>&1 || [ -e /usr/include/cuda.h ]; then \
 		$(GO) vet -tags cuda ./... && $(GO) build -tags cuda -o /dev/null ./cmd/trainerd; \
 	else echo "make test: CUDA headers absent, skipping the cuda build tag (scripts/install-deps.sh --cuda)"; fi
@@ -42,6 +43,14 @@ test: deps
 # this fails when the checked-in file is not current (go test ./... checks it too).
 check-reference:
 	$(GO) test -run '^TestReferenceYAML$$' ./config/
+
+# Each fuzz target for a short fixed time (the seed corpora under */testdata/fuzz also run in plain go test).
+FUZZTIME ?= 15s
+fuzz-short:
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzLightGCN$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzCSV$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzMovieLens$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
 
 clean:
 	rm -rf $(BIN)
