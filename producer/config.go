@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 
 	"github.com/trainerd/trainerd/modelspec"
 )
@@ -165,63 +166,24 @@ func Default() Config {
 // EnsureDefaults fills zero fields with their Default values
 // (walk.stop_nodes with neighbors.t).
 func (c *Config) EnsureDefaults() {
-	d := Default()
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.Examples.Kind == "" {
-		c.Examples.Kind = d.Examples.Kind
-	}
-	if c.Examples.ItemItem == "" {
-		c.Examples.ItemItem = d.Examples.ItemItem
-	}
-	if c.Examples.WalkLength == 0 {
-		c.Examples.WalkLength = d.Examples.WalkLength
-	}
-	if c.Examples.Window == 0 {
-		c.Examples.Window = d.Examples.Window
-	}
-	if c.Examples.WalksPerNode == 0 {
-		c.Examples.WalksPerNode = d.Examples.WalksPerNode
-	}
-	if c.Walk.Alpha == 0 {
-		c.Walk.Alpha = d.Walk.Alpha
-	}
-	if c.Walk.Steps == 0 {
-		c.Walk.Steps = d.Walk.Steps
-	}
-	if c.Walk.MinVisits == 0 {
-		c.Walk.MinVisits = d.Walk.MinVisits
-	}
-	if c.Walk.Count == "" {
-		c.Walk.Count = d.Walk.Count
-	}
-	if c.Neighbors.Mode == "" {
-		c.Neighbors.Mode = d.Neighbors.Mode
-	}
-	if c.Neighbors.T == 0 {
-		c.Neighbors.T = d.Neighbors.T
-	}
-	if c.Walk.StopNodes == 0 {
+	stopAuto := c.Walk.StopNodes == 0
+	fillZero(reflect.ValueOf(c).Elem(), reflect.ValueOf(Default()))
+	if stopAuto {
 		c.Walk.StopNodes = c.Neighbors.T
 	}
-	if c.Negatives.PoolSize == 0 {
-		c.Negatives.PoolSize = d.Negatives.PoolSize
-	}
-	if c.Negatives.Dist == "" {
-		c.Negatives.Dist = d.Negatives.Dist
-	}
-	if c.Negatives.Power == 0 {
-		c.Negatives.Power = d.Negatives.Power
-	}
-	if c.Hard.RankLo == 0 {
-		c.Hard.RankLo = d.Hard.RankLo
-	}
-	if c.Hard.RankHi == 0 {
-		c.Hard.RankHi = d.Hard.RankHi
-	}
-	if c.Hard.Candidates == 0 {
-		c.Hard.Candidates = d.Hard.Candidates
+}
+
+// fillZero sets every zero leaf of dst (a settable struct value) to the
+// same leaf of def, a value of the same type.
+func fillZero(dst, def reflect.Value) {
+	for i := range dst.NumField() {
+		f := dst.Field(i)
+		switch {
+		case f.Kind() == reflect.Struct:
+			fillZero(f, def.Field(i))
+		case f.IsZero():
+			f.Set(def.Field(i))
+		}
 	}
 }
 
