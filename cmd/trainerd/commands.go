@@ -14,6 +14,7 @@ func subcommands() []*cobra.Command {
 		newInferCmd(),
 		newServeCmd(),
 		newCheckpointsCmd(),
+		newRunsCmd(),
 		newConfigCmd(),
 		newCurriculumCmd(),
 	}

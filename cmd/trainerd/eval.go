@@ -18,16 +18,19 @@ import (
 )
 
 func newEvalCmd() *cobra.Command {
-	var store, runDir string
+	var store, runDir, which string
 	var asJSON, force bool
 	var ks []int
 	cmd := &cobra.Command{
 		Use:   "eval --store DIR --run-dir DIR [--k 20] [--json]",
 		Short: "Evaluate trained embeddings with the LightGCN full-ranking protocol",
-		Long: `eval loads RUN/embeddings/users.npy and items.npy (written by train or
-export), the store's train graph and test interactions, and for every user with
-at least one test item ranks all items by inner product, removes the user's
-train items and compares the top K with the test items.
+		Long: `eval loads the embeddings of the run's best checkpoint (RUN/best/embeddings:
+the epoch train.select picked on the validation split; --checkpoint latest:
+RUN/embeddings, the newest), the store's train graph and test interactions, and
+for every user with at least one test item ranks all items by inner product,
+removes the user's train items (the whole train split, validation edges
+included) and compares the top K with the test items. For the best checkpoint
+this is the test score train printed and wrote to RUN/result.json.
 
 It prints one JSON object with recall@K, ndcg@K, precision@K, hit@K, mrr@K (the
 reciprocal rank truncated at K), mrr (reciprocal rank of the first test item in
@@ -44,7 +47,7 @@ with the same train command.`,
   trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEvalCmd(cmd, store, runDir, ks, asJSON, force, cmd.OutOrStdout())
+			return runEvalCmd(cmd, store, runDir, which, ks, asJSON, force, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&store, "store", "", "feature store directory holding the train and test split (required)")
@@ -52,16 +55,17 @@ with the same train command.`,
 	cmd.Flags().IntSliceVar(&ks, "k", []int{eval.DefaultK}, "cutoff K; repeat or comma-separate for several")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (the default output is a table)")
 	cmd.Flags().BoolVar(&force, "force", false, "evaluate even if the store's fingerprint differs from the run's training store")
+	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("run-dir")
 	return cmd
 }
 
-func runEvalCmd(cmd *cobra.Command, storeDir, runDir string, ks []int, asJSON, force bool, w io.Writer) error {
+func runEvalCmd(cmd *cobra.Command, storeDir, runDir, which string, ks []int, asJSON, force bool, w io.Writer) error {
 	if len(ks) == 0 {
 		return fmt.Errorf("eval: --k needs at least one value")
 	}
-	emb, err := loadRun(runDir)
+	emb, err := loadRun(runDir, which)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

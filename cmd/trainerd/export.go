@@ -19,13 +19,15 @@ import (
 )
 
 func newExportCmd() *cobra.Command {
-	var runDir, out, store string
+	var runDir, out, store, which string
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "export --run-dir DIR --out DIR [--store DIR]",
 		Short: "Write a run's embeddings as NumPy .npy matrices plus TSV id maps",
-		Long: `export reads RUN/embeddings (users.npy, items.npy and, when present,
-users.tsv and items.tsv) and writes the same set into --out:
+		Long: `export reads the embeddings of the run's best checkpoint, RUN/best/embeddings
+(train.select on the validation split; --checkpoint latest: RUN/embeddings, the
+newest), users.npy, items.npy and, when present, users.tsv and items.tsv, and
+writes the same set into --out:
 
   OUT/users.npy      float32 '<f4', C order, shape (users, dim): numpy.load() reads it
   OUT/items.npy      float32 '<f4', C order, shape (items, dim)
@@ -46,20 +48,21 @@ train command).`,
   python3 -c "import numpy; print(numpy.load('/tmp/emb/items.npy').shape)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runExportCmd(runDir, out, store, force, cmd.OutOrStdout())
+			return runExportCmd(runDir, which, out, store, force, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/ (required)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory, created if missing (required)")
 	cmd.Flags().StringVar(&store, "store", "", "feature store to take id maps from when the run has none")
 	cmd.Flags().BoolVar(&force, "force", false, "use --store even if its fingerprint differs from the run's training store")
+	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
 	_ = cmd.MarkFlagRequired("run-dir")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
-func runExportCmd(runDir, out, storeDir string, force bool, w io.Writer) error {
-	emb, err := loadRun(runDir)
+func runExportCmd(runDir, which, out, storeDir string, force bool, w io.Writer) error {
+	emb, err := loadRun(runDir, which)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -83,24 +86,73 @@ func runExportCmd(runDir, out, storeDir string, force bool, w io.Writer) error {
 	return nil
 }
 
-// loadRun loads runDir's embeddings with the fingerprint of the store they
-// were trained on: the one their manifest records, else the one the newest
-// valid checkpoint records ("" when neither exists). Missing embeddings give
-// an error that says why they are missing and what to do.
-func loadRun(runDir string) (*export.Embeddings, error) {
-	emb, err := export.Load(runDir)
-	if errors.Is(err, fs.ErrNotExist) {
+// Values of --checkpoint (eval, export, serve).
+const (
+	checkpointBest   = "best"
+	checkpointLatest = "latest"
+)
+
+// checkpointFlagHelp is --checkpoint's help.
+const checkpointFlagHelp = "which model: best (the checkpoint train.select picked on the validation split, RUN/best) or latest (RUN/embeddings); " +
+	"best falls back to latest, with a log line, for a run without a validation split"
+
+// loadRun loads the embeddings of runDir's best or latest checkpoint
+// (which: checkpointBest or checkpointLatest; see runEmbeddingsDir) with
+// the fingerprint of the store they were trained on: the one their manifest
+// records, else the one the newest valid checkpoint records ("" when neither
+// exists). Missing embeddings give an error that says why they are missing
+// and what to do.
+func loadRun(runDir, which string) (*export.Embeddings, error) {
+	dir, err := runEmbeddingsDir(runDir, which)
+	if err != nil {
+		return nil, err
+	}
+	emb, err := export.Load(dir)
+	if errors.Is(err, fs.ErrNotExist) && dir == runDir {
 		return nil, noEmbeddingsError(runDir, err)
 	}
 	if err != nil {
 		return nil, err
 	}
+	slog.Info("loaded embeddings", "checkpoint", which, "dir", export.Dir(dir))
 	if emb.Fingerprint == "" {
 		if ck, _, err := checkpoints.Latest(checkpoints.Dir(runDir)); err == nil {
 			emb.Fingerprint = ck.Fingerprint
 		}
 	}
 	return emb, nil
+}
+
+// runEmbeddingsDir is the directory whose embeddings/ holds the model
+// --checkpoint which names: RUN/best for best (when the run has kept one),
+// RUN for latest. A run without a validation split (train.validation.fraction
+// 0, or one trained before selection existed) has no best: best then means
+// its latest, logged. A run with a validation split that has not kept a best
+// yet has not been evaluated: best is refused, naming latest.
+func runEmbeddingsDir(runDir, which string) (string, error) {
+	switch which {
+	case checkpointLatest:
+		return runDir, nil
+	case checkpointBest:
+	default:
+		return "", fmt.Errorf("--checkpoint %q: want %s or %s", which, checkpointBest, checkpointLatest)
+	}
+	best := filepath.Join(runDir, trainer.BestDir)
+	if _, err := trainer.ReadBest(runDir); err == nil {
+		return best, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if r, err := trainer.ReadResult(runDir); err == nil && r.Split == trainer.SplitValidation {
+		return "", fmt.Errorf("run %s finished with a validation split but %s is missing: "+
+			"resume it with the same train command to write it again, or pass --checkpoint latest", runDir, filepath.Join(best, trainer.BestFile))
+	}
+	if recs, err := trainer.ReadCurve(runDir); err == nil && len(recs) > 0 && recs[len(recs)-1].Split == trainer.SplitValidation {
+		return "", fmt.Errorf("run %s has no best checkpoint yet (%s missing, though it evaluates on a validation split); "+
+			"pass --checkpoint latest for its newest embeddings: %w", runDir, filepath.Join(best, trainer.BestFile), fs.ErrNotExist)
+	}
+	slog.Info("run has no validation split, so no best checkpoint: using the latest", "run_dir", runDir)
+	return runDir, nil
 }
 
 // noEmbeddingsError explains a run directory without embeddings; err is the

@@ -20,7 +20,7 @@ import (
 const defaultServeAddr = "127.0.0.1:8080"
 
 func newServeCmd() *cobra.Command {
-	var runDir, store, addr string
+	var runDir, store, addr, which string
 	var maxK int
 	var grace time.Duration
 	var force bool
@@ -28,7 +28,8 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --run-dir DIR --store DIR [--addr 127.0.0.1:8080]",
 		Short: "Serve recommendations and similar items from trained embeddings over HTTP",
-		Long: `serve loads RUN/embeddings (users.npy, items.npy) and, from the feature
+		Long: `serve loads the embeddings of the run's best checkpoint (RUN/best/embeddings;
+--checkpoint latest: RUN/embeddings) and, from the feature
 store, the external id maps and every user's train items, then answers:
 
   GET /recommend?user=ID&k=20  the k items with the highest inner product with
@@ -57,7 +58,7 @@ with a warning naming it: anyone who can reach the host can then query the model
   curl 'http://127.0.0.1:9090/similar?item=242'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			emb, err := loadRun(runDir)
+			emb, err := loadRun(runDir, which)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
@@ -91,6 +92,7 @@ with a warning naming it: anyone who can reach the host can then query the model
 	cmd.Flags().IntVar(&maxK, "max-k", serve.DefaultMaxK, "largest k a request may ask for")
 	cmd.Flags().DurationVar(&grace, "grace", serve.DefaultShutdownGrace, "how long shutdown waits for in-flight requests")
 	cmd.Flags().BoolVar(&force, "force", false, "serve even if the store's fingerprint differs from the run's training store")
+	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
 	_ = cmd.MarkFlagRequired("run-dir")
 	_ = cmd.MarkFlagRequired("store")
 	return cmd

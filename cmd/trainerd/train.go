@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,18 @@ by the signal runs on resume. When checkpoint files exist but none is usable,
 train refuses and lists them (--force moves them to RUN/checkpoints/corrupt/
 and trains from scratch). Files named like checkpoints that fail verification
 never count toward checkpoint.keep_last and are moved to that corrupt/.
+
+Validation and selection: train holds out train.validation.fraction (default
+0.1) of each user's train edges, picked by train.validation.seed (0 =
+train.seed; the same edges on every resume, never a test edge), trains on the
+rest and evaluates on them. The epoch with the best train.select (default
+recall@20) on validation is kept in RUN/best (its checkpoint, embeddings and
+best.json; never pruned by checkpoint.keep_last); train.patience N stops after
+N evaluations without a new best. When training ends, the test split is scored
+once, for that checkpoint, printed and written to RUN/result.json; eval, export
+and serve use it by default (--checkpoint latest for the newest).
+train.validation.fraction 0 evaluates on the test split and keeps the last epoch.
+The effective config goes to RUN/config.yaml (trainerd runs compare diffs it).
 
 One train process uses a run directory at a time: it holds a lock on
 RUN/.trainerd.lock, and a second one exits at once naming the holder's pid. Embeddings go to RUN/embeddings (NumPy .npy + TSV id
@@ -109,7 +122,11 @@ on CPU, and logs which and why.`,
 				log.Info("stopped on signal; run the same command to resume", "checkpoint", res.Checkpoint)
 				return nil
 			}
-			log.Info("training done", "epoch", res.Epoch, "step", res.Step, "run_dir", runDir)
+			attrs := []any{"epoch", res.Epoch, "step", res.Step, "run_dir", runDir}
+			if r := res.Final; r != nil {
+				attrs = append(attrs, "selected_epoch", r.Selected.Epoch, "checkpoint", r.Checkpoint, "result", filepath.Join(runDir, trainer.ResultFile))
+			}
+			log.Info("training done", attrs...)
 			return nil
 		},
 	}
