@@ -319,3 +319,17 @@ func TestNoValidationSplit(t *testing.T) {
 		t.Fatalf("curve split %q", c[len(c)-1].Split)
 	}
 }
+
+// TestHTTPOff: http.addr "" runs no server (Ready gets "").
+func TestHTTPOff(t *testing.T) {
+	store := tinyStore(t)
+	addr := "unset"
+	_, err := runJob(t, context.Background(), loadCfg(t, append(mfSets, "train.epochs=1", "http.addr=")...), store, t.TempDir(),
+		func(o *Options) { o.Ready = func(a string) { addr = a } })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != "" {
+		t.Fatalf("http.addr \"\" listened on %q", addr)
+	}
+}

@@ -66,7 +66,8 @@ type Options struct {
 	// Progress, when non-nil, shows a live progress line.
 	Progress *obs.Progress
 	// Ready, when non-nil, is called with the HTTP server's address once it
-	// listens (tests use it to find a :0 port).
+	// listens (tests use it to find a :0 port), or with "" when http.addr
+	// is empty and no server runs.
 	Ready func(httpAddr string)
 }
 
@@ -148,19 +149,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return err
 	}, func(error) { cancel() })
 
-	srv := obs.NewServer(o.Config.HTTP.Addr, j.metrics, &j.status)
-	if err := srv.Listen(); err != nil {
-		return nil, fmt.Errorf("trainer: http %s: %w", o.Config.HTTP.Addr, err)
+	if o.Config.HTTP.Addr == "" { // http.addr "" disables the server
+		o.Logger.Info("http server off (http.addr is empty)")
+		if o.Ready != nil {
+			o.Ready("")
+		}
+	} else {
+		srv := obs.NewServer(o.Config.HTTP.Addr, j.metrics, &j.status)
+		if err := srv.Listen(); err != nil {
+			return nil, fmt.Errorf("trainer: http %s: %w", o.Config.HTTP.Addr, err)
+		}
+		o.Logger.Info("http listening", "addr", srv.Addr(), "endpoints", "/ /metrics /healthz /status", "page", "http://"+srv.Addr()+"/")
+		if o.Ready != nil {
+			o.Ready(srv.Addr())
+		}
+		g.Add(func() error { return srv.Serve() }, func(error) {
+			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+			defer c()
+			_ = srv.Shutdown(sctx)
+		})
 	}
-	o.Logger.Info("http listening", "addr", srv.Addr(), "endpoints", "/ /metrics /healthz /status", "page", "http://"+srv.Addr()+"/")
-	if o.Ready != nil {
-		o.Ready(srv.Addr())
-	}
-	g.Add(func() error { return srv.Serve() }, func(error) {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = srv.Shutdown(sctx)
-	})
 	if err := g.Run(); err != nil {
 		j.status.Update(func(s *obs.Status) { s.State = "failed"; s.Error = err.Error() })
 		return res, err
