@@ -47,7 +47,7 @@ func loadCfg(t *testing.T, sets ...string) *config.Config {
 	t.Helper()
 	base := []string{"train.device=cpu", "http.addr=127.0.0.1:0", "producer.batch_size=128",
 		"producer.negatives.pool_size=50", "producer.neighbors.t=5", "producer.walk.steps=30",
-		"producer.hard.rank_lo=20", "producer.hard.rank_hi=100", "model.dim=8", "train.eval_every=0", "train.validation.fraction=0"}
+		"producer.hard.rank_lo=20", "producer.hard.rank_hi=100", "model.dim=8", "train.eval_every=0"}
 	cfg, err := config.Load("", append(base, sets...))
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +113,7 @@ func TestShardsEqualExport(t *testing.T) {
 		counts []int
 	}{
 		{"mf/tiny", tiny, mfSets, []int{1, 3, 16}},
+		{"mf/tiny/no-validation", tiny, append(slices.Clone(mfSets), "train.validation.fraction=0"), []int{3}},
 		{"pinsage/tiny", tiny, pinsageSets, []int{1, 3, 16}},
 		{"pinsage/3-chunks", genStore(t, 1300, 1500, 9000), pinsageSets, []int{3, 16}},
 	}
@@ -120,42 +121,48 @@ func TestShardsEqualExport(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadCfg(t, tc.sets...)
 			run := trainRun(t, cfg, tc.store)
-			want, err := export.Load(run)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := Open(Options{Config: cfg, RunDir: run, StoreDir: tc.store})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			for _, n := range tc.counts {
-				out := runShards(t, m, n)
-				got, man, err := Read(out)
+			for _, which := range []string{CheckpointBest, CheckpointLatest} {
+				dir := run // latest, and best for a run without a validation split
+				if _, err := trainer.ReadBest(run); err == nil && which == CheckpointBest {
+					dir = filepath.Join(run, trainer.BestDir)
+				}
+				want, err := export.Load(dir)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if i, ok := sameBits(got.Users, want.Users); !ok {
-					t.Errorf("N=%d: users differ from the run's embeddings at value %d (%d vs %d values)", n, i, len(got.Users), len(want.Users))
+				m, err := Open(Options{Config: cfg, RunDir: run, StoreDir: tc.store, Checkpoint: which})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if i, ok := sameBits(got.Items, want.Items); !ok {
-					t.Errorf("N=%d: items differ from the run's embeddings at value %d", n, i)
-				}
-				if !slices.Equal(got.UserIDs, want.UserIDs) || !slices.Equal(got.ItemIDs, want.ItemIDs) {
-					t.Errorf("N=%d: id maps differ from the run's", n)
-				}
-				if got.Dim != want.Dim || got.Fingerprint != want.Fingerprint || man.Count != n {
-					t.Errorf("N=%d: dim %d fingerprint %s shards %d; want dim %d fingerprint %s", n, got.Dim, got.Fingerprint, man.Count, want.Dim, want.Fingerprint)
-				}
-				nonEmpty := 0
-				for _, sm := range man.Shards {
-					if sm.Nodes.Len() > 0 {
-						nonEmpty++
+				defer m.Close()
+				for _, n := range tc.counts {
+					out := runShards(t, m, n)
+					got, man, err := Read(out)
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-				t.Logf("N=%d: %d non-empty shards, chunk %d", n, nonEmpty, m.Chunk())
-				if tc.name == "pinsage/3-chunks" && nonEmpty < 3 {
-					t.Errorf("N=%d: only %d shards hold nodes; the store was sized for 3 chunks", n, nonEmpty)
+					if i, ok := sameBits(got.Users, want.Users); !ok {
+						t.Errorf("%s N=%d: users differ from %s at value %d (%d vs %d values)", which, n, export.Dir(dir), i, len(got.Users), len(want.Users))
+					}
+					if i, ok := sameBits(got.Items, want.Items); !ok {
+						t.Errorf("%s N=%d: items differ from %s at value %d", which, n, export.Dir(dir), i)
+					}
+					if !slices.Equal(got.UserIDs, want.UserIDs) || !slices.Equal(got.ItemIDs, want.ItemIDs) {
+						t.Errorf("%s N=%d: id maps differ from the run's", which, n)
+					}
+					if got.Dim != want.Dim || got.Fingerprint != want.Fingerprint || man.Count != n {
+						t.Errorf("%s N=%d: dim %d fingerprint %s shards %d; want dim %d fingerprint %s", which, n, got.Dim, got.Fingerprint, man.Count, want.Dim, want.Fingerprint)
+					}
+					nonEmpty := 0
+					for _, sm := range man.Shards {
+						if sm.Nodes.Len() > 0 {
+							nonEmpty++
+						}
+					}
+					t.Logf("%s N=%d: %d non-empty shards, chunk %d, checkpoint %s", which, n, nonEmpty, m.Chunk(), m.Checkpoint().Path)
+					if tc.name == "pinsage/3-chunks" && nonEmpty < 3 {
+						t.Errorf("N=%d: only %d shards hold nodes; the store was sized for 3 chunks", n, nonEmpty)
+					}
 				}
 			}
 		})

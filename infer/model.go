@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
@@ -14,6 +16,7 @@ import (
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/producer"
+	"github.com/trainerd/trainerd/trainer"
 )
 
 // NodeEmbedder is implemented by models that embed a chosen set of nodes
@@ -35,6 +38,9 @@ type Options struct {
 	// StoreDir is the feature store; its fingerprint must equal the
 	// checkpoint's.
 	StoreDir string
+	// Checkpoint is CheckpointBest ("" too) or CheckpointLatest; see
+	// SelectCheckpoint.
+	Checkpoint string
 	// Force uses a config or store that does not match the checkpoint,
 	// with a warning.
 	Force bool
@@ -44,10 +50,62 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// SelectCheckpoint returns the checkpoint of runDir that inference uses:
-// the newest valid one (unusable files are skipped with a warning). This is
-// the one place that chooses; a run-selected best checkpoint plugs in here.
-func SelectCheckpoint(runDir string) (*checkpoints.Checkpoint, error) {
+// Values of Options.Checkpoint.
+const (
+	// CheckpointBest is the checkpoint train.select picked on the
+	// validation split (RUN/best), or the latest for a run without one.
+	CheckpointBest = "best"
+	// CheckpointLatest is the newest valid checkpoint.
+	CheckpointLatest = "latest"
+)
+
+// SelectCheckpoint returns the checkpoint of runDir that inference uses;
+// it is the one place that chooses. which is CheckpointBest (the default
+// when ""): RUN/best/checkpoint.trd when the run has kept a best; a run
+// without a validation split has none and gets its latest (logged); a run
+// with one that has not kept a best yet is refused. CheckpointLatest: the
+// newest valid checkpoint in RUN/checkpoints (unusable files are skipped
+// with a warning). This mirrors what eval, export and serve load.
+func SelectCheckpoint(runDir, which string, log *slog.Logger) (*checkpoints.Checkpoint, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	switch which {
+	case CheckpointLatest:
+		return latestCheckpoint(runDir)
+	case CheckpointBest, "":
+	default:
+		return nil, fmt.Errorf("infer: checkpoint %q: want %s or %s", which, CheckpointBest, CheckpointLatest)
+	}
+	bestFile := filepath.Join(runDir, trainer.BestDir, trainer.BestFile)
+	b, err := trainer.ReadBest(runDir)
+	if err == nil {
+		ck, err := checkpoints.Read(filepath.Join(runDir, trainer.BestDir, trainer.BestCheckpoint))
+		if err != nil {
+			return nil, fmt.Errorf("infer: run %s's best checkpoint (epoch %d, %s): %w", runDir, b.Epoch, bestFile, err)
+		}
+		return ck, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	validation := false
+	if r, err := trainer.ReadResult(runDir); err == nil && r.Split == trainer.SplitValidation {
+		validation = true
+	}
+	if recs, err := trainer.ReadCurve(runDir); err == nil && len(recs) > 0 && recs[len(recs)-1].Split == trainer.SplitValidation {
+		validation = true
+	}
+	if validation {
+		return nil, fmt.Errorf("infer: run %s evaluates on a validation split but has no best checkpoint (%s missing): "+
+			"resume training to write it, or use the latest checkpoint: %w", runDir, bestFile, fs.ErrNotExist)
+	}
+	log.Info("infer: run has no validation split, so no best checkpoint: using the latest", "run_dir", runDir)
+	return latestCheckpoint(runDir)
+}
+
+// latestCheckpoint is the newest valid checkpoint of runDir.
+func latestCheckpoint(runDir string) (*checkpoints.Checkpoint, error) {
 	dir := checkpoints.Dir(runDir)
 	ck, _, err := checkpoints.Latest(dir)
 	if err != nil {
@@ -93,7 +151,7 @@ func Open(o Options) (*Model, error) {
 	if o.NewModel == nil {
 		o.NewModel = consumer.New
 	}
-	ck, err := SelectCheckpoint(o.RunDir)
+	ck, err := SelectCheckpoint(o.RunDir, o.Checkpoint, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +170,6 @@ func Open(o Options) (*Model, error) {
 // Close releases the store.
 func (m *Model) Close() error { return m.store.Close() }
 
-// usesFeatures reports whether the model reads store features (as trainer).
-func usesFeatures(c consumer.Config) bool {
-	return config.Convolves(c.Model) && c.Inputs != "id"
-}
-
 // neighborEpoch is the epoch whose neighbourhoods the trainer's embeddings
 // of this checkpoint use: the last epoch it has trained in (a checkpoint at
 // the start of epoch e+1 holds epoch e trained).
@@ -127,7 +180,35 @@ func neighborEpoch(pos checkpoints.Position) int {
 	return max(pos.Epoch, 1)
 }
 
-// wire builds the sampler and the model exactly as trainer does.
+// trainingGraph is the graph a run trains on: the store's train split, less
+// the validation edges trainer.Holdout holds out when
+// train.validation.fraction > 0.
+func trainingGraph(cfg *config.Config, st *featurestore.Store, full *graph.Bipartite, storeDir string) (*graph.Bipartite, error) {
+	f := cfg.Train.Validation.Fraction
+	if f <= 0 {
+		return full, nil
+	}
+	ints, err := st.Interactions("test")
+	if err != nil {
+		return nil, fmt.Errorf("infer: store %s: test split: %w", storeDir, err)
+	}
+	es := make([]graph.Edge, len(ints))
+	for i, e := range ints {
+		es[i] = graph.Edge{User: e.User, Item: e.Item}
+	}
+	test, err := graph.Build(full.NumUsers, full.NumItems, es)
+	if err != nil {
+		return nil, fmt.Errorf("infer: store %s: test graph: %w", storeDir, err)
+	}
+	rest, _, err := trainer.Holdout(full, test, f, cfg.ValidationSeed())
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	return rest, nil
+}
+
+// wire builds the sampler and the model as trainer does: the same graph
+// (validation edges held out), sampler and model configs, features.
 func (m *Model) wire(o Options) error {
 	cfg, st, ck := o.Config, m.store, m.ck
 	if err := ck.Check(m.hash, st.Fingerprint(), o.Force); err != nil {
@@ -135,25 +216,20 @@ func (m *Model) wire(o Options) error {
 	}
 	stats := st.Stats()
 	m.numUsers, m.numItems = stats.Users, stats.Items
-	g, err := st.LoadGraph()
+	full, err := st.LoadGraph()
 	if err != nil {
 		return fmt.Errorf("infer: store %s: load graph: %w", o.StoreDir, err)
 	}
-	m.train = g
-	pcfg := cfg.Producer.Config
-	if pcfg.Seed == 0 {
-		pcfg.Seed = cfg.Train.Seed
+	m.train = full
+	g, err := trainingGraph(cfg, st, full, o.StoreDir)
+	if err != nil {
+		return err
 	}
-	if !config.Convolves(cfg.Model.Model) {
-		pcfg.Layers = 0
-	}
-	if cfg.Model.Model == "deepwalk" {
-		pcfg.Examples.Kind = "walks"
-	}
+	pcfg := cfg.SamplerConfig()
 	var fs producer.FeatureSource
 	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
 		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
-	if usesFeatures(cfg.Model) && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
+	if cfg.ReadsFeatures() && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
 		fs = st
 		if info.UserFeatures, err = st.FeatureMatrix(dataset.User); err != nil {
 			return fmt.Errorf("infer: store %s: %w", o.StoreDir, err)
@@ -168,10 +244,7 @@ func (m *Model) wire(o Options) error {
 	if err != nil {
 		return fmt.Errorf("infer: producer: %w", err)
 	}
-	mcfg := cfg.Model
-	if mcfg.Seed == 0 {
-		mcfg.Seed = cfg.Train.Seed
-	}
+	mcfg := cfg.ModelConfig()
 	if m.model, err = o.NewModel(mcfg, info); err != nil {
 		return fmt.Errorf("infer: model: %w", err)
 	}

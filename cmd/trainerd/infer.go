@@ -14,21 +14,18 @@ import (
 
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/infer"
+	"github.com/trainerd/trainerd/trainer"
 )
 
 // jobIndexEnv is the variable a Kubernetes Indexed Job sets to each pod's
 // completion index.
 const jobIndexEnv = "JOB_COMPLETION_INDEX"
 
-// runConfigFile is the effective config a training run records in its
-// run directory.
-const runConfigFile = "config.yaml"
-
 type inferFlags struct {
-	runDir, store, cfgPath, out, shard string
-	sets                               []string
-	shards, topK                       int
-	merge, force                       bool
+	runDir, store, cfgPath, out, shard, which string
+	sets                                      []string
+	shards, topK                              int
+	merge, force                              bool
 }
 
 func newInferCmd() *cobra.Command {
@@ -36,8 +33,9 @@ func newInferCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "infer --run-dir DIR --out DIR (--shard i/N | --shards N) [--topk K] | infer --merge --out DIR",
 		Short: "Embed a trained run's users and items in shards (.npy + manifest), optionally with each user's top-K items",
-		Long: `infer rebuilds a run's model from its newest valid checkpoint and the store it
-was trained on, and writes shard i of N of the embeddings into --out:
+		Long: `infer rebuilds a run's model from its checkpoint (--checkpoint best, the default:
+the one train.select picked on the validation split; latest: the newest) and the
+store it was trained on, and writes shard i of N of the embeddings into --out:
 
   OUT/users-0000i-of-0000N.npy   float32 (rows, dim), the shard's users in id order
   OUT/users-0000i-of-0000N.tsv   their external ids (dense ids local to the shard)
@@ -46,7 +44,7 @@ was trained on, and writes shard i of N of the embeddings into --out:
                                  checkpoint, config hash and store fingerprint
 
 Shards are contiguous runs of node ids (users, then items); together they equal
-the embeddings training writes, bit for bit. Each file is written atomically and
+what export writes for the same --checkpoint, bit for bit. Each file is written atomically and
 the shard manifest last, so a rerun of a shard (a retried pod) replaces it whole.
 Once every shard exists, --merge checks them and writes OUT/manifest.json, which
 lists all shards for readers.
@@ -84,6 +82,8 @@ shard manifests) finds them. Other schedulers: pass --shard "$TASK_INDEX/N".`,
 	fl.StringVar(&f.shard, "shard", "", "shard i/N to write (0-based: 0/16 .. 15/16)")
 	fl.IntVar(&f.shards, "shards", 0, "shard count N, the index coming from $"+jobIndexEnv+" (Kubernetes Indexed Job)")
 	fl.IntVar(&f.topK, "topk", 0, "also write each of the shard's users' top-K items (needs every shard embedded)")
+	fl.StringVar(&f.which, "checkpoint", infer.CheckpointBest, "which model: best (the checkpoint train.select picked on the validation split, "+
+		"RUN/best; the latest for a run without a validation split) or latest (the newest valid checkpoint)")
 	fl.BoolVar(&f.merge, "merge", false, "check that every shard in --out is present and write OUT/manifest.json")
 	fl.BoolVar(&f.force, "force", false, "use a config or store whose hash or fingerprint differs from the checkpoint's")
 	_ = cmd.MarkFlagRequired("out")
@@ -124,7 +124,7 @@ func shardOf(f inferFlags, getenv func(string) string) (infer.Shard, error) {
 func inferConfig(f inferFlags) (*config.Config, error) {
 	path := f.cfgPath
 	if path == "" {
-		rec := filepath.Join(f.runDir, runConfigFile)
+		rec := filepath.Join(f.runDir, trainer.ConfigFile)
 		if _, err := os.Stat(rec); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("--config is required: run %s records no config (%s); pass the config it was trained with", f.runDir, rec)
@@ -168,7 +168,7 @@ func runInferCmd(cmd *cobra.Command, f inferFlags, w io.Writer) error {
 		store = cfg.Dataset.Store
 	}
 	start := time.Now()
-	m, err := infer.Open(infer.Options{Config: cfg, RunDir: f.runDir, StoreDir: store, Force: f.force})
+	m, err := infer.Open(infer.Options{Config: cfg, RunDir: f.runDir, StoreDir: store, Checkpoint: f.which, Force: f.force})
 	if err != nil {
 		return err
 	}
