@@ -53,6 +53,11 @@ type Options struct {
 	// OpenBLAS's default). Default 0: runtime.GOMAXPROCS(0). The result
 	// does not depend on it.
 	Workers int
+	// Progress, when non-nil, is called after each block with the number of
+	// users just scored and the number of users scored in all (those with
+	// test items); the first numbers add up to the second. It may be called
+	// from several goroutines at once and does not change the result.
+	Progress func(users, total int)
 }
 
 // EnsureDefaults returns a copy of o with zero fields set to their defaults.
@@ -244,6 +249,9 @@ func Evaluate(ctx context.Context, users, items []float32, dim int, train, test 
 					s[slotMRRAt] += 1 / float64(first+1)
 				}
 			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(len(blk), len(testUsers))
 		}
 	})
 	if err != nil {

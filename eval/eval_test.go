@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trainerd/trainerd/graph"
@@ -545,5 +546,38 @@ func TestFullRankMatchesEvaluate(t *testing.T) {
 	}
 	if math.Abs(m.MRR()-h.MRR()) > 1e-12 || math.Abs(m.Hit(10)-h.Hit(10)) > 1e-12 {
 		t.Fatalf("Evaluate %v vs HitRateMRR %v", m, h)
+	}
+}
+
+func TestEvaluateProgress(t *testing.T) {
+	const nu, ni, dim = 300, 500, 8
+	users, items, train, test := randomSetup(t, 5, nu, ni, dim, 60, 10)
+	plain, err := Evaluate(context.Background(), users, items, dim, train, test, Options{BlockSize: 7, Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{{BlockSize: 7, Workers: 3}, {BlockSize: 1000, Workers: 2}, {BlockSize: 1, Workers: 1}} {
+		var calls, sum, total atomic.Int64
+		o.Progress = func(n, all int) {
+			calls.Add(1)
+			sum.Add(int64(n))
+			total.Store(int64(all))
+		}
+		got, err := Evaluate(context.Background(), users, items, dim, train, test, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nBlocks := (plain.Users() + o.BlockSize - 1) / o.BlockSize
+		if int(calls.Load()) != nBlocks || int(sum.Load()) != plain.Users() || int(total.Load()) != plain.Users() {
+			t.Errorf("block %d: %d calls adding to %d of %d, want %d calls adding to %d", o.BlockSize,
+				calls.Load(), sum.Load(), total.Load(), nBlocks, plain.Users())
+		}
+		if o.BlockSize == 7 {
+			for k := range plain {
+				if plain[k] != got[k] {
+					t.Errorf("a progress callback changed %s: %v vs %v", k, plain[k], got[k])
+				}
+			}
+		}
 	}
 }

@@ -75,6 +75,11 @@ type Config struct {
 	// the unit-variance community embedding; default 0 means 1.0, negative
 	// means 0 (exact centroids).
 	FeatureNoise float64 `json:"feature_noise"`
+	// Progress, when non-nil, is called with the number of users whose
+	// interactions were just drawn, after each chunk of users; the calls
+	// add up to Users. It may be called from several goroutines at once.
+	// It does not change the data set.
+	Progress func(users int) `json:"-"`
 }
 
 // presetNames lists the names Preset accepts, smallest first.
@@ -274,6 +279,9 @@ func GenerateWithTruth(ctx context.Context, cfg Config) (*dataset.Dataset, *Trut
 					return
 				}
 				trains[ch], tests[ch] = genChunk(cfg, ch, truth.UserCommunity, degrees, comm, &global)
+				if cfg.Progress != nil {
+					cfg.Progress(min((ch+1)*chunkUsers, cfg.Users) - ch*chunkUsers)
+				}
 			}
 		}()
 	}

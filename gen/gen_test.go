@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/trainerd/trainerd/dataset"
@@ -258,5 +259,30 @@ func BenchmarkGenerate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestProgressCallback(t *testing.T) {
+	for _, c := range []struct {
+		users, wantCalls int
+	}{{200, 1}, {9000, 3}, {chunkUsers, 1}} {
+		cfg := preset(t, "tiny")
+		cfg.Users = c.users
+		plain, _ := mustGen(t, cfg)
+		var mu sync.Mutex
+		calls, sum := 0, 0
+		cfg.Progress = func(users int) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			sum += users
+		}
+		got, _ := mustGen(t, cfg)
+		if calls != c.wantCalls || sum != c.users {
+			t.Errorf("users %d: progress called %d times adding to %d, want %d calls adding to %d", c.users, calls, sum, c.wantCalls, c.users)
+		}
+		if !reflect.DeepEqual(plain, got) {
+			t.Errorf("users %d: a progress callback changed the data set", c.users)
+		}
 	}
 }
