@@ -29,6 +29,7 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,7 +127,18 @@ func Save(runDir string, e *Embeddings) error { return SaveDir(Dir(runDir), e) }
 // SaveDir writes the set's files directly into dir (created if missing):
 // users.npy, items.npy, and users.tsv / items.tsv when the id maps are set.
 // Each file is replaced atomically.
-func SaveDir(dir string, e *Embeddings) error {
+func SaveDir(dir string, e *Embeddings) error { return SaveDirWith(dir, e, SaveOptions{}) }
+
+// SaveOptions tunes SaveDirWith.
+type SaveOptions struct {
+	// Progress, when non-nil, is called as the files are written with the
+	// number of bytes just written and the number all files take, so the
+	// first numbers add up to the second.
+	Progress func(n, total int64)
+}
+
+// SaveDirWith is SaveDir with options; the files are the same.
+func SaveDirWith(dir string, e *Embeddings, opts SaveOptions) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -138,30 +150,75 @@ func SaveDir(dir string, e *Embeddings) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	man := Manifest{Fingerprint: e.Fingerprint, Users: e.NumUsers(), Items: e.NumItems(), Dim: e.Dim}
+	var manJSON bytes.Buffer
+	enc := json.NewEncoder(&manJSON)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(man); err != nil {
+		return fmt.Errorf("export: manifest: %w", err)
+	}
 	files := []struct {
 		name  string
 		write func(io.Writer) error
+		size  int64
 		skip  bool
 	}{
-		{UsersNPY, func(w io.Writer) error { return WriteNPY(w, e.Users, e.NumUsers(), e.Dim) }, false},
-		{ItemsNPY, func(w io.Writer) error { return WriteNPY(w, e.Items, e.NumItems(), e.Dim) }, false},
-		{UsersTSV, func(w io.Writer) error { return WriteIDMap(w, e.UserIDs) }, e.UserIDs == nil},
-		{ItemsTSV, func(w io.Writer) error { return WriteIDMap(w, e.ItemIDs) }, e.ItemIDs == nil},
+		{UsersNPY, func(w io.Writer) error { return WriteNPY(w, e.Users, e.NumUsers(), e.Dim) }, npySize(e.NumUsers(), e.Dim), false},
+		{ItemsNPY, func(w io.Writer) error { return WriteNPY(w, e.Items, e.NumItems(), e.Dim) }, npySize(e.NumItems(), e.Dim), false},
+		{UsersTSV, func(w io.Writer) error { return WriteIDMap(w, e.UserIDs) }, idMapSize(e.UserIDs), e.UserIDs == nil},
+		{ItemsTSV, func(w io.Writer) error { return WriteIDMap(w, e.ItemIDs) }, idMapSize(e.ItemIDs), e.ItemIDs == nil},
 		{ManifestJSON, func(w io.Writer) error {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(man)
-		}, e.Fingerprint == ""},
+			_, err := w.Write(manJSON.Bytes())
+			return err
+		}, int64(manJSON.Len()), e.Fingerprint == ""},
+	}
+	var total int64
+	for _, f := range files {
+		if !f.skip {
+			total += f.size
+		}
 	}
 	for _, f := range files {
 		if f.skip {
 			continue
 		}
-		if err := WriteFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
+		write := f.write
+		if opts.Progress != nil {
+			write = func(w io.Writer) error { return f.write(&progressWriter{w: w, total: total, report: opts.Progress}) }
+		}
+		if err := WriteFileAtomic(filepath.Join(dir, f.name), write); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// npySize is the length of the .npy file WriteNPY writes for rows×cols.
+func npySize(rows, cols int) int64 {
+	return int64(len(NPYHeader(rows, cols))) + 4*int64(rows)*int64(cols)
+}
+
+// idMapSize is the length of the TSV WriteIDMap writes for ids.
+func idMapSize(ids []string) int64 {
+	n := int64(len(TSVHeader) + 1)
+	for i, id := range ids {
+		n += int64(len(strconv.Itoa(i)) + 1 + len(id) + 1)
+	}
+	return n
+}
+
+// progressWriter passes writes through and reports their sizes.
+type progressWriter struct {
+	w      io.Writer
+	total  int64
+	report func(n, total int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.report(int64(n), p.total)
+	}
+	return n, err
 }
 
 // Load reads the set in runDir/embeddings.

@@ -329,3 +329,62 @@ func TestManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestSaveDirWithProgress(t *testing.T) {
+	ids := func(n int, prefix string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = prefix + strings.Repeat("x", i%7) + string(rune('a'+i%26))
+		}
+		return out
+	}
+	big := make([]float32, 5000*8) // several 64 KiB chunks
+	for i := range big {
+		big[i] = float32(i)
+	}
+	cases := []struct {
+		name string
+		e    *Embeddings
+	}{
+		{"ids and fingerprint", &Embeddings{Dim: 8, Users: big, Items: big[:800], UserIDs: ids(5000, "u"), ItemIDs: ids(100, "i"), Fingerprint: "fp"}},
+		{"matrices only", &Embeddings{Dim: 2, Users: []float32{1, 2, 3, 4}, Items: []float32{5, 6}}},
+		{"fingerprint, no ids", &Embeddings{Dim: 1, Users: []float32{1}, Items: []float32{2}, Fingerprint: "abc"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			plainDir, progDir := t.TempDir(), t.TempDir()
+			if err := SaveDir(plainDir, c.e); err != nil {
+				t.Fatal(err)
+			}
+			var calls int
+			var sum, total int64
+			err := SaveDirWith(progDir, c.e, SaveOptions{Progress: func(n, all int64) {
+				calls++
+				sum += n
+				if total != 0 && all != total {
+					t.Errorf("total changed from %d to %d", total, all)
+				}
+				total = all
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ents, err := os.ReadDir(plainDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var onDisk int64
+			for _, ent := range ents {
+				a, _ := os.ReadFile(filepath.Join(plainDir, ent.Name()))
+				b, err := os.ReadFile(filepath.Join(progDir, ent.Name()))
+				if err != nil || !bytes.Equal(a, b) {
+					t.Errorf("%s differs with a progress callback (err %v)", ent.Name(), err)
+				}
+				onDisk += int64(len(a))
+			}
+			if calls == 0 || sum != onDisk || total != onDisk {
+				t.Errorf("%d progress calls adding to %d of total %d; files hold %d bytes", calls, sum, total, onDisk)
+			}
+		})
+	}
+}
