@@ -89,6 +89,13 @@ func referenceDocs() map[string]refDoc {
 			"curriculum.lr is unset (kind \"\"); when curriculum.lr is set, the trainer",
 			"passes its value to the model (SetHyper) before every step instead",
 		}},
+		"model.warmup_epochs": {doc: []string{
+			"warm-up in epochs of the run (× batches per epoch); not with warmup_steps",
+		}},
+		"model.decay_epochs": {doc: []string{
+			"decay period / cosine length in epochs; not with decay_steps. Neither set: a cosine",
+			"spans the whole run (train.epochs less the warm-up)",
+		}},
 		"model.warmup_steps": {doc: []string{"linear learning-rate warm-up steps"}},
 		"model.decay_steps":  {doc: []string{"step-decay period, or cosine length"}},
 		"model.decay_rate":   {doc: []string{"step-decay factor"}},

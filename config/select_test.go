@@ -74,3 +74,53 @@ func TestValidationSeed(t *testing.T) {
 		t.Errorf("seed 3 → %d, want 3", got)
 	}
 }
+
+func TestRunSchedule(t *testing.T) {
+	tests := []struct {
+		name          string
+		sets          []string
+		bpe           int
+		warmup, decay int
+	}{
+		{"steps kept", []string{"model.lr_schedule=step", "model.warmup_steps=7", "model.decay_steps=30"}, 10, 7, 30},
+		{"epochs", []string{"model.lr_schedule=step", "model.warmup_epochs=0.5", "model.decay_epochs=2"}, 10, 5, 20},
+		{"fraction of an epoch rounds, at least one step", []string{"model.lr_schedule=step", "model.decay_epochs=0.01"}, 10, 0, 1},
+		{"cosine over the whole run", []string{"model.lr_schedule=cosine", "train.epochs=10", "model.warmup_epochs=1"}, 99, 99, 891},
+		{"cosine with a length", []string{"model.lr_schedule=cosine", "train.epochs=10", "model.decay_epochs=4"}, 99, 0, 396},
+		{"step without a length does not decay", []string{"model.lr_schedule=step"}, 99, 0, 0},
+		{"constant", nil, 99, 0, 0},
+	}
+	for _, tc := range tests {
+		c, err := Load("", tc.sets)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		w, d := c.RunSchedule(tc.bpe)
+		if w != tc.warmup || d != tc.decay {
+			t.Errorf("%s: RunSchedule(%d) = %d, %d; want %d, %d", tc.name, tc.bpe, w, d, tc.warmup, tc.decay)
+		}
+	}
+}
+
+// TestScheduleConflicts: steps and epochs of the same length are refused,
+// every conflict reported at once.
+func TestScheduleConflicts(t *testing.T) {
+	_, err := Load("", []string{"model.warmup_steps=10", "model.warmup_epochs=1", "model.decay_steps=100", "model.decay_epochs=2",
+		"model.decay_rate=-1"})
+	if err == nil {
+		t.Fatal("conflicting schedule keys accepted")
+	}
+	for _, want := range []string{"config: model.warmup_epochs: conflicts with model.warmup_steps 10",
+		"config: model.decay_epochs: conflicts with model.decay_steps 100", "config: model.decay_rate: must be ≥ 0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	_, err = Load("", []string{"model.lr_schedule=cosine", "train.epochs=3", "model.warmup_epochs=3"})
+	if err == nil || !strings.Contains(err.Error(), "model.warmup_epochs: 3 leaves no epoch") {
+		t.Errorf("warm-up as long as a whole-run cosine: %v", err)
+	}
+	if _, err := Load("", []string{"model.decay_epochs=-1"}); err == nil || !strings.Contains(err.Error(), "model.decay_epochs: must be ≥ 0") {
+		t.Errorf("negative decay_epochs: %v", err)
+	}
+}

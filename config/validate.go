@@ -73,6 +73,8 @@ func limits() map[string]limit {
 		"model.threads":                    within(0, MaxThreads),
 		"model.warmup_steps":               atLeast(0),
 		"model.decay_steps":                atLeast(0),
+		"model.warmup_epochs":              atLeast(0),
+		"model.decay_epochs":               atLeast(0),
 		"model.decay_rate":                 atLeast(0),
 		"model.min_lr":                     atLeast(0),
 		"model.init_std":                   above(0),
@@ -367,6 +369,7 @@ func (c *Config) Validate() error {
 	errs.add(keyErrors(p.Config.Validate(), "producer"))
 
 	c.validateSelect(errs.add)
+	c.validateSchedule(errs.add)
 	if !deviceRE.MatchString(c.Train.Device) {
 		errs.add(invalid("train.device", "want auto, cpu, cuda or cuda:N, got %q", c.Train.Device))
 	}

@@ -88,6 +88,14 @@ type Config struct {
 	WarmupSteps int `mapstructure:"warmup_steps"`
 	// DecaySteps is the step-decay period, or the cosine length.
 	DecaySteps int `mapstructure:"decay_steps"`
+	// WarmupEpochs and DecayEpochs are WarmupSteps and DecaySteps in
+	// epochs of the run (fractions allowed): the trainer converts them with
+	// the data set's batches per epoch, so a schedule carries to another
+	// data set. Set a step count or an epoch count, not both. With neither
+	// decay key set, a cosine spans the whole run (train.epochs less the
+	// warm-up). Default 0.
+	WarmupEpochs float64 `mapstructure:"warmup_epochs"`
+	DecayEpochs  float64 `mapstructure:"decay_epochs"`
 	// DecayRate is the step-decay factor. Default 0.1.
 	DecayRate float64 `mapstructure:"decay_rate"`
 	// MinLR is the floor of the cosine schedule. Default 0.

@@ -3,6 +3,7 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -331,5 +332,50 @@ func TestHTTPOff(t *testing.T) {
 	}
 	if addr != "" {
 		t.Fatalf("http.addr \"\" listened on %q", addr)
+	}
+}
+
+// TestRunRelativeSchedule: model.decay_epochs trains exactly as the same
+// length in steps (the data set's batches per epoch times it), differs from
+// no decay, and a whole-run cosine refuses a resume with another
+// train.epochs (its length in steps changed) unless forced.
+func TestRunRelativeSchedule(t *testing.T) {
+	store := tinyStore(t)
+	probe := t.TempDir()
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(mfSets, "train.epochs=1", "train.eval_every=0")...), store, probe); err != nil {
+		t.Fatal(err)
+	}
+	ck, _, err := checkpoints.Latest(checkpoints.Dir(probe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpe := ck.Step // one epoch's steps
+	base := append(mfSets, "train.epochs=3", "train.eval_every=0", "model.lr=0.05", "model.lr_schedule=step", "model.decay_rate=0.5")
+	params := map[string]string{}
+	for name, sets := range map[string][]string{
+		"epochs":   {"model.decay_epochs=1.5"},
+		"steps":    {"model.decay_steps=" + strconv.Itoa(int(1.5*float64(bpe)+0.5))},
+		"no decay": {"model.lr_schedule=constant"},
+	} {
+		run := t.TempDir()
+		if _, err := runJob(t, context.Background(), loadCfg(t, append(base, sets...)...), store, run); err != nil {
+			t.Fatal(err)
+		}
+		params[name] = lastParams(t, run)
+	}
+	if params["epochs"] != params["steps"] {
+		t.Fatalf("decay_epochs 1.5 and decay_steps %d (1.5 × %d batches) train differently", int(1.5*float64(bpe)+0.5), bpe)
+	}
+	if params["epochs"] == params["no decay"] {
+		t.Fatal("the decay changed nothing")
+	}
+	run := t.TempDir()
+	cos := append(mfSets, "train.eval_every=0", "model.lr_schedule=cosine")
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(cos, "train.epochs=2")...), store, run); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runJob(t, context.Background(), loadCfg(t, append(cos, "train.epochs=4")...), store, run)
+	if !errors.Is(err, checkpoints.ErrIncompatible) {
+		t.Fatalf("extending a whole-run cosine: err = %v, want ErrIncompatible", err)
 	}
 }

@@ -304,6 +304,13 @@ func (j *job) wire() error {
 	if mcfg.Seed == 0 {
 		mcfg.Seed = cfg.Train.Seed
 	}
+	// Run-relative schedule lengths (epochs, the whole run) become steps
+	// of this data set; the hash covers the steps, so a resume whose
+	// resolved schedule differs (another train.epochs under a whole-run
+	// cosine) is refused like any other config change.
+	mcfg.WarmupSteps, mcfg.DecaySteps = cfg.RunSchedule(j.sampler.BatchesPerEpoch())
+	hashed := *cfg
+	hashed.Model.WarmupSteps, hashed.Model.DecaySteps = mcfg.WarmupSteps, mcfg.DecaySteps
 	if err := checkModelMemory(cfg.ParamBytes(stats.Users, stats.Items), availableMemory(), mcfg.Dim, stats.Users, stats.Items); err != nil {
 		return err
 	}
@@ -321,11 +328,11 @@ func (j *job) wire() error {
 	if j.sched, err = cfg.Schedule(); err != nil {
 		return fmt.Errorf("trainer: curriculum: %w", err)
 	}
-	j.hash = config.Hash(cfg)
+	j.hash = config.Hash(&hashed)
 	j.fp = st.Fingerprint()
 	j.log.Info("wired", "model", mcfg.Model, "users", stats.Users, "items", stats.Items,
 		"train_edges", g.NumEdges(), "validation_edges", edges(j.val), "test_edges", len(testEdges), "batches_per_epoch", j.sampler.BatchesPerEpoch(),
-		"device", j.o.Device)
+		"device", j.o.Device, "lr_schedule", mcfg.LRSchedule, "warmup_steps", mcfg.WarmupSteps, "decay_steps", mcfg.DecaySteps)
 	return nil
 }
 
