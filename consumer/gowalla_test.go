@@ -243,7 +243,7 @@ func TestGowallaLong(t *testing.T) {
 	}
 	cfg, batch, pool, epochs, evalEvery, budget := envConfig(t)
 	t.Logf("gowalla: %d users, %d items, %d train edges; backend %s; GOMAXPROCS %d; cfg %+v batch %d pool %d",
-		U, I, g.NumEdges(), linalg.Backend, runtime.GOMAXPROCS(0), cfg, batch, pool)
+		U, I, g.NumEdges(), linalg.Backend(), runtime.GOMAXPROCS(0), cfg, batch, pool)
 	m, err := New(cfg, Info{NumUsers: U, NumItems: I, Graph: g})
 	if err != nil {
 		t.Fatal(err)
