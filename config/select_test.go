@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -122,5 +123,51 @@ func TestScheduleConflicts(t *testing.T) {
 	}
 	if _, err := Load("", []string{"model.decay_epochs=-1"}); err == nil || !strings.Contains(err.Error(), "model.decay_epochs: must be ≥ 0") {
 		t.Errorf("negative decay_epochs: %v", err)
+	}
+}
+
+// TestPrintDiff: only the keys that differ from the model's defaults are
+// printed, and the output loads back to the same config.
+func TestPrintDiff(t *testing.T) {
+	tests := []struct {
+		name string
+		sets []string
+		want []string // lines the output holds
+		not  []string // keys it must not print
+	}{
+		{"defaults", nil, []string{"{}"}, []string{"model:", "train:"}},
+		{"mf", []string{"model.name=mf", "producer.layers=0", "model.lr=0.01", "train.validation.fraction=0.2", "curriculum.lr.kind=constant", "curriculum.lr.value=0.5"},
+			[]string{"model:", `  name: "mf"`, "  lr: 0.01", "train:", "  validation:", "    fraction: 0.2", "curriculum:", "  lr:", `    kind: "constant"`, "    value: 0.5"},
+			[]string{"layers", "dim:", "seed:", "select", "start:"}},
+		{"list", []string{"curriculum.hard_negatives.kind=steps", "curriculum.hard_negatives.values=[[0, 1], [2, 3]]"},
+			[]string{"  hard_negatives:", "    values: [[0.0, 1.0], [2.0, 3.0]]"}, []string{"model:"}},
+	}
+	for _, tc := range tests {
+		cfg, err := Load("", tc.sets)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var b strings.Builder
+		if err := PrintDiff(&b, cfg); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, w := range tc.want {
+			if !strings.Contains("\n"+out, "\n"+w+"\n") {
+				t.Errorf("%s: output lacks line %q:\n%s", tc.name, w, out)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out, n) {
+				t.Errorf("%s: output holds %q:\n%s", tc.name, n, out)
+			}
+		}
+		back, err := Load(writeYAML(t, out), nil)
+		if err != nil {
+			t.Fatalf("%s: output does not load: %v\n%s", tc.name, err, out)
+		}
+		if !reflect.DeepEqual(*back, *cfg) {
+			t.Errorf("%s: loaded back %+v\nwant %+v", tc.name, *back, *cfg)
+		}
 	}
 }
