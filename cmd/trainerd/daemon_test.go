@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 
 	"io"
@@ -324,11 +325,56 @@ func TestSoakKillResume(t *testing.T) {
 	if !reflect.DeepEqual(gotCurve, wantCurve) {
 		t.Errorf("curve.json:\n%+v\nuninterrupted:\n%+v", gotCurve, wantCurve)
 	}
+	checkSelectionSame(t, run, ref)
 	if kills < plan.kills || terms < plan.terms {
 		t.Errorf("%d SIGKILLs and %d SIGTERMs, want ≥ %d and ≥ %d", kills, terms, plan.kills, plan.terms)
 	}
 	if _, err := os.Stat(filepath.Join(checkpoints.Dir(run), checkpoints.CorruptDir)); err == nil {
 		t.Errorf("a kill left a corrupt checkpoint (moved to %s)", checkpoints.CorruptDir)
+	}
+}
+
+// checkSelectionSame requires run's selection (best.json, the best
+// embeddings, the best checkpoint's parameters) and result.json (less wall
+// time) to equal ref's.
+func checkSelectionSame(t *testing.T, run, ref string) {
+	t.Helper()
+	gb, err := trainer.ReadBest(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := trainer.ReadBest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gb, wb) {
+		t.Errorf("best.json %+v, uninterrupted %+v", gb, wb)
+	}
+	for _, f := range []string{"users.npy", "items.npy"} {
+		g, err1 := os.ReadFile(filepath.Join(run, trainer.BestDir, "embeddings", f))
+		w, err2 := os.ReadFile(filepath.Join(ref, trainer.BestDir, "embeddings", f))
+		if err1 != nil || err2 != nil || !bytes.Equal(g, w) {
+			t.Errorf("best embeddings %s differ from the uninterrupted run's (%v, %v)", f, err1, err2)
+		}
+	}
+	gc, err1 := checkpoints.Read(filepath.Join(run, trainer.BestDir, trainer.BestCheckpoint))
+	wc, err2 := checkpoints.Read(filepath.Join(ref, trainer.BestDir, trainer.BestCheckpoint))
+	if err1 != nil || err2 != nil || checkpoints.ParamsSHA256(gc.Tensors) != checkpoints.ParamsSHA256(wc.Tensors) || gc.Step != wc.Step {
+		t.Errorf("best checkpoint differs from the uninterrupted run's (%v, %v)", err1, err2)
+	}
+	gr, err := trainer.ReadResult(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := trainer.ReadResult(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*trainer.RunResult{gr, wr} {
+		r.TrainSeconds, r.Finished = 0, time.Time{}
+	}
+	if !reflect.DeepEqual(gr, wr) {
+		t.Errorf("result.json %+v, uninterrupted %+v", gr, wr)
 	}
 }
 
