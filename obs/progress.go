@@ -270,6 +270,9 @@ func (t *Task) State() ProgressState {
 // maybeDraw redraws unless the last redraw of the line was less than the
 // interval ago; the check without the lock keeps hot loops cheap.
 func (t *Task) maybeDraw() {
+	if !t.active() {
+		return
+	}
 	p := t.p
 	if last := p.lastNano.Load(); last != 0 && p.now().UnixNano()-last < int64(p.interval) {
 		return
@@ -277,7 +280,8 @@ func (t *Task) maybeDraw() {
 	p.draw(false, func() string { return t.State().Line() })
 }
 
-// Follow redraws t every interval from read's count of units done until
+// Follow redraws t every interval from read's count of units done (nil:
+// the count stays as Add and Set leave it) until
 // the returned stop is called (which draws the last count and then
 // erases the line, as Finish does). It suits work that counts in
 // counters of its own, such as ingest.Progress.
@@ -297,7 +301,11 @@ func (t *Task) Follow(read func() int64) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				t.Set(read())
+				if read != nil {
+					t.Set(read())
+				} else {
+					t.maybeDraw()
+				}
 			}
 		}
 	}()
@@ -306,28 +314,26 @@ func (t *Task) Follow(read func() int64) (stop func()) {
 		once.Do(func() {
 			close(done)
 			wg.Wait()
-			t.done.Store(read())
+			if read != nil {
+				t.done.Store(read())
+			}
 			t.Finish()
 		})
 	}
 }
 
-// Finish ends the task: it draws the final count (so a line that has been
-// shown does not stop at a stale one) and then erases the line, leaving
-// the terminal clean for the command's summary. Later Adds draw nothing.
+// Finish ends the task: it draws the final count, rate and elapsed time
+// (however soon after the last draw, so the line never stops at a stale
+// count and a task shorter than the interval is shown once too) and then
+// erases the line, leaving the terminal clean for the command's summary.
+// Later Adds draw nothing.
 func (t *Task) Finish() {
 	if !t.active() {
 		return
 	}
 	t.finished.Store(true)
-	p := t.p
-	p.mu.Lock()
-	drawn := p.drawn
-	p.mu.Unlock()
-	if drawn {
-		p.draw(true, func() string { return t.State().Line() })
-	}
-	p.Clear()
+	t.p.draw(true, func() string { return t.State().Line() })
+	t.p.Clear()
 }
 
 // ProgressState is what one progress line shows.
@@ -375,9 +381,19 @@ func (s ProgressState) ETA() (eta time.Duration, ok bool) {
 // and without one (no percentage, bar or ETA, the elapsed time instead):
 //
 //	commit  12.3 MiB  4.1 MiB/s  elapsed 3s
+//
+// A state with no unit and no total counts nothing (a phase such as a
+// commit that reports no progress of its own): label, note and elapsed time.
 func (s ProgressState) Line() string {
 	var b strings.Builder
 	b.WriteString(s.Label)
+	if s.Unit == "" && s.Total <= 0 {
+		if s.Note != "" {
+			b.WriteString("  " + s.Note)
+		}
+		b.WriteString("  elapsed " + FormatETA(s.Elapsed))
+		return b.String()
+	}
 	count := func(n float64) string {
 		if s.Unit == UnitBytes {
 			return FormatBytes(int64(n))

@@ -62,6 +62,10 @@ func TestProgressStateLine(t *testing.T) {
 			"export 100.0% [====================] 2.0 KiB/2.0 KiB  2.0 KiB/s  ETA 0s"},
 		{"overshoot clamps", ProgressState{Label: "x", Unit: "rows", Done: 15, Total: 10, Elapsed: time.Second},
 			"x 100.0% [====================] 15/10 rows  15 rows/s  ETA 0s"},
+		{"phase without counts", ProgressState{Label: "commit", Elapsed: 65 * time.Second, Note: "to store/x"},
+			"commit  to store/x  elapsed 1m05s"},
+		{"phase without counts or note", ProgressState{Label: "commit", Elapsed: 2 * time.Second},
+			"commit  elapsed 2s"},
 		{"long ETA", ProgressState{Label: "x", Unit: "rows", Done: 1, Total: 10000, Elapsed: time.Second},
 			"x   0.0% [>                   ] 1/10.0k rows  1 rows/s  ETA 2h46m"},
 	}
@@ -345,5 +349,19 @@ func TestTaskConcurrent(t *testing.T) {
 	task.Finish()
 	if !strings.HasSuffix(buf.String(), "\r\x1b[K") {
 		t.Fatal("no clean line at the end")
+	}
+}
+
+func TestTaskShortDrawnOnceAtFinish(t *testing.T) {
+	var buf bytes.Buffer
+	clk := newFakeClock()
+	p := NewProgressWriter(&buf, true, time.Hour)
+	p.SetClock(clk.now)
+	commit := p.Start("commit", "", 0)
+	stop := commit.Follow(nil)
+	clk.advance(3 * time.Second)
+	stop()
+	if got, want := buf.String(), "\rcommit  elapsed 3s\x1b[K\r\x1b[K"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

@@ -56,6 +56,7 @@ with the same train command.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (the default output is a table)")
 	cmd.Flags().BoolVar(&force, "force", false, "evaluate even if the store's fingerprint differs from the run's training store")
 	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
+	addProgressFlag(cmd, nil)
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("run-dir")
 	return cmd
@@ -64,6 +65,10 @@ with the same train command.`,
 func runEvalCmd(cmd *cobra.Command, storeDir, runDir, which string, ks []int, asJSON, force bool, w io.Writer) error {
 	if len(ks) == 0 {
 		return fmt.Errorf("eval: --k needs at least one value")
+	}
+	display, err := commandProgress(cmd)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	emb, err := loadRun(runDir, which)
 	if err != nil {
@@ -83,7 +88,10 @@ func runEvalCmd(cmd *cobra.Command, storeDir, runDir, which string, ks []int, as
 			export.Dir(runDir), emb.NumUsers(), emb.NumItems(), train.NumUsers, train.NumItems)
 	}
 	start := time.Now()
-	m, err := eval.Evaluate(cmd.Context(), emb.Users, emb.Items, emb.Dim, train, test, eval.Options{K: ks[0], Ks: ks[1:]})
+	task := display.Start("eval", "users", 0)
+	m, err := eval.Evaluate(cmd.Context(), emb.Users, emb.Items, emb.Dim, train, test, eval.Options{K: ks[0], Ks: ks[1:],
+		Progress: func(users, total int) { task.SetTotal(int64(total)); task.Add(int64(users)) }})
+	task.Finish()
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/trainer"
 )
 
@@ -48,7 +49,11 @@ train command).`,
   python3 -c "import numpy; print(numpy.load('/tmp/emb/items.npy').shape)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runExportCmd(runDir, which, out, store, force, cmd.OutOrStdout())
+			display, err := commandProgress(cmd)
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			return runExportCmd(runDir, which, out, store, force, cmd.OutOrStdout(), display)
 		},
 	}
 	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/ (required)")
@@ -56,12 +61,13 @@ train command).`,
 	cmd.Flags().StringVar(&store, "store", "", "feature store to take id maps from when the run has none")
 	cmd.Flags().BoolVar(&force, "force", false, "use --store even if its fingerprint differs from the run's training store")
 	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
+	addProgressFlag(cmd, nil)
 	_ = cmd.MarkFlagRequired("run-dir")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
-func runExportCmd(runDir, which, out, storeDir string, force bool, w io.Writer) error {
+func runExportCmd(runDir, which, out, storeDir string, force bool, w io.Writer, display *obs.Progress) error {
 	emb, err := loadRun(runDir, which)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -77,7 +83,10 @@ func runExportCmd(runDir, which, out, storeDir string, force bool, w io.Writer) 
 			return fmt.Errorf("export: %w", err)
 		}
 	}
-	if err := export.SaveDir(out, emb); err != nil {
+	task := display.Start("export", obs.UnitBytes, 0)
+	err = export.SaveDirWith(out, emb, export.SaveOptions{Progress: func(n, total int64) { task.SetTotal(total); task.Add(n) }})
+	task.Finish()
+	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	slog.Info("export: written", "dir", out, "users", emb.NumUsers(), "items", emb.NumItems(), "dim", emb.Dim,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/gen"
+	"github.com/trainerd/trainerd/obs"
 )
 
 // genFlags holds the flags of `trainerd gen`; the size flags override the
@@ -38,6 +39,9 @@ community is Zipf-distributed and user activity follows a power law. User and
 item features are a noisy embedding of the community plus the standardised log
 degree. Each user's interactions are held out for test at random (--test-ratio).
 The same flags and --seed always give the same data set (and fingerprint).
+On a terminal a progress line on stderr shows the users generated, the rate
+and an ETA, then the commit (--progress on|off, or $TRAINERD_PROGRESS, forces
+it either way).
 
 Presets (size flags given on the command line override them):
   tiny    200 users, 300 items, 3k edges, 5 communities, feature dims 8
@@ -53,7 +57,11 @@ Presets (size flags given on the command line override them):
 			if err != nil {
 				return err
 			}
-			return runGen(cmd.Context(), f.store, cfg, cmd.OutOrStdout())
+			display, err := commandProgress(cmd)
+			if err != nil {
+				return fmt.Errorf("gen: %w", err)
+			}
+			return runGen(cmd.Context(), f.store, cfg, cmd.OutOrStdout(), display)
 		},
 	}
 	fl := cmd.Flags()
@@ -70,6 +78,7 @@ Presets (size flags given on the command line override them):
 	fl.Float64Var(&f.testRatio, "test-ratio", 0.2, "share of each user's interactions held out for test (0 for none)")
 	fl.Float64Var(&f.inCommunity, "in-community", 0.8, "share of interactions inside the user's community")
 	fl.Float64Var(&f.noise, "feature-noise", 1.0, "standard deviation of the noise on the community embedding")
+	addProgressFlag(cmd, nil)
 	_ = cmd.MarkFlagRequired("store")
 	return cmd
 }
@@ -110,14 +119,21 @@ func (f genFlags) config(changed func(string) bool) (gen.Config, error) {
 	return cfg, nil
 }
 
-func runGen(ctx context.Context, store string, cfg gen.Config, w io.Writer) error {
+// runGen generates, commits and prints the summary to w; display shows the
+// users generated (rate, ETA) and then the commit.
+func runGen(ctx context.Context, store string, cfg gen.Config, w io.Writer, display *obs.Progress) error {
 	start := time.Now()
+	task := display.Start("gen", "users", int64(cfg.Users))
+	cfg.Progress = func(users int) { task.Add(int64(users)) }
 	ds, err := gen.Generate(ctx, cfg)
+	task.Finish()
 	if err != nil {
 		return err
 	}
 	genSecs := time.Since(start).Seconds()
+	stopCommit := display.Start("commit", "", 0).Follow(nil)
 	sum, err := featurestore.Commit(ctx, store, ds)
+	stopCommit()
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}
@@ -125,6 +141,6 @@ func runGen(ctx context.Context, store string, cfg gen.Config, w io.Writer) erro
 		"feature dims user %d item %d; generate %.2fs, commit %.2fs, total %.2fs; %s on disk, fingerprint %.12s\n",
 		ds.Name, store, sum.Users, sum.Items, cfg.Communities, sum.TrainEdges, sum.TestEdges,
 		sum.UserFeatureDim, sum.ItemFeatureDim, genSecs, sum.Seconds, time.Since(start).Seconds(),
-		formatBytes(sum.BytesOnDisk), sum.Fingerprint)
+		obs.FormatBytes(sum.BytesOnDisk), sum.Fingerprint)
 	return nil
 }

@@ -7,16 +7,15 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/ingest"
+	"github.com/trainerd/trainerd/obs"
 )
 
 // ingestFlags holds the flags of `trainerd ingest`.
@@ -37,9 +36,8 @@ type ingestFlags struct {
 	testRatio float64
 	seed      uint64
 	lastN     int
-	// progress forces the progress bar on (true) or off (false); nil:
-	// on when stderr is a terminal.
-	progress *bool
+	// progress is --progress: auto ("" too), on or off.
+	progress string
 }
 
 func newIngestCmd() *cobra.Command {
@@ -76,8 +74,10 @@ Splits, when no --test file is given:
   --split last --last-n N                  each user's N latest interactions
 Every split leaves each user at least one train interaction.
 
-On a terminal a progress bar shows rows/s and an ETA; a summary is always
-printed at the end.`,
+On a terminal a progress line on stderr shows the share of the input read,
+the rate, the rows so far and an ETA, then the commit's elapsed time
+(--progress on|off, or $TRAINERD_PROGRESS, forces it either way); a summary
+is always printed at the end.`,
 		Example: `  trainerd ingest --store /var/lib/trainerd/gowalla --format lightgcn \
       --train data/gowalla/train.txt --test data/gowalla/test.txt
   trainerd ingest --store store/ml --format movielens --dir data/ml-100k --split last --last-n 10
@@ -110,6 +110,7 @@ printed at the end.`,
 	fl.Float64Var(&f.testRatio, "test-ratio", 0.2, "random split: share of each user's interactions held out")
 	fl.Uint64Var(&f.seed, "seed", 1, "random split: seed")
 	fl.IntVar(&f.lastN, "last-n", 1, "last split: latest interactions per user held out")
+	addProgressFlag(cmd, &f.progress)
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
@@ -231,16 +232,17 @@ func runIngest(ctx context.Context, f ingestFlags, stdout, stderr io.Writer) err
 			total += st.Size()
 		}
 	}
-	prog := &ingest.Progress{}
-	show := isTerminal(stderr)
-	if f.progress != nil {
-		show = *f.progress
+	display, err := newProgress(stderr, f.progress)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
-	stopBar := func() {}
-	if show {
-		stopBar = startProgressBar(stderr, prog, total, start)
-	}
-	ds, err := f.parse(ctx, prog)
+	counts := &ingest.Progress{}
+	task := display.Start("ingest", obs.UnitBytes, total)
+	stopBar := task.Follow(func() int64 {
+		task.SetNote(obs.FormatCount(float64(counts.Rows.Load())) + " rows")
+		return counts.Bytes.Load()
+	})
+	ds, err := f.parse(ctx, counts)
 	stopBar()
 	if err != nil {
 		if _, ok := ingest.AsError(err); ok {
@@ -249,14 +251,16 @@ func runIngest(ctx context.Context, f ingestFlags, stdout, stderr io.Writer) err
 		return fmt.Errorf("ingest: %w", err)
 	}
 	parsed := time.Since(start)
+	stopCommit := display.Start("commit", "", 0).Follow(nil)
 	sum, err := featurestore.Commit(ctx, f.store, ds)
+	stopCommit()
 	if err != nil {
 		return fmt.Errorf("ingest: commit to %s: %w", f.store, err)
 	}
 	fmt.Fprintf(stdout, "ingested %q into %s: %d users, %d items, %d train + %d test edges, feature dims user %d item %d; "+
 		"parse %.2f s, commit %.2f s, total %.2f s; store %s (%s, version %s)\n",
 		ds.Name, f.store, sum.Users, sum.Items, sum.TrainEdges, sum.TestEdges, sum.UserFeatureDim, sum.ItemFeatureDim,
-		parsed.Seconds(), sum.Seconds, time.Since(start).Seconds(), humanBytes(sum.BytesOnDisk), shortFP(sum.Fingerprint), sum.Version)
+		parsed.Seconds(), sum.Seconds, time.Since(start).Seconds(), obs.FormatBytes(sum.BytesOnDisk), shortFP(sum.Fingerprint), sum.Version)
 	return nil
 }
 
@@ -265,83 +269,4 @@ func shortFP(fp string) string {
 		return "fingerprint " + fp[:12]
 	}
 	return "fingerprint " + fp
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// startProgressBar redraws a one-line bar on w at most 10 times a second
-// until the returned stop is called, which erases it.
-func startProgressBar(w io.Writer, p *ingest.Progress, total int64, start time.Time) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-tick.C:
-				fmt.Fprint(w, "\r"+progressLine(p.Bytes.Load(), total, p.Rows.Load(), time.Since(start))+"\033[K")
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
-}
-
-// progressLine renders "[=====>    ]  45.0%  1.2M rows  3.4M rows/s  ETA 2s".
-func progressLine(bytes, total, rows int64, elapsed time.Duration) string {
-	const width = 30
-	frac := 0.0
-	if total > 0 {
-		frac = min(float64(bytes)/float64(total), 1)
-	}
-	fill := int(frac * width)
-	bar := strings.Repeat("=", fill)
-	if fill < width {
-		bar += ">" + strings.Repeat(" ", width-fill-1)
-	}
-	secs := elapsed.Seconds()
-	rate, eta := 0.0, "?"
-	if secs > 0 {
-		rate = float64(rows) / secs
-	}
-	if frac > 0 && secs > 0 {
-		eta = (time.Duration(secs * (1 - frac) / frac * float64(time.Second))).Round(time.Second).String()
-	}
-	return fmt.Sprintf("[%s] %5.1f%%  %s rows  %s rows/s  ETA %s", bar, 100*frac, si(float64(rows)), si(rate), eta)
-}
-
-// si formats n with a k/M/G suffix.
-func si(n float64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fG", n/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", n/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", n/1e3)
-	}
-	return fmt.Sprintf("%.0f", n)
-}
-
-// humanBytes formats a byte count in KiB/MiB/GiB.
-func humanBytes(b int64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := int64(unit), 0
-	for n := b / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }

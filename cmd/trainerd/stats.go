@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/obs"
 )
 
 func newStatsCmd() *cobra.Command {
@@ -82,7 +83,7 @@ func writeStatsTable(w io.Writer, dir string, r storeReport) error {
 	row("user features", schemaLine(r.UserFeatureDim, r.UserSchema))
 	row("item features", schemaLine(r.ItemFeatureDim, r.ItemSchema))
 	row("fingerprint", r.Fingerprint)
-	row("size on disk", formatBytes(r.BytesOnDisk))
+	row("size on disk", obs.FormatBytes(r.BytesOnDisk))
 	return tw.Flush()
 }
 
@@ -99,18 +100,4 @@ func schemaLine(dim int, s dataset.Schema) string {
 		out += fmt.Sprintf(" %s %s(%d)", c.Name, c.Derivation, c.Dim)
 	}
 	return out
-}
-
-// formatBytes renders n with a binary unit ("6.2 MiB").
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
