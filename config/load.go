@@ -510,9 +510,12 @@ func encodeNode(v reflect.Value) *yaml.Node {
 //   - producer.workers, producer.queue: batches are identical for any number
 //     of producers and any queue depth.
 //   - train.epochs: extending (or shortening) a run continues the same
-//     trajectory; schedules depend on their own `over`, never on epochs.
+//     trajectory; curriculum schedules depend on their own `over`, never on
+//     epochs. (A model.lr_schedule given in run-relative units does; the
+//     trainer hashes its resolved steps, so a change there is refused.)
 //   - train.eval_every, train.eval_k: evaluation reads the model, never
 //     changes it.
+//   - train.patience: when training stops, not what it computes.
 //   - train.cuda_binary: a path, not a behaviour.
 //   - checkpoint.*, http.*: when state is saved and where metrics are served.
 //
@@ -521,7 +524,7 @@ func encodeNode(v reflect.Value) *yaml.Node {
 // conservatively, in case a kernel's reduction order depends on it.
 var HashExcluded = []string{
 	"dataset.store", "producer.workers", "producer.queue", "train.epochs",
-	"train.eval_every", "train.eval_k", "train.cuda_binary",
+	"train.eval_every", "train.eval_k", "train.cuda_binary", "train.patience",
 	"checkpoint.", "http.",
 }
 

@@ -379,3 +379,34 @@ func TestRunRelativeSchedule(t *testing.T) {
 		t.Fatalf("extending a whole-run cosine: err = %v, want ErrIncompatible", err)
 	}
 }
+
+// TestPatienceRaisedOnResume: train.patience is not hashed; a stopped run
+// started again with a larger patience trains on, and ends as a run with
+// that patience from the start does.
+func TestPatienceRaisedOnResume(t *testing.T) {
+	store := tinyStore(t)
+	ref := t.TempDir()
+	if _, err := runJob(t, context.Background(), loadCfg(t, append(overfitSets, "train.epochs=12", "train.patience=4")...), store, ref); err != nil {
+		t.Fatal(err)
+	}
+	run := t.TempDir()
+	first, err := runJob(t, context.Background(), loadCfg(t, append(overfitSets, "train.epochs=12", "train.patience=1")...), store, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Final.StoppedEarly {
+		t.Fatalf("patience 1 did not stop: %+v", first.Final)
+	}
+	again, err := runJob(t, context.Background(), loadCfg(t, append(overfitSets, "train.epochs=12", "train.patience=4")...), store, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ReadResult(ref)
+	if again.Final.Epochs <= first.Final.Epochs || again.Final.Epochs != want.Epochs || again.Final.StoppedEarly != want.StoppedEarly {
+		t.Fatalf("raised patience: %d epochs (stopped %v), a run with patience 4 throughout: %d (stopped %v); patience 1 stopped at %d",
+			again.Final.Epochs, again.Final.StoppedEarly, want.Epochs, want.StoppedEarly, first.Final.Epochs)
+	}
+	if lastParams(t, run) != lastParams(t, ref) {
+		t.Fatal("parameters differ from the run with patience 4 throughout")
+	}
+}

@@ -478,6 +478,14 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 	workers, queue := cfg.Producer.Workers, cfg.Producer.Queue
 	j.status.Update(func(s *obs.Status) { s.State = "training" })
 
+	// Early stopping compares the selection state with this run's
+	// train.patience (not hashed: it may change on a resume), so a raised
+	// or zeroed patience lets a stopped run go on.
+	stale := func() bool { return cfg.Train.Patience > 0 && j.val != nil && pos.Best.Stale >= cfg.Train.Patience }
+	if pos.Best.Stopped && !stale() {
+		pos.Best.Stopped = false
+		j.log.Info("train.patience allows more evaluations without a new best: training goes on", "patience", cfg.Train.Patience, "stale", pos.Best.Stale)
+	}
 	for pos.Epoch <= cfg.Train.Epochs && !pos.Best.Stopped {
 		epoch := pos.Epoch
 		params := j.sched.At(epoch, pos.Step)
@@ -590,7 +598,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 					bestEmb = e
 					line += "  best"
 				}
-				if p := cfg.Train.Patience; p > 0 && pos.Best.Stale >= p && epoch < cfg.Train.Epochs {
+				if stale() && epoch < cfg.Train.Epochs {
 					pos.Best.Stopped = true
 					line += fmt.Sprintf("\nstopping early: no better %s on validation in %d evaluations since epoch %d (%.4f)",
 						cfg.Train.Select, pos.Best.Stale, pos.Best.Epoch, float64(pos.Best.Value))
