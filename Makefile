@@ -9,11 +9,13 @@ RUN ?= runs/quickstart
 
 all: build
 
+# Optional: OpenBLAS makes the CPU GEMM several times faster. The default binary is pure Go (no C toolchain) and opens
+# libopenblas at run time when it is installed, else uses gonum's GEMM and logs so.
 deps:
 	bash scripts/install-deps.sh
 
-build: deps
-	$(GO) build -o $(BIN)/trainerd ./cmd/trainerd
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/trainerd ./cmd/trainerd
 
 # The CUDA consumer: the same main package with -tags cuda (needs CUDA headers, see scripts/install-deps.sh --cuda).
 build-cuda:
@@ -28,13 +30,18 @@ quickstart: build
 	$(BIN)/trainerd train --config configs/quickstart.yaml --store $(STORE) --run-dir $(RUN)
 	$(BIN)/trainerd eval --store $(STORE) --run-dir $(RUN) --json
 
-# Tests: vet (default and cuda tags), unit tests, race tests of the concurrent packages, cuda build.
-test: deps
+# Tests: vet (default, pure-Go, cblas and cuda tags), unit tests, race tests of the concurrent packages, cuda build.
+# CI installs OpenBLAS first (scripts/install-deps.sh) so the tests also run GEMM on it, through purego and cgo.
+test:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
 	$(GO) test ./...
 	$(GO) test -race ./producer/... ./checkpoints/... ./obs/... ./serve/... ./trainer/... ./eval/... \
 		./consumer/loss/... ./consumer/optim/... ./internal/... ./featurestore/... ./ingest/...
 	$(MAKE) --no-print-directory fuzz-short
+	@if [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ]; then \
+		$(GO) vet -tags cblas ./linalg/ && $(GO) test -tags cblas ./linalg/; \
+	else echo "make test: cblas.h absent, skipping the cgo OpenBLAS comparison (scripts/install-deps.sh)"; fi
 	@if command -v nvcc >/dev/null 2>&1 || [ -e /usr/include/cuda.h ]; then \
 		$(GO) vet -tags cuda ./... && $(GO) build -tags cuda -o /dev/null ./cmd/trainerd; \
 	else echo "make test: CUDA headers absent, skipping the cuda build tag (scripts/install-deps.sh --cuda)"; fi

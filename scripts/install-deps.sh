@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries trainerd needs, only when missing:
-#   - OpenBLAS (libopenblas-dev): the CPU consumer's GEMM, through cgo;
+# Installs optional system libraries, only when missing. trainerd builds and
+# runs without any of them (make build is pure Go):
+#   - OpenBLAS (libopenblas-dev): a speed-up for the CPU GEMM. trainerd opens
+#     libopenblas at run time when it is installed, else uses gonum's GEMM;
+#     the headers let `make test` compare the run-time and cgo (tag cblas) paths;
 #   - with --browser: Debian's Chromium, for the status page's browser test
 #     (obs/browsertest; it skips when no chromium is on PATH);
 #   - with --cuda: Debian's CUDA 11.8 toolkit (cuda.h, libcuda stub, nvcc) from
@@ -23,7 +26,7 @@ updated=0
 apt_update() { [ $updated -eq 1 ] || { $SUDO apt-get update -qq; updated=1; }; }
 
 if ! [ -e /usr/include/x86_64-linux-gnu/cblas.h ] && ! [ -e /usr/include/cblas.h ]; then
-  echo "install-deps: installing libopenblas-dev" >&2
+  echo "install-deps: installing libopenblas-dev (optional GEMM speed-up)" >&2
   apt_update
   $SUDO apt-get install -y -qq --no-install-recommends libopenblas-dev >/dev/null
 fi
