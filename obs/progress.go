@@ -209,8 +209,9 @@ type Task struct {
 
 // Start begins a task on the line: label names the work ("gen", "eval"),
 // unit its counts ("users", or UnitBytes), total the count at the end (0
-// when not known yet; see SetTotal). Nothing is drawn until the first Add
-// or Set.
+// when not known yet; see SetTotal). Nothing is drawn before the first
+// Add, Set, Follow tick or Finish. A disabled Progress (or nil) gives a
+// task that counts and draws nothing.
 func (p *Progress) Start(label, unit string, total int64) *Task {
 	t := &Task{p: p, label: label, unit: unit}
 	if p != nil {
