@@ -27,22 +27,10 @@ const (
 func lossNames() []string { return []string{"bpr", "margin", "softmax", "sgns", "ccl"} }
 
 // String is the loss's config name ("bpr", "margin", ...).
-func (l Loss) String() string {
-	if n := lossNames(); int(l) < len(n) {
-		return n[l]
-	}
-	return fmt.Sprintf("Loss(%d)", int(l))
-}
+func (l Loss) String() string { return name(lossNames(), l, "Loss") }
 
 // ParseLoss maps a model.loss value to its Loss.
-func ParseLoss(name string) (Loss, error) {
-	for i, n := range lossNames() {
-		if n == name {
-			return Loss(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown loss %q (want %s)", name, orList(lossNames()))
-}
+func ParseLoss(s string) (Loss, error) { return parse[Loss](lossNames(), s, "loss") }
 
 // ConfigLosses returns the losses model.loss accepts, in the order the
 // config documents them (sgns, DeepWalk's built-in default, is not a
@@ -73,21 +61,11 @@ const (
 func exampleNames() []string { return []string{"user_item", "item_item", "walks"} }
 
 // String is the producer.examples.kind value of k.
-func (k ExampleKind) String() string {
-	if n := exampleNames(); int(k) < len(n) {
-		return n[k]
-	}
-	return fmt.Sprintf("ExampleKind(%d)", int(k))
-}
+func (k ExampleKind) String() string { return name(exampleNames(), k, "ExampleKind") }
 
 // ParseExampleKind maps a producer.examples.kind value to its ExampleKind.
-func ParseExampleKind(name string) (ExampleKind, error) {
-	for i, n := range exampleNames() {
-		if n == name {
-			return ExampleKind(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown example kind %q (want %s)", name, orList(exampleNames()))
+func ParseExampleKind(s string) (ExampleKind, error) {
+	return parse[ExampleKind](exampleNames(), s, "example kind")
 }
 
 // Schedule is the consumer's own learning-rate schedule (model.lr_schedule).
@@ -109,12 +87,7 @@ const (
 func scheduleNames() []string { return []string{"constant", "step", "cosine"} }
 
 // String is the model.lr_schedule value of s.
-func (s Schedule) String() string {
-	if n := scheduleNames(); int(s) < len(n) {
-		return n[s]
-	}
-	return fmt.Sprintf("Schedule(%d)", int(s))
-}
+func (s Schedule) String() string { return name(scheduleNames(), s, "Schedule") }
 
 // Schedules returns every Schedule, in order.
 func Schedules() []Schedule { return []Schedule{ScheduleConstant, ScheduleStep, ScheduleCosine} }
@@ -124,16 +97,30 @@ func ExampleKinds() []ExampleKind { return []ExampleKind{UserItem, ItemItem, Wal
 
 // ParseSchedule maps a model.lr_schedule value to its Schedule; "" is
 // ScheduleConstant.
-func ParseSchedule(name string) (Schedule, error) {
-	if name == "" {
+func ParseSchedule(s string) (Schedule, error) {
+	if s == "" {
 		return ScheduleConstant, nil
 	}
-	for i, n := range scheduleNames() {
-		if n == name {
-			return Schedule(i), nil
+	return parse[Schedule](scheduleNames(), s, "lr schedule")
+}
+
+// name is names[v], or Type(v) when v has no name.
+func name[T ~uint8](names []string, v T, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", typ, int(v))
+}
+
+// parse returns the T whose name is s, or an error saying what (a loss,
+// an example kind, ...) s failed to name and which names are valid.
+func parse[T ~uint8](names []string, s, what string) (T, error) {
+	for i, n := range names {
+		if n == s {
+			return T(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown lr schedule %q (want %s)", name, orList(scheduleNames()))
+	return 0, fmt.Errorf("unknown %s %q (want %s)", what, s, orList(names))
 }
 
 // orList joins names as "a, b or c".
