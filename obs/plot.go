@@ -201,6 +201,12 @@ func WriteCurves(base, title, ylabel string, series []Series) ([]string, error) 
 			p.Add(sc)
 		}
 	}
+	// Room above the data for the legend (one row per series) and beside
+	// it for the marks' rings.
+	if p.Y.Max > p.Y.Min {
+		p.Y.Max += 0.08 * float64(len(series)) * (p.Y.Max - p.Y.Min)
+	}
+	p.X.Min, p.X.Max = p.X.Min-0.25, p.X.Max+0.25
 	const w, h = 7 * vg.Inch, 4.5 * vg.Inch
 	render := func(c vg.CanvasWriterTo) vg.CanvasWriterTo {
 		p.Draw(draw.New(c))
