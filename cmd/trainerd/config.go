@@ -22,7 +22,9 @@ func newConfigCmd() *cobra.Command {
 		Short: "Print the effective config (defaults < --config < TRAINERD_* env < --set) as YAML",
 		Long: `Print loads the configuration the way 'trainerd train' does and prints every
 key with its effective value as YAML, preceded by a comment with the config
-hash that checkpoints record. The output loads back to the identical config.
+hash that checkpoints record (for a model.lr_schedule given in epochs or over
+the whole run, checkpoints hash the steps it resolves to on the data set
+instead). The output loads back to the identical config.
 
 --diff prints only the keys whose values differ from the defaults (keys
 derived from model.name, like producer.layers, compared with that model's
