@@ -5,9 +5,12 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"gorgonia.org/cu"
+
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // Kernels holds the functions of kernels/trainerd.ptx. Its methods enqueue
@@ -396,30 +399,25 @@ func (k *Kernels) GroupGrad(s cu.Stream, gq, gx, g, q, x F32, B, H, d int, accum
 	return launch("group_grad", k.groupGrad, gridFor(int64(B*d)), 1, threads, s, pArg(gq.Ptr), pArg(gx.Ptr), pArg(g.Ptr), pArg(q.Ptr), pArg(x.Ptr), iArg(B), iArg(H), iArg(d), bArg(accum))
 }
 
-// LossKind selects the ranking loss of RankLossRows.
-type LossKind int
+// LossKind selects the ranking loss of RankLossRows: a modelspec.Loss
+// among modelspec.CUDALosses.
+type LossKind = modelspec.Loss
 
-// The losses of consumer/loss.
+// The losses of consumer/loss the kernels implement.
 const (
-	LossBPR LossKind = iota
-	LossMargin
-	LossSoftmax
-	LossSGNS
+	LossBPR     = modelspec.LossBPR
+	LossMargin  = modelspec.LossMargin
+	LossSoftmax = modelspec.LossSoftmax
+	LossSGNS    = modelspec.LossSGNS
 )
 
-// ParseLoss maps a config name to a LossKind.
+// ParseLoss maps a config name to a LossKind the kernels implement.
 func ParseLoss(name string) (LossKind, error) {
-	switch name {
-	case "bpr":
-		return LossBPR, nil
-	case "margin":
-		return LossMargin, nil
-	case "softmax":
-		return LossSoftmax, nil
-	case "sgns":
-		return LossSGNS, nil
+	k, err := modelspec.ParseLoss(name)
+	if err != nil || !slices.Contains(modelspec.CUDALosses(), k) {
+		return 0, fmt.Errorf("cuda: unknown loss %q (want bpr, margin, softmax or sgns)", name)
 	}
-	return 0, fmt.Errorf("cuda: unknown loss %q (want bpr, margin, softmax or sgns)", name)
+	return k, nil
 }
 
 // MaskScore is the score MaskScores gives masked columns, consumer/loss's

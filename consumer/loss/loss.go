@@ -64,6 +64,7 @@ import (
 	"runtime"
 
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // Config selects a loss.
@@ -131,15 +132,15 @@ type Grads struct {
 	Q, Pos, Pool, Hard []float32
 }
 
-// kind numbers the losses for the row dispatch.
-type kind uint8
+// kind numbers the losses for the row dispatch (modelspec.Loss).
+type kind = modelspec.Loss
 
 const (
-	kindBPR kind = iota
-	kindMargin
-	kindSoftmax
-	kindSGNS
-	kindCCL
+	kindBPR     = modelspec.LossBPR
+	kindMargin  = modelspec.LossMargin
+	kindSoftmax = modelspec.LossSoftmax
+	kindSGNS    = modelspec.LossSGNS
+	kindCCL     = modelspec.LossCCL
 )
 
 // Loss computes one configured loss; it reuses its buffers between calls and
@@ -166,26 +167,15 @@ type Loss struct {
 
 // New validates cfg and returns a Loss.
 func New(cfg Config) (*Loss, error) {
-	var k kind
-	switch cfg.Kind {
-	case "bpr":
-		k = kindBPR
-	case "margin":
-		k = kindMargin
-	case "sgns":
-		k = kindSGNS
-	case "softmax":
-		k = kindSoftmax
-		if !(cfg.Temperature > 0) {
-			return nil, fmt.Errorf("loss: softmax temperature %v must be > 0", cfg.Temperature)
-		}
-	case "ccl":
-		k = kindCCL
-		if !(cfg.NegWeight > 0) {
-			return nil, fmt.Errorf("loss: ccl negative weight %v must be > 0", cfg.NegWeight)
-		}
-	default:
-		return nil, fmt.Errorf("loss: unknown loss %q (want bpr, margin, softmax, sgns or ccl)", cfg.Kind)
+	k, err := modelspec.ParseLoss(cfg.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("loss: %w", err)
+	}
+	switch {
+	case k == kindSoftmax && !(cfg.Temperature > 0):
+		return nil, fmt.Errorf("loss: softmax temperature %v must be > 0", cfg.Temperature)
+	case k == kindCCL && !(cfg.NegWeight > 0):
+		return nil, fmt.Errorf("loss: ccl negative weight %v must be > 0", cfg.NegWeight)
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.GOMAXPROCS(0)
