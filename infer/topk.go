@@ -30,8 +30,10 @@ const MaxTopK = 10000
 // items in mask (nil: none) are removed (eval.Mask), and eval.TopK picks
 // the k best in the evaluator's order (score descending, ties by lower
 // item id). ids[r*k+j] is row r's j-th item, -1 (score -Inf) once fewer
-// than k items remain. Rows are independent of the block and worker
-// split.
+// than k items remain. A row does not depend on the worker count; its
+// scores' last bits can depend on its position in the GEMM block and on
+// OpenBLAS's thread count, so run with the same shard count and
+// OPENBLAS_NUM_THREADS (trainerd sets 1) to reproduce a file byte for byte.
 func TopK(ctx context.Context, users, items []float32, dim, k, first int, mask *graph.Bipartite) (ids []int32, scores []float32, err error) {
 	if dim <= 0 || len(users)%dim != 0 || len(items)%dim != 0 {
 		return nil, nil, fmt.Errorf("infer: top-k: %d user and %d item values do not divide into dim %d", len(users), len(items), dim)
