@@ -189,8 +189,11 @@ type convLayer[F float] struct {
 	nrm  []F     // N row norms (norm)
 	dout []F     // the gradient of out (N×out), not owned, used as scratch
 	dcat []F
-	dsrc []F // M×p gradient of the pooled rows (msg)
-	dh   []F // M×in gradient of the input
+	dsrc []F // M×p gradient of the pooled rows (msg with max pooling)
+	// per team member: one block's gradient of the pooled rows (msg with
+	// weighted pooling), which stays in cache from the gather to the GEMMs
+	scratch [][]F
+	dh      []F // M×in gradient of the input
 	// per-block partial gradients: dW and db per target block, dQ and dq
 	// per input block
 	dWp, dbp, dQp, dqp []F
@@ -239,7 +242,13 @@ func (l *convLayer[F]) backward(t *team, dout []F) []F {
 	l.dcat = grow(l.dcat, N*(d+p))
 	l.dh = grow(l.dh, M*d)
 	if a.msg {
-		l.dsrc = grow(l.dsrc, M*p)
+		if a.maxPool {
+			l.dsrc = grow(l.dsrc, M*p)
+		} else {
+			for len(l.scratch) < t.size() {
+				l.scratch = append(l.scratch, make([]F, rowBlock*p))
+			}
+		}
 		l.dQp = grow(l.dQp, nbM*len(l.Q))
 		l.dqp = grow(l.dqp, nbM*a.hid)
 	}
@@ -267,7 +276,7 @@ func (l *convLayer[F]) backward(t *team, dout []F) []F {
 }
 
 // block runs block i of a phase.
-func (l *convLayer[F]) block(phase, i int) {
+func (l *convLayer[F]) block(phase, i, worker int) {
 	a := l.a
 	hop := l.hop
 	M, N, d, p := hop.m, hop.n, a.in, l.p()
@@ -345,18 +354,23 @@ func (l *convLayer[F]) block(phase, i int) {
 		gemm(false, true, hi-lo, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat[lo*cw:hi*cw], cw)
 	case phDSrc:
 		lo, hi := blockRows(i, M)
-		dsrc := l.dh
+		// dsrc[(r-off)·p:] is row r's gradient of its pooled row
+		dsrc, off := l.dh, 0
 		if a.msg {
-			dsrc = l.dsrc
+			if a.maxPool {
+				dsrc = l.dsrc
+			} else {
+				dsrc, off = l.scratch[worker], lo
+			}
 		}
 		if !a.maxPool {
 			for r := lo; r < hi; r++ {
 				s, e := hop.tptr[r], hop.tptr[r+1]
-				gatherInto(dsrc[r*p:r*p+p], l.dcat[d:], cw, hop.tcol[s:e], hop.tw[s:e], l.avx)
+				gatherInto(dsrc[(r-off)*p:(r-off+1)*p], l.dcat[d:], cw, hop.tcol[s:e], hop.tw[s:e], l.avx)
 			}
 		}
 		if a.msg {
-			dp := l.dsrc[lo*p : hi*p]
+			dp := dsrc[(lo-off)*p : (hi-off)*p]
 			reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p])
 			nq := len(l.Q)
 			gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, 0, l.dQp[i*nq:(i+1)*nq], a.hid)
@@ -596,7 +610,9 @@ func (n *convNet[F]) backward(dout []F) []F {
 }
 
 // blockJob is work split into independent row blocks.
-type blockJob interface{ block(phase, i int) }
+// worker (0 ≤ worker < team size) names the team member running the
+// block, for per-member scratch.
+type blockJob interface{ block(phase, i, worker int) }
 
 // team runs the blocks of a phase on the caller and helpers-1 goroutines
 // that live as long as their network; it allocates nothing per run. Which
@@ -616,35 +632,38 @@ func newTeam(threads int) *team {
 	if t.helpers > 0 {
 		t.wake = make(chan struct{}, t.helpers)
 		for i := 0; i < t.helpers; i++ {
-			go t.work(t.wake)
+			go t.work(t.wake, i+1)
 		}
 	}
 	return t
 }
 
 // work serves runs until wake is closed (when the network is collected).
-func (t *team) work(wake chan struct{}) {
+func (t *team) work(wake chan struct{}, worker int) {
 	for range wake {
-		t.loop()
+		t.loop(worker)
 		t.wg.Done()
 	}
 }
 
-func (t *team) loop() {
+func (t *team) loop(worker int) {
 	for {
 		i := int(t.next.Add(1) - 1)
 		if i >= t.n {
 			return
 		}
-		t.job.block(t.phase, i)
+		t.job.block(t.phase, i, worker)
 	}
 }
+
+// size is the number of goroutines that run blocks.
+func (t *team) size() int { return t.helpers + 1 }
 
 // run runs blocks 0..n-1 of job's phase and returns when all are done.
 func (t *team) run(job blockJob, phase, n int) {
 	if t.helpers == 0 || n <= 1 {
 		for i := 0; i < n; i++ {
-			job.block(phase, i)
+			job.block(phase, i, 0)
 		}
 		return
 	}
@@ -655,7 +674,7 @@ func (t *team) run(job blockJob, phase, n int) {
 	for i := 0; i < h; i++ {
 		t.wake <- struct{}{}
 	}
-	t.loop()
+	t.loop(0)
 	t.wg.Wait()
 	t.job = nil // the team must not keep the network reachable
 }
