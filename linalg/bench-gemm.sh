@@ -5,16 +5,21 @@
 # prints a markdown table of median milliseconds per call and the
 # purego/cgo ratio (median of the per-round ratios, and each round's).
 #   bash linalg/bench-gemm.sh            # ROUNDS=5 BENCHTIME=0.5s
+#   bash linalg/bench-gemm.sh saved.txt  # tabulate a saved run's output
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 ROUNDS="${ROUNDS:-5}"
 BENCHTIME="${BENCHTIME:-0.5s}"
-lscpu | head -20
-echo "date $(date -u +%F) commit $(git rev-parse --short HEAD) OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE GOMAXPROCS=${GOMAXPROCS:-$(nproc)}"
-raw="$(mktemp)"
-trap 'rm -f "$raw"' EXIT
-go test -tags cblas -run '^$' -bench '^BenchmarkGEMM$' -benchtime "$BENCHTIME" -count "$ROUNDS" ./linalg/ | tee "$raw"
+if [ $# -gt 0 ]; then
+  raw="$1" # tabulate a saved run's output
+else
+  lscpu | head -20
+  echo "date $(date -u +%F) commit $(git rev-parse --short HEAD) OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE GOMAXPROCS=${GOMAXPROCS:-$(nproc)}"
+  raw="$(mktemp)"
+  trap 'rm -f "$raw"' EXIT
+  go test -tags cblas -run '^$' -bench '^BenchmarkGEMM$' -benchtime "$BENCHTIME" -count "$ROUNDS" ./linalg/ | tee "$raw"
+fi
 mawk_median='function med(s,   n, a, i, j, t) { n = split(s, a, " "); for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
 awk "$mawk_median"'
 /^BenchmarkGEMM\// {
@@ -32,9 +37,9 @@ END {
 	print "|---|---|---|---|---|---|---|---|"
 	for (i = 1; i <= ns; i++) {
 		s = order[i]
-		if (rr[s] == "") { printf "| %s | - | - | - | - | - | %.3f | - |\n", s, med(gon[s]) / 1e6; continue }
+		if (rr[s] == "") { printf "| %s | - | - | - | - | - | %.4g | - |\n", s, med(gon[s]) / 1e6; continue }
 		c = med(cm[s])
-		printf "| %s | %.3f | %.3f | %.3f | %s | %.3f | %.3f | %.1f |\n", s, med(pm[s]), c, med(rr[s]), each[s],
+		printf "| %s | %.4g | %.4g | %.3f | %s | %.3f | %.4g | %.1f |\n", s, med(pm[s]), c, med(rr[s]), each[s],
 			med(pmin[s]) / med(cmin[s]), med(gon[s]) / 1e6, med(gon[s]) / 1e6 / c
 	}
 }' "$raw"
