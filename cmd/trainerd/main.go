@@ -19,12 +19,6 @@ import (
 )
 
 func main() {
-	// Producers, the consumer and the evaluator parallelise over goroutines;
-	// OpenBLAS's own threads would only spin beside them. The environment
-	// variable keeps the last word.
-	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
-		linalg.SetThreads(1)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
@@ -52,6 +46,15 @@ served over HTTP (serve).`,
 				return fmt.Errorf("--log-level %q: %w", logLevel, err)
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			// Producers, the consumer and the evaluator parallelise over
+			// goroutines; OpenBLAS's own threads would only spin beside them.
+			// The environment variable keeps the last word. This is also
+			// where linalg chooses its GEMM backend, and logs it, once.
+			if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+				linalg.SetThreads(1)
+			} else {
+				linalg.Default()
+			}
 			return nil
 		},
 	}
