@@ -143,7 +143,8 @@ func NonConfigEnv() []string {
 }
 
 // Load builds the effective configuration: the defaults, then the YAML file
-// at path (skipped when path is ""), then TRAINERD_* environment variables,
+// at path (skipped when path is ""; merged over the file its `base:` key
+// names, see BaseKey), then TRAINERD_* environment variables,
 // then sets, each "dotted.key=value" with value parsed as YAML (so
 // "curriculum.lr.values=[[0, 1e-3], [10, 5e-4]]" works). The result is
 // resolved (Resolve) and validated (Validate). Errors are *KeyError naming
@@ -156,6 +157,9 @@ func Load(path string, sets []string) (*Config, error) {
 		var err error
 		if raw, err = os.ReadFile(path); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
+		}
+		if raw, err = withBase(path, raw); err != nil { // a `base:` file's keys first
+			return nil, err
 		}
 	}
 	return load(path, raw, os.Environ(), sets)

@@ -54,7 +54,8 @@ One train process uses a run directory at a time: it holds a lock on
 RUN/.trainerd.lock, and a second one exits at once naming the holder's pid. Embeddings go to RUN/embeddings (NumPy .npy + TSV id
 maps), the evaluation history to RUN/curve.json and RUN/curve.png/svg.
 
-Config layers: defaults < --config YAML < TRAINERD_<KEY> environment
+Config layers: defaults < --config YAML (over the file its base: key names,
+if any) < TRAINERD_<KEY> environment
 (TRAINERD_MODEL_LR for model.lr) < --set key=value. Unknown keys, wrong types and
 out-of-range values are refused naming the key.
 
