@@ -37,9 +37,10 @@
 // Every file is written atomically (temp file, fsync, rename). The shard
 // manifest is removed before a shard's files are replaced and written
 // last, so its presence means the shard is complete; a rerun of a shard
-// replaces it whole. Merge checks that shards 0..N-1 are all present and
-// consistent and writes manifest.json (Manifest), which Read uses to
-// assemble the full matrices.
+// replaces it whole (and removes manifest.json, which described the old
+// shard). Merge checks that shards 0..N-1 are all present and consistent
+// and writes manifest.json (Manifest), which Read uses to assemble the full
+// matrices.
 //
 // Top-K (TopKShard) scores the shard's users against every item (all
 // shards' items must be written first) with linalg.Sgemm in user blocks and

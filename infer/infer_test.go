@@ -263,6 +263,9 @@ func TestShardRerunAtomic(t *testing.T) {
 	if _, err := m.RunShard(ctx, out, s1); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := Read(out); err == nil || !strings.Contains(err.Error(), "--merge") {
+		t.Fatalf("Read after a shard was rewritten: %v; want the merged manifest gone", err)
+	}
 	for _, f := range files {
 		b, _ := os.ReadFile(filepath.Join(out, f))
 		if !bytes.Equal(b, before[f]) {

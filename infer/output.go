@@ -171,15 +171,19 @@ type shardFile struct {
 	write func(io.Writer) error
 }
 
-// writeShard removes sm's manifest, writes files atomically, then the
-// manifest: a shard whose manifest exists is complete.
+// writeShard removes sm's manifest and the merged manifest (which would
+// describe the old shard), writes files atomically, then sm's manifest: a
+// shard whose manifest exists is complete, and manifest.json exists only
+// while every shard it lists is unchanged.
 func writeShard(out string, sm *ShardManifest, files []shardFile) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("infer: %w", err)
 	}
 	man := filepath.Join(out, ShardManifestName(sm.Shard))
-	if err := removeIfExists(man); err != nil {
-		return err
+	for _, p := range []string{filepath.Join(out, ManifestJSON), man} {
+		if err := removeIfExists(p); err != nil {
+			return err
+		}
 	}
 	for _, f := range files {
 		if err := export.WriteFileAtomic(filepath.Join(out, f.name), f.write); err != nil {
