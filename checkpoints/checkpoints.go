@@ -795,6 +795,8 @@ type Info struct {
 	Fingerprint  string    `json:"fingerprint,omitempty"`
 	WallTime     time.Time `json:"wall_time,omitzero"`
 	Bytes        int64     `json:"bytes"`
+	// Best marks a run's pinned best checkpoint (listed after the others).
+	Best bool `json:"best,omitempty"`
 }
 
 // List reads and verifies every checkpoint file in dir, by ascending step.
@@ -806,22 +808,28 @@ func List(dir string) ([]Info, error) {
 	}
 	out := make([]Info, 0, len(fs))
 	for _, f := range fs {
-		in := Info{Path: f.path, Step: f.step}
-		if st, err := os.Stat(f.path); err == nil {
-			in.Bytes = st.Size()
-		}
-		ck, err := Read(f.path)
-		if err != nil {
-			in.Error = err.Error()
-		} else {
-			in.Valid = true
-			in.Step, in.Epoch = ck.Step, ck.Epoch
-			in.ParamsSHA256 = ParamsSHA256(ck.Tensors)
-			in.ConfigHash, in.Fingerprint, in.WallTime = ck.ConfigHash, ck.Fingerprint, ck.WallTime
-		}
-		out = append(out, in)
+		out = append(out, Describe(f.path, f.step))
 	}
 	return out, nil
+}
+
+// Describe reads and verifies the checkpoint file at path; step is
+// reported when the file is invalid.
+func Describe(path string, step int) Info {
+	in := Info{Path: path, Step: step}
+	if st, err := os.Stat(path); err == nil {
+		in.Bytes = st.Size()
+	}
+	ck, err := Read(path)
+	if err != nil {
+		in.Error = err.Error()
+		return in
+	}
+	in.Valid = true
+	in.Step, in.Epoch = ck.Step, ck.Epoch
+	in.ParamsSHA256 = ParamsSHA256(ck.Tensors)
+	in.ConfigHash, in.Fingerprint, in.WallTime = ck.ConfigHash, ck.Fingerprint, ck.WallTime
+	return in
 }
 
 // Dir is where a run keeps its checkpoints: runDir/checkpoints.

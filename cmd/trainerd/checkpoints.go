@@ -4,12 +4,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trainerd/trainerd/checkpoints"
+	"github.com/trainerd/trainerd/trainer"
 )
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
 
 // newCheckpointsCmd is `trainerd checkpoints --run-dir DIR [--json]`.
 func newCheckpointsCmd() *cobra.Command {
@@ -19,9 +28,11 @@ func newCheckpointsCmd() *cobra.Command {
 		Use:   "checkpoints",
 		Short: "List a run's checkpoints, verifying each (path, step, epoch, valid, params_sha256)",
 		Long: `checkpoints reads every checkpoint in RUN_DIR/checkpoints, verifies its
-checksum and prints one line per file. --json prints a JSON array of
-{path, step, epoch, valid, error, params_sha256, ...}; params_sha256 is the
-sha256 of the parameter tensors' bytes, equal for bit-identical models.`,
+checksum and prints one line per file, then the run's best checkpoint
+(RUN_DIR/best/checkpoint.trd, kept beside them) when it has one. --json prints
+a JSON array of {path, step, epoch, valid, error, params_sha256, best, ...};
+params_sha256 is the sha256 of the parameter tensors' bytes, equal for
+bit-identical models; best is true for the best checkpoint.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runDir == "" {
@@ -30,6 +41,11 @@ sha256 of the parameter tensors' bytes, equal for bit-identical models.`,
 			infos, err := checkpoints.List(checkpoints.Dir(runDir))
 			if err != nil {
 				return err
+			}
+			if best := filepath.Join(runDir, trainer.BestDir, trainer.BestCheckpoint); fileExists(best) {
+				in := checkpoints.Describe(best, -1)
+				in.Best = true
+				infos = append(infos, in)
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -47,7 +63,11 @@ sha256 of the parameter tensors' bytes, equal for bit-identical models.`,
 				if !in.Valid {
 					sum = in.Error
 				}
-				fmt.Fprintf(tw, "%d\t%d\t%v\t%s\t%s\n", in.Step, in.Epoch, in.Valid, sum, in.Path)
+				path := in.Path
+				if in.Best {
+					path += "  (best: train.select on validation; never pruned)"
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%v\t%s\t%s\n", in.Step, in.Epoch, in.Valid, sum, path)
 			}
 			return tw.Flush()
 		},

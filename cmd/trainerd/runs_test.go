@@ -254,10 +254,27 @@ func TestCheckpointFlag(t *testing.T) {
 			t.Errorf("%s --checkpoint newest: err = %v", c.name, err)
 		}
 	}
+	// checkpoints lists the best checkpoint after the others.
+	out, err := runCmd(t, newCheckpointsCmd(), "--run-dir", run, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infos []map[string]any
+	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) < 2 {
+		t.Fatalf("checkpoints --json: %v\n%s", err, out)
+	}
+	if b := infos[len(infos)-1]; b["best"] != true || b["valid"] != true || b["step"] != float64(res.Final.Selected.Step) {
+		t.Fatalf("last entry is not the best checkpoint at step %d: %v", res.Final.Selected.Step, b)
+	}
+	for _, in := range infos[:len(infos)-1] {
+		if in["best"] != nil {
+			t.Fatalf("a checkpoint of the directory is marked best: %v", in)
+		}
+	}
 	// Without a validation split, best means latest.
 	flat := filepath.Join(t.TempDir(), "flat")
 	fres := trainTiny(t, store, flat, "train.validation.fraction=0", "train.epochs=2")
-	out, err := execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--run-dir", flat, "--json")
+	out, err = execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--run-dir", flat, "--json")
 	if err != nil {
 		t.Fatalf("eval of a run without validation: %v\n%s", err, out)
 	}
