@@ -13,6 +13,7 @@ import (
 
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
+	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
 )
@@ -243,8 +244,15 @@ func (j *job) finish(ctx context.Context, pos checkpoints.Position, latest *expo
 		b, err := ReadBest(j.o.RunDir)
 		switch {
 		case err == nil && b.Epoch == pos.Best.Epoch:
-			e, err := export.Load(filepath.Join(j.o.RunDir, BestDir))
-			if err != nil {
+			var e *export.Embeddings
+			if j.resumed != nil && j.resumed.ConfigHash != j.hash {
+				// A forced resume with another config (say, other
+				// embed-only keys): the best model is embedded and
+				// validated again under it, as the latest just was.
+				if e, b, err = j.reembedBest(ctx, b); err != nil {
+					return nil, err
+				}
+			} else if e, err = export.Load(filepath.Join(j.o.RunDir, BestDir)); err != nil {
 				return nil, fmt.Errorf("trainer: best embeddings: %w", err)
 			}
 			chosen, r.Checkpoint = e, "best"
@@ -277,6 +285,44 @@ func (j *job) finish(ctx context.Context, pos checkpoints.Position, latest *expo
 	}
 	fmt.Fprintln(j.o.Out, line)
 	return r, nil
+}
+
+// reembedBest loads the best checkpoint into the model, embeds it with the
+// run's config, scores it on the validation split and rewrites the best
+// embeddings and BestFile (same epoch; the metrics may change). The model
+// keeps the best's state: finish calls it after the last training.
+func (j *job) reembedBest(ctx context.Context, b *Best) (*export.Embeddings, *Best, error) {
+	dir := filepath.Join(j.o.RunDir, BestDir)
+	ck, err := checkpoints.Read(filepath.Join(dir, BestCheckpoint))
+	if err != nil {
+		return nil, nil, fmt.Errorf("trainer: best checkpoint: %w", err)
+	}
+	state := make([]consumer.Tensor, len(ck.Tensors))
+	for i, t := range ck.Tensors {
+		state[i] = consumer.Tensor(t)
+	}
+	if err := j.model.Load(state); err != nil {
+		return nil, nil, fmt.Errorf("trainer: load %s: %w", ck.Path, err)
+	}
+	j.embedEpoch = b.Epoch
+	e, err := j.embeddings(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := eval.Evaluate(ctx, e.Users, e.Items, e.Dim, j.train, j.val, j.evalOptions())
+	if err != nil {
+		return nil, nil, fmt.Errorf("trainer: evaluate best: %w", err)
+	}
+	nb := *b
+	nb.Metrics, nb.Value = m, j.selectValue(m)
+	if err := export.Save(dir, e); err != nil {
+		return nil, nil, fmt.Errorf("trainer: best embeddings: %w", err)
+	}
+	if err := saveJSON(filepath.Join(dir, BestFile), nb); err != nil {
+		return nil, nil, fmt.Errorf("trainer: best: %w", err)
+	}
+	j.log.Info("re-embedded the best checkpoint under this run's config", "epoch", b.Epoch, b.Metric, nb.Value, "was", b.Value)
+	return e, &nb, nil
 }
 
 // writeConfig writes RUN/ConfigFile.

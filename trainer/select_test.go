@@ -410,3 +410,53 @@ func TestPatienceRaisedOnResume(t *testing.T) {
 		t.Fatal("parameters differ from the run with patience 4 throughout")
 	}
 }
+
+// TestReembedBestOnForcedResume: a finished run resumed with --force and
+// another embed-only key (README: re-embedding a finished run) trains
+// nothing and embeds the best checkpoint again under the new config; the
+// test result is for those embeddings.
+func TestReembedBestOnForcedResume(t *testing.T) {
+	store := tinyStore(t)
+	run := t.TempDir()
+	sets := append(overfitSets, "train.epochs=6")
+	if _, err := runJob(t, context.Background(), loadCfg(t, sets...), store, run); err != nil {
+		t.Fatal(err)
+	}
+	b0, _ := ReadBest(run)
+	users0 := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "users.npy"))
+	items0 := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "items.npy"))
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Config: loadCfg(t, append(sets, "model.history_weight=0.5", "model.history_embed_only=true")...),
+		StoreDir: store, RunDir: run, Force: true, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "epoch   ") {
+		t.Fatalf("the forced resume of a finished run trained:\n%s", out.String())
+	}
+	b1, err := ReadBest(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.Epoch != b0.Epoch || b1.Step != b0.Step || b1.Value == b0.Value {
+		t.Fatalf("best before %+v, after %+v: want the same epoch with a new validation value", b0, b1)
+	}
+	best, err := export.Load(filepath.Join(run, BestDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "users.npy")), users0) {
+		t.Fatal("best user vectors unchanged by the embed-time smoothing")
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "items.npy")), items0) {
+		t.Fatal("best item vectors changed")
+	}
+	full, _, _, test := splits(t, store)
+	m, err := eval.Evaluate(context.Background(), best.Users, best.Items, best.Dim, full, test, eval.Options{K: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Recall(20) != res.Final.Test.Recall(20) || res.Final.Selected.Metrics.Recall(20) != b1.Value {
+		t.Fatalf("result %+v does not describe the re-embedded best (test recall@20 %v, validation %v)", res.Final, m.Recall(20), b1.Value)
+	}
+}
