@@ -100,6 +100,8 @@ type Options struct {
 	Out, PlanGlob string
 	// TopK > 0 also writes each user's top-K items.
 	TopK int
+	// Checkpoint is infer.CheckpointBest ("" too) or CheckpointLatest.
+	Checkpoint string
 	// Force uses a config or store that does not match the checkpoint.
 	Force bool
 }
@@ -122,12 +124,12 @@ func Build(s beam.Scope, o Options) {
 
 // Run is what every DoFn needs to find the run.
 type Run struct {
-	RunDir, StoreDir, ConfigYAML, Out string
-	Force                             bool
+	RunDir, StoreDir, ConfigYAML, Out, Checkpoint string
+	Force                                         bool
 }
 
 func runOf(o Options) Run {
-	return Run{RunDir: o.RunDir, StoreDir: o.StoreDir, ConfigYAML: o.ConfigYAML, Out: o.Out, Force: o.Force}
+	return Run{RunDir: o.RunDir, StoreDir: o.StoreDir, ConfigYAML: o.ConfigYAML, Out: o.Out, Checkpoint: o.Checkpoint, Force: o.Force}
 }
 
 // open loads the run's model on a worker. Like trainerd, it runs OpenBLAS
@@ -154,7 +156,7 @@ func (r Run) open() (*infer.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inferpipe: the pipeline's config: %w", err)
 	}
-	return infer.Open(infer.Options{Config: cfg, RunDir: r.RunDir, StoreDir: r.StoreDir, Force: r.Force})
+	return infer.Open(infer.Options{Config: cfg, RunDir: r.RunDir, StoreDir: r.StoreDir, Checkpoint: r.Checkpoint, Force: r.Force})
 }
 
 // readSpec reads one plan file.

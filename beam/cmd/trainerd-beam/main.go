@@ -36,6 +36,7 @@ import (
 
 	"github.com/trainerd/trainerd/beam/inferpipe"
 	"github.com/trainerd/trainerd/config"
+	"github.com/trainerd/trainerd/trainer"
 )
 
 var (
@@ -46,6 +47,7 @@ var (
 	plan    = flag.String("plan", "", "directory for the per-shard plan files; default: OUT/.plan")
 	shards  = flag.Int("shards", 1, "number of shards")
 	topK    = flag.Int("topk", 0, "also write each user's top-K items (0: none)")
+	which   = flag.String("checkpoint", "best", "which model: best (train.select's pick, the latest for a run without a validation split) or latest")
 	force   = flag.Bool("force", false, "use a config or store that does not match the checkpoint")
 )
 
@@ -72,7 +74,7 @@ func run(ctx context.Context, sets []string) error {
 	}
 	path := *cfgPath
 	if path == "" {
-		path = filepath.Join(*runDir, "config.yaml")
+		path = filepath.Join(*runDir, trainer.ConfigFile)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("--config is required: run %s records no config (%s)", *runDir, path)
 		}
@@ -98,6 +100,6 @@ func run(ctx context.Context, sets []string) error {
 		return err
 	}
 	p, s := beam.NewPipelineWithRoot()
-	inferpipe.Build(s, inferpipe.Options{RunDir: *runDir, StoreDir: st, ConfigYAML: yaml, Out: *out, PlanGlob: glob, TopK: *topK, Force: *force})
+	inferpipe.Build(s, inferpipe.Options{RunDir: *runDir, StoreDir: st, ConfigYAML: yaml, Out: *out, PlanGlob: glob, TopK: *topK, Checkpoint: *which, Force: *force})
 	return beamx.Run(ctx, p)
 }
