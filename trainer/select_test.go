@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/eval"
@@ -214,6 +215,7 @@ func TestSelectionResumes(t *testing.T) {
 				cancel()
 				return
 			}
+			time.Sleep(time.Millisecond)
 		}
 	}()
 	if _, err := runJob(t, ctx, loadCfg(t, append(sets, "train.epochs=3")...), store, run); err != nil {
