@@ -44,8 +44,9 @@ store it was trained on, and writes shard i of N of the embeddings into --out:
                                  checkpoint, config hash and store fingerprint
 
 Shards are contiguous runs of node ids (users, then items); together they equal
-what export writes for the same --checkpoint, bit for bit. Each file is written atomically and
-the shard manifest last, so a rerun of a shard (a retried pod) replaces it whole.
+what export writes for the same --checkpoint, bit for bit. Each file is written
+atomically and the shard manifest last, so a rerun of a shard (a retried pod)
+replaces it whole.
 Once every shard exists, --merge checks them and writes OUT/manifest.json, which
 lists all shards for readers.
 
