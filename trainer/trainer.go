@@ -465,7 +465,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 	}
 	pos, err := j.resume(ctx)
 	if err != nil {
-		if isCancel(ctx, err) && j.resumed != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) && j.resumed != nil {
 			res.Interrupted = true // rewriting the best files; the next start does it again
 			return res, nil
 		}
