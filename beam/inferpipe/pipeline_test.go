@@ -16,12 +16,18 @@ import (
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/gen"
 	"github.com/trainerd/trainerd/infer"
+	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/trainer"
 )
 
 // TestMain runs the pipelines on prism, in process, unless --runner says
-// otherwise.
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+// otherwise. OpenBLAS runs single-threaded, as in trainerd and on the
+// pipeline's workers (the GEMM's thread split changes top-K scores' last
+// bits), so the local infer and the pipeline compute alike.
+func TestMain(m *testing.M) {
+	linalg.SetThreads(1)
+	ptest.MainWithDefault(m, "prism")
+}
 
 // fixture trains a model (sets) on the generated tiny store.
 func fixture(t *testing.T, sets ...string) (cfg *config.Config, store, run string) {
