@@ -18,6 +18,7 @@ import (
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
 
@@ -109,25 +110,11 @@ type hopInputs struct {
 	bias               []float32
 }
 
-// gnnDefaults fills the zero fields the convolutional models use.
-func gnnDefaults(cfg Config, defAgg, defLoss string, info Info) Config {
-	cfg = cfg.WithDefaults(defLoss)
-	if cfg.Layers <= 0 {
-		cfg.Layers = 2
-	}
-	if cfg.Hidden <= 0 {
-		cfg.Hidden = 2 * cfg.Dim
-	}
-	if cfg.Aggregator == "" {
-		cfg.Aggregator = defAgg
-	}
-	if cfg.Inputs == "" {
-		cfg.Inputs = "id"
-		if info.UserFeatDim+info.ItemFeatDim > 0 {
-			cfg.Inputs = "both"
-		}
-	}
-	return cfg
+// gnnDefaults fills the zero fields the convolutional models use with the
+// defaults of model (a modelspec name).
+func gnnDefaults(cfg Config, model string, info Info) Config {
+	s, _ := modelspec.Lookup(model)
+	return cfg.WithModelDefaults(s, info)
 }
 
 func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel, error) {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/trainerd/trainerd/obs"
 )
 
 // memoryBudget is how much of the memory the machine reports as available a
@@ -22,7 +24,7 @@ func checkModelMemory(estimate, avail int64, dim, users, items int) error {
 	}
 	return fmt.Errorf("trainer: model.dim %d over %d users and %d items needs about %s for parameters and "+
 		"optimiser state, more than %.0f%% of the %s of memory available: lower model.dim (or model.hidden)",
-		dim, users, items, humanBytes(estimate), memoryBudget*100, humanBytes(avail))
+		dim, users, items, obs.FormatBytes(estimate), memoryBudget*100, obs.FormatBytes(avail))
 }
 
 // availableMemory is the memory the process can still use: the smaller of
@@ -74,18 +76,4 @@ func cgroupRoom(maxPath, curPath string) int64 {
 	}
 	cur, _ := read(curPath)
 	return max(lim-cur, 1)
-}
-
-// humanBytes formats n with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

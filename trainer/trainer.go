@@ -225,18 +225,6 @@ func newJob(o Options) (*job, error) {
 
 func (j *job) close() { j.store.Close() }
 
-// usesFeatures reports whether the model reads store features.
-func usesFeatures(m consumer.Config) bool {
-	switch m.Model {
-	case "pinsage", "graphsage":
-		return m.Inputs != "id"
-	}
-	return false
-}
-
-// convolves reports whether the model needs the producer's K-hop graph.
-func convolves(name string) bool { return name == "pinsage" || name == "graphsage" }
-
 func (j *job) wire() error {
 	cfg, st := j.cfg, j.store
 	stats := st.Stats()
@@ -273,20 +261,11 @@ func (j *job) wire() error {
 		return err
 	}
 
-	pcfg := cfg.Producer.Config
-	if pcfg.Seed == 0 {
-		pcfg.Seed = cfg.Train.Seed
-	}
-	if !convolves(cfg.Model.Model) {
-		pcfg.Layers = 0 // config.Validate keeps producer.layers == model.layers for GNNs
-	}
-	if cfg.Model.Model == "deepwalk" {
-		pcfg.Examples.Kind = "walks"
-	}
+	pcfg := cfg.SamplerConfig()
 	var fs producer.FeatureSource
 	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
 		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
-	if usesFeatures(cfg.Model) && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
+	if cfg.ReadsFeatures() && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
 		fs = st
 		if info.UserFeatures, err = st.FeatureMatrix(dataset.User); err != nil {
 			return err
@@ -300,10 +279,7 @@ func (j *job) wire() error {
 	if j.sampler, err = producer.New(g, fs, pcfg); err != nil {
 		return fmt.Errorf("trainer: producer: %w", err)
 	}
-	mcfg := cfg.Model
-	if mcfg.Seed == 0 {
-		mcfg.Seed = cfg.Train.Seed
-	}
+	mcfg := cfg.ModelConfig()
 	// Run-relative schedule lengths (epochs, the whole run) become steps
 	// of this data set; the hash covers the steps, so a resume whose
 	// resolved schedule differs (another train.epochs under a whole-run
