@@ -241,7 +241,7 @@ func TestSelect(t *testing.T) {
 		{"gonum", "gonum", "INFO", "TRAINERD_BLAS=gonum"},
 		{" gonum ", "gonum", "INFO", "gonum"},
 		{"/nonexistent/libopenblas.so.0", "gonum", "WARN", "lib=/nonexistent/libopenblas.so.0"},
-		{"libm.so.6", "gonum", "WARN", "not a CBLAS library"},
+		{"libm.so.6", "gonum", "WARN", "not a BLAS library"},
 		{"cblas", "cblas", "", ""},
 		{"", "auto", "", ""},
 		{"auto", "auto", "", ""},
@@ -312,6 +312,25 @@ func TestDefaultHonoursEnv(t *testing.T) {
 		all := string(out) + stderr.String()
 		if !strings.Contains(all, "backend="+tc.want+"\n") || strings.Count(all, tc.logHas) != 1 {
 			t.Errorf("%s=%s: want backend=%s and one log line with %q; got:\n%s", EnvBackend, tc.env, tc.want, tc.logHas, all)
+		}
+	}
+}
+
+// TestGemmNoAllocs: a GEMM call allocates nothing on OpenBLAS through
+// purego (nor through cgo), so the hand-written networks' no-allocation
+// tests hold on the default build.
+func TestGemmNoAllocs(t *testing.T) {
+	a, b, c := make([]float32, 64), make([]float32, 64), make([]float32, 64)
+	d := make([]float64, 64)
+	for _, be := range backends(t) {
+		if be.Name() == "gonum" {
+			continue
+		}
+		if n := testing.AllocsPerRun(100, func() { be.Sgemm(false, true, 8, 8, 8, 1, a, 8, b, 8, 0, c, 8) }); n != 0 {
+			t.Errorf("%s: Sgemm allocates %v objects per call", be.Name(), n)
+		}
+		if n := testing.AllocsPerRun(100, func() { be.Dgemm(true, false, 8, 8, 8, 1, d, 8, d, 8, 1, d, 8) }); n != 0 {
+			t.Errorf("%s: Dgemm allocates %v objects per call", be.Name(), n)
 		}
 	}
 }

@@ -8,23 +8,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
-
-// CBLAS enumerations (cblas.h).
-const (
-	cblasRowMajor = 101
-	cblasNoTrans  = 111
-	cblasTrans    = 112
-)
-
-func transArg(t bool) int32 {
-	if t {
-		return cblasTrans
-	}
-	return cblasNoTrans
-}
 
 // Libraries lists the OpenBLAS libraries the automatic search opens, in
 // order: the LP64 builds (32-bit integers) first, then the ILP64 ones.
@@ -39,9 +27,10 @@ func Libraries() []string {
 
 // Open opens the OpenBLAS library lib (a soname searched the way dlopen
 // searches, or a path) through purego and returns a backend calling its
-// cblas_sgemm and cblas_dgemm. Builds with 64-bit integers are recognised
-// by their symbol suffix (cblas_sgemm64_) or by a library name starting
-// with libopenblas64. The library stays loaded for the life of the process.
+// sgemm_ and dgemm_ (the Fortran interface, see fortranGemm). Builds with
+// 64-bit integers are recognised by their symbol suffix (sgemm_64_) or by a
+// library name starting with libopenblas64. The library stays loaded for
+// the life of the process.
 func Open(lib string) (*BLAS, error) {
 	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
@@ -57,43 +46,21 @@ func Open(lib string) (*BLAS, error) {
 	}
 	ilp64 := strings.HasPrefix(filepath.Base(lib), "libopenblas64")
 	suffix := ""
-	if p, _ := sym("cblas_sgemm64_"); p != 0 {
+	if p, _ := sym("sgemm_64_"); p != 0 {
 		ilp64, suffix = true, "64_"
 	}
-	ps, _ := sym("cblas_sgemm" + suffix)
-	pd, _ := sym("cblas_dgemm" + suffix)
+	ps, _ := sym("sgemm_" + suffix)
+	pd, _ := sym("dgemm_" + suffix)
 	if ps == 0 || pd == 0 {
-		return nil, fmt.Errorf("open %s: no cblas_sgemm%s/cblas_dgemm%s: not a CBLAS library", lib, suffix, suffix)
+		return nil, fmt.Errorf("open %s: no sgemm_%s/dgemm_%s: not a BLAS library", lib, suffix, suffix)
 	}
 	b := &BLAS{name: "openblas", lib: lib}
 	if ilp64 {
-		var s func(order, ta, tb int32, m, n, k int64, alpha float32, a *float32, lda int64, b *float32, ldb int64, beta float32, c *float32, ldc int64)
-		var d func(order, ta, tb int32, m, n, k int64, alpha float64, a *float64, lda int64, b *float64, ldb int64, beta float64, c *float64, ldc int64)
-		purego.RegisterFunc(&s, ps)
-		purego.RegisterFunc(&d, pd)
-		b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
-			s(cblasRowMajor, transArg(transA), transArg(transB), int64(m), int64(n), int64(k),
-				alpha, first(a), int64(lda), first(bb), int64(ldb), beta, first(c), int64(ldc))
-		}
-		b.dgemm = func(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, bb []float64, ldb int, beta float64, c []float64, ldc int) {
-			d(cblasRowMajor, transArg(transA), transArg(transB), int64(m), int64(n), int64(k),
-				alpha, first(a), int64(lda), first(bb), int64(ldb), beta, first(c), int64(ldc))
-		}
+		b.sgemm = newFortranGemm[int64, float32](ps).call
+		b.dgemm = newFortranGemm[int64, float64](pd).call
 	} else {
-		var s func(order, ta, tb, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
-		var d func(order, ta, tb, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
-		purego.RegisterFunc(&s, ps)
-		purego.RegisterFunc(&d, pd)
-		b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
-			checkInt32(m, n, k, lda, ldb, ldc)
-			s(cblasRowMajor, transArg(transA), transArg(transB), int32(m), int32(n), int32(k),
-				alpha, first(a), int32(lda), first(bb), int32(ldb), beta, first(c), int32(ldc))
-		}
-		b.dgemm = func(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, bb []float64, ldb int, beta float64, c []float64, ldc int) {
-			checkInt32(m, n, k, lda, ldb, ldc)
-			d(cblasRowMajor, transArg(transA), transArg(transB), int32(m), int32(n), int32(k),
-				alpha, first(a), int32(lda), first(bb), int32(ldb), beta, first(c), int32(ldc))
-		}
+		b.sgemm = newFortranGemm[int32, float32](ps).call
+		b.dgemm = newFortranGemm[int32, float64](pd).call
 	}
 	if p, _ := sym("openblas_set_num_threads"+suffix, "openblas_set_num_threads"); p != 0 {
 		// openblas_set_num_threads takes a C int in every build.
@@ -114,10 +81,71 @@ func Open(lib string) (*BLAS, error) {
 	return b, nil
 }
 
-// first is a pointer to x's first element, nil when x is empty (k = 0).
-func first[T float32 | float64](x []T) *T {
+// fortranGemm calls the Fortran interface of ?gemm, which takes every
+// argument by pointer: purego.SyscallN then passes them in integer
+// registers and on the stack with no reflection and no allocation, which
+// purego.RegisterFunc on cblas_sgemm (float arguments) would cost on every
+// call. The scalar arguments live in pooled frames.
+type fortranGemm[I int32 | int64, F float32 | float64] struct {
+	fn     uintptr
+	frames sync.Pool // of *gemmFrame[I, F]
+}
+
+// gemmFrame holds one call's arguments. The operand pointers are kept in it
+// (on the heap, reachable) while the library reads them.
+type gemmFrame[I int32 | int64, F float32 | float64] struct {
+	ta, tb                 byte
+	m, n, k, lda, ldb, ldc I
+	alpha, beta            F
+	a, b, c                unsafe.Pointer
+	argv                   [13]uintptr
+}
+
+func newFortranGemm[I int32 | int64, F float32 | float64](fn uintptr) *fortranGemm[I, F] {
+	g := &fortranGemm[I, F]{fn: fn}
+	g.frames.New = func() any { return new(gemmFrame[I, F]) }
+	return g
+}
+
+// call computes the row-major C = alpha·op(A)·op(B) + beta·C as the
+// column-major Cᵀ = alpha·op(B)ᵀ·op(A)ᵀ + beta·Cᵀ: a row-major matrix with
+// leading dimension ld is its transpose in column-major order with the same
+// ld, so the operands swap and nothing is copied.
+func (g *fortranGemm[I, F]) call(transA, transB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	var zero I
+	if _, ok := any(zero).(int32); ok {
+		checkInt32(m, n, k, lda, ldb, ldc)
+	}
+	f := g.frames.Get().(*gemmFrame[I, F])
+	f.ta, f.tb = transChar(transB), transChar(transA)
+	f.m, f.n, f.k = I(n), I(m), I(k)
+	f.lda, f.ldb, f.ldc = I(ldb), I(lda), I(ldc)
+	f.alpha, f.beta = alpha, beta
+	f.a, f.b, f.c = first(b), first(a), first(c)
+	f.argv = [13]uintptr{
+		uintptr(unsafe.Pointer(&f.ta)), uintptr(unsafe.Pointer(&f.tb)),
+		uintptr(unsafe.Pointer(&f.m)), uintptr(unsafe.Pointer(&f.n)), uintptr(unsafe.Pointer(&f.k)),
+		uintptr(unsafe.Pointer(&f.alpha)), uintptr(f.a), uintptr(unsafe.Pointer(&f.lda)),
+		uintptr(f.b), uintptr(unsafe.Pointer(&f.ldb)),
+		uintptr(unsafe.Pointer(&f.beta)), uintptr(f.c), uintptr(unsafe.Pointer(&f.ldc)),
+	}
+	purego.SyscallN(g.fn, f.argv[:]...)
+	runtime.KeepAlive(f)
+	f.a, f.b, f.c = nil, nil, nil
+	g.frames.Put(f)
+}
+
+func transChar(t bool) byte {
+	if t {
+		return 'T'
+	}
+	return 'N'
+}
+
+// first points at x's first element, nil when x is empty (k = 0).
+func first[T float32 | float64](x []T) unsafe.Pointer {
 	if len(x) == 0 {
 		return nil
 	}
-	return &x[0]
+	return unsafe.Pointer(&x[0])
 }
