@@ -5,13 +5,11 @@ package consumer
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 )
 
@@ -198,7 +196,17 @@ type convLayer[F float] struct {
 	// per input block
 	dWp, dbp, dQp, dqp []F
 	avx                bool
+	phase              int // the phase a team run works on
 }
+
+// run runs n blocks of phase on t.
+func (l *convLayer[F]) run(t *parallel.Team, phase, n int) {
+	l.phase = phase
+	t.Run(l, n)
+}
+
+// Block implements parallel.Job.
+func (l *convLayer[F]) Block(i, worker int) { l.block(l.phase, i, worker) }
 
 // width of the pooled rows.
 func (l *convLayer[F]) p() int {
@@ -210,7 +218,7 @@ func (l *convLayer[F]) p() int {
 
 // forward maps h (M×in) through hop to N×out. fill, when set, writes
 // rows [lo,hi) of h before a block reads them.
-func (l *convLayer[F]) forward(t *team, h []F, hop *hopCSR[F], fill func(lo, hi int)) []F {
+func (l *convLayer[F]) forward(t *parallel.Team, h []F, hop *hopCSR[F], fill func(lo, hi int)) []F {
 	a := l.a
 	M, N, d, p := hop.m, hop.n, a.in, l.p()
 	l.h, l.hop, l.fill = h[:M*d], hop, fill
@@ -224,15 +232,15 @@ func (l *convLayer[F]) forward(t *team, h []F, hop *hopCSR[F], fill func(lo, hi 
 	l.out = grow(l.out, N*a.out)
 	l.nrm = grow(l.nrm, N)
 	if a.msg || fill != nil {
-		t.run(l, phMsg, blocks(M))
+		l.run(t, phMsg, blocks(M))
 	}
-	t.run(l, phOut, blocks(N))
+	l.run(t, phOut, blocks(N))
 	return l.out
 }
 
 // backward takes dout (N×out, used as scratch) and sets the parameter
 // gradients and l.dh (M×in), which it returns.
-func (l *convLayer[F]) backward(t *team, dout []F) []F {
+func (l *convLayer[F]) backward(t *parallel.Team, dout []F) []F {
 	a := l.a
 	M, N, d, p := l.hop.m, l.hop.n, a.in, l.p()
 	l.dout = dout[:N*a.out]
@@ -245,14 +253,14 @@ func (l *convLayer[F]) backward(t *team, dout []F) []F {
 		if a.maxPool {
 			l.dsrc = grow(l.dsrc, M*p)
 		} else {
-			for len(l.scratch) < t.size() {
+			for len(l.scratch) < t.Size() {
 				l.scratch = append(l.scratch, make([]F, rowBlock*p))
 			}
 		}
 		l.dQp = grow(l.dQp, nbM*len(l.Q))
 		l.dqp = grow(l.dqp, nbM*a.hid)
 	}
-	t.run(l, phDOut, nbN)
+	l.run(t, phDOut, nbN)
 	if a.maxPool {
 		// the scatter to the argmax rows is not row-parallel: serial
 		dsrc := l.dh
@@ -270,8 +278,8 @@ func (l *convLayer[F]) backward(t *team, dout []F) []F {
 			}
 		}
 	}
-	t.run(l, phDSrc, nbM)
-	t.run(l, phReduce, (d+p+1+reduceRows-1)/reduceRows)
+	l.run(t, phDSrc, nbM)
+	l.run(t, phReduce, (d+p+1+reduceRows-1)/reduceRows)
 	return l.dh
 }
 
@@ -423,7 +431,7 @@ type convNet[F float] struct {
 	arch   netArch
 	layers []*convLayer[F]
 	hops   []hopCSR[F]
-	team   *team
+	team   *parallel.Team
 	// feature projection
 	P, pb, dP, dpb []F
 	// dense pair
@@ -444,13 +452,9 @@ type convNet[F float] struct {
 
 // newConvNet binds the network to the parameters by name (params[name]
 // has the parameter's values; the network reads them, never writes them)
-// and allocates one gradient per parameter. threads goroutines run its
-// row blocks (1: the caller's alone).
-func newConvNet[F float](arch netArch, params map[string][]F, threads int) (*convNet[F], error) {
-	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: newTeam(threads)}
-	if n.team.wake != nil {
-		runtime.AddCleanup(n, func(ch chan struct{}) { close(ch) }, n.team.wake)
-	}
+// and allocates one gradient per parameter. team runs its row blocks.
+func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Team) (*convNet[F], error) {
+	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
 	var zero F
 	_, f32 := any(zero).(float32)
@@ -607,76 +611,6 @@ func (n *convNet[F]) backward(dout []F) []F {
 		colSum(n.dpb, g, mK)
 	}
 	return g
-}
-
-// blockJob is work split into independent row blocks.
-// worker (0 ≤ worker < team size) names the team member running the
-// block, for per-member scratch.
-type blockJob interface{ block(phase, i, worker int) }
-
-// team runs the blocks of a phase on the caller and helpers-1 goroutines
-// that live as long as their network; it allocates nothing per run. Which
-// goroutine runs a block never matters: every block writes its own rows.
-type team struct {
-	helpers int
-	wake    chan struct{}
-	wg      sync.WaitGroup
-	job     blockJob
-	phase   int
-	n       int
-	next    atomic.Int64
-}
-
-func newTeam(threads int) *team {
-	t := &team{helpers: max(threads, 1) - 1}
-	if t.helpers > 0 {
-		t.wake = make(chan struct{}, t.helpers)
-		for i := 0; i < t.helpers; i++ {
-			go t.work(t.wake, i+1)
-		}
-	}
-	return t
-}
-
-// work serves runs until wake is closed (when the network is collected).
-func (t *team) work(wake chan struct{}, worker int) {
-	for range wake {
-		t.loop(worker)
-		t.wg.Done()
-	}
-}
-
-func (t *team) loop(worker int) {
-	for {
-		i := int(t.next.Add(1) - 1)
-		if i >= t.n {
-			return
-		}
-		t.job.block(t.phase, i, worker)
-	}
-}
-
-// size is the number of goroutines that run blocks.
-func (t *team) size() int { return t.helpers + 1 }
-
-// run runs blocks 0..n-1 of job's phase and returns when all are done.
-func (t *team) run(job blockJob, phase, n int) {
-	if t.helpers == 0 || n <= 1 {
-		for i := 0; i < n; i++ {
-			job.block(phase, i, 0)
-		}
-		return
-	}
-	t.job, t.phase, t.n = job, phase, n
-	t.next.Store(0)
-	h := min(t.helpers, n-1)
-	t.wg.Add(h)
-	for i := 0; i < h; i++ {
-		t.wake <- struct{}{}
-	}
-	t.loop(0)
-	t.wg.Wait()
-	t.job = nil // the team must not keep the network reachable
 }
 
 // addBias adds b to every row of x (rows of len(b)), then applies relu

@@ -17,6 +17,7 @@ import (
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
@@ -137,8 +138,11 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 	if m.useFeat && m.featDim == 0 {
 		return nil, fmt.Errorf("%s: model.inputs=%s but the store has no features", name, cfg.Inputs)
 	}
+	// one team runs the network's row blocks, the loss's rows and the
+	// optimisers' rows: a step launches no goroutine.
+	team := parallel.NewTeam(netThreads(cfg.Threads))
 	l, err := loss.New(loss.Config{Kind: cfg.Loss, Margin: float32(cfg.Margin), NegWeight: float32(cfg.NegWeight), Temperature: float32(cfg.Temperature),
-		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads})
+		InBatch: cfg.InBatch, Cosine: cfg.Normalize, Threads: cfg.Threads, Team: team})
 	if err != nil {
 		return nil, fmt.Errorf("%s: model.loss: %w", name, err)
 	}
@@ -149,7 +153,7 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 		return nil, fmt.Errorf("%s: model.lr_schedule: %w", name, err)
 	}
 	newOpt := func(rows, dim int) (optim.Optimizer, error) {
-		o, err := optim.New(optim.Params{Kind: cfg.Optimizer, Threads: cfg.Threads}, rows, dim)
+		o, err := optim.New(optim.Params{Kind: cfg.Optimizer, Threads: cfg.Threads, Team: team}, rows, dim)
 		if err != nil {
 			return nil, fmt.Errorf("%s: model.optimizer: %w", name, err)
 		}
@@ -190,7 +194,7 @@ func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel
 		for _, p := range m.params {
 			byName[p.name] = p.data
 		}
-		if m.net, err = newConvNet(arch, byName, netThreads(cfg.Threads)); err != nil {
+		if m.net, err = newConvNet(arch, byName, team); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		for _, p := range m.params {

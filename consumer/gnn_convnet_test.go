@@ -12,6 +12,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -113,7 +114,7 @@ func TestConvNetNumericGradient(t *testing.T) {
 				spec = &graphSAGE{k: 2, dim: dim, hidden: hidden, agg: c.agg}
 			}
 			params, idx, w := randNetInputs[float64](r, spec, arch, sizes, T)
-			net, err := newConvNet(arch, params, 3)
+			net, err := newConvNet(arch, params, parallel.NewTeam(3))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -85,6 +85,10 @@ type Config struct {
 	// Threads bounds the goroutines of the elementwise work. Default
 	// GOMAXPROCS.
 	Threads int
+	// Team, when set, runs the elementwise work instead of a team of
+	// Threads members of the Loss's own (a model shares one team between
+	// its network, loss and optimisers).
+	Team *parallel.Team
 	// BlockRows is the number of query rows per score block. Default 256:
 	// the block's 256×(P+B) scores are memory the GEMMs and the row work
 	// touch back to back (on the loaded 2-core dev box BenchmarkSoftmaxStep
@@ -163,7 +167,23 @@ type Loss struct {
 	// cosine buffers: normalised inputs and inverse norms
 	nIn                           Inputs
 	invQ, invPos, invPool, invHrd []float32
+
+	team *parallel.Team
+	// the block a team run works on (lossJob)
+	phase         int
+	cur           Inputs
+	r0, nb, N     int
+	sb, qb, X, gq []float32
 }
+
+// The phases of a team run over one score block.
+const (
+	phRows      = iota // per block of rows: losses and unscaled gradients
+	phSparseQ          // per block of rows: sparse dQ
+	phSparseX          // per block of columns: sparse dX
+	rowsPerTask = 16
+	colsPerTask = 256
+)
 
 // New validates cfg and returns a Loss.
 func New(cfg Config) (*Loss, error) {
@@ -186,7 +206,11 @@ func New(cfg Config) (*Loss, error) {
 	if cfg.SparseMax == 0 {
 		cfg.SparseMax = defaultSparseMax
 	}
-	return &Loss{cfg: cfg, kind: k, asm: hasExpSumAVX2()}, nil
+	team := cfg.Team
+	if team == nil {
+		team = parallel.NewTeam(cfg.Threads)
+	}
+	return &Loss{cfg: cfg, kind: k, asm: hasExpSumAVX2(), team: team}, nil
 }
 
 // Config returns the loss's configuration with defaults filled in.
@@ -356,30 +380,8 @@ func (l *Loss) core(in Inputs) float64 {
 		if N > 0 {
 			linalg.Sgemm(false, true, nb, N, D, 1, qb, D, X, D, 0, sb, N)
 		}
-		l.parallel(nb, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				j := r0 + k
-				qj := in.Q[j*D : j*D+D]
-				l.sPos[j] = dot(qj, in.Pos[j*D:j*D+D])
-				for h := 0; h < H; h++ {
-					l.sHard[j*H+h] = dot(qj, in.Hard[(j*H+h)*D:(j*H+h)*D+D])
-				}
-				pool := sb[k*N : k*N+P]
-				nNeg := P + H
-				if in.NegMaskPtr != nil {
-					nNeg -= applyMask(pool, in.NegMask[in.NegMaskPtr[j]:in.NegMaskPtr[j+1]])
-				}
-				var inRow []float32
-				if inBatch {
-					inRow = sb[k*N+P : k*N+N]
-					nNeg += B - 1
-					if in.InMaskPtr != nil {
-						nNeg -= applyMask(inRow, in.InMask[in.InMaskPtr[j]:in.InMaskPtr[j+1]])
-					}
-				}
-				l.rowLoss[j] = l.row(j, B, nNeg, pool, inRow, l.sHard[j*H:j*H+H])
-			}
-		})
+		l.cur, l.r0, l.nb, l.N, l.sb = in, r0, nb, N, sb
+		l.run(phRows, (nb+rowsPerTask-1)/rowsPerTask)
 		gq := l.g.Q[r0*D : r1*D]
 		if N > 0 && l.sparse(sb) {
 			l.sparseBackward(sb, nb, N, D, r0, qb, X, gq)
@@ -418,11 +420,64 @@ func (l *Loss) core(in Inputs) float64 {
 			}
 		}
 	}
+	l.cur, l.sb, l.qb, l.X, l.gq = Inputs{}, nil, nil, nil, nil
 	var total float64
 	for _, v := range l.rowLoss {
 		total += v
 	}
 	return total / float64(B)
+}
+
+// run runs n blocks of phase on the team.
+func (l *Loss) run(phase, n int) {
+	l.phase = phase
+	l.team.Run((*lossJob)(l), n)
+}
+
+// lossJob is a Loss as a parallel.Job (the blocks of its current phase).
+type lossJob Loss
+
+// Block implements parallel.Job.
+func (lj *lossJob) Block(i, _ int) {
+	l := (*Loss)(lj)
+	switch l.phase {
+	case phRows:
+		l.rows(i*rowsPerTask, min((i+1)*rowsPerTask, l.nb))
+	case phSparseQ:
+		l.sparseQ(i*rowsPerTask, min((i+1)*rowsPerTask, l.nb))
+	case phSparseX:
+		l.sparseX(i*colsPerTask, min((i+1)*colsPerTask, l.N))
+	}
+}
+
+// rows computes the losses and unscaled gradients of rows [lo,hi) of the
+// current score block.
+func (l *Loss) rows(lo, hi int) {
+	in, r0, N, sb := &l.cur, l.r0, l.N, l.sb
+	B, P, H, D := in.B, in.P, in.H, in.D
+	inBatch := l.cfg.InBatch
+	for k := lo; k < hi; k++ {
+		j := r0 + k
+		qj := in.Q[j*D : j*D+D]
+		l.sPos[j] = dot(qj, in.Pos[j*D:j*D+D])
+		for h := 0; h < H; h++ {
+			l.sHard[j*H+h] = dot(qj, in.Hard[(j*H+h)*D:(j*H+h)*D+D])
+		}
+		pool := sb[k*N : k*N+P]
+		nNeg := P + H
+		if in.NegMaskPtr != nil {
+			nNeg -= applyMask(pool, in.NegMask[in.NegMaskPtr[j]:in.NegMaskPtr[j+1]])
+		}
+		var inRow []float32
+		if inBatch {
+			inRow = sb[k*N+P : k*N+N]
+			nNeg += B - 1
+			if in.InMaskPtr != nil {
+				nNeg -= applyMask(inRow, in.InMask[in.InMaskPtr[j]:in.InMaskPtr[j+1]])
+			}
+		}
+		l.rowLoss[j] = l.row(j, B, nNeg, pool, inRow, l.sHard[j*H:j*H+H])
+	}
 }
 
 // sparse reports whether the block of unscaled gradients sb is sparse
@@ -451,35 +506,41 @@ func (l *Loss) sparse(sb []float32) bool {
 // gx_n += Σ_k g_kn rs_k Q_k (columns split across goroutines, rows in
 // order), the same sums as the two GEMMs of the dense path.
 func (l *Loss) sparseBackward(sb []float32, nb, N, D, r0 int, qb, X, gq []float32) {
-	l.parallel(nb, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			rs := l.rowScale[r0+k]
-			g := gq[k*D : k*D+D]
-			clear(g)
-			for n, v := range sb[k*N : k*N+N] {
-				if v != 0 {
-					vec.Axpy(g, v*rs, X[n*D:n*D+D])
-				}
-			}
-		}
-	})
-	parallel.Chunks(N, l.cfg.Threads, 256, func(lo, hi int) {
-		for k := 0; k < nb; k++ {
-			rs := l.rowScale[r0+k]
-			q := qb[k*D : k*D+D]
-			for c, v := range sb[k*N+lo : k*N+hi] {
-				if v != 0 {
-					n := lo + c
-					vec.Axpy(l.gx[n*D:n*D+D], v*rs, q)
-				}
-			}
-		}
-	})
+	l.sb, l.nb, l.N, l.r0, l.qb, l.X, l.gq = sb, nb, N, r0, qb, X, gq
+	l.run(phSparseQ, (nb+rowsPerTask-1)/rowsPerTask)
+	l.run(phSparseX, (N+colsPerTask-1)/colsPerTask)
 }
 
-// parallel runs f over [0,n) in at most Threads contiguous chunks whose
-// bounds depend only on n and Threads.
-func (l *Loss) parallel(n int, f func(lo, hi int)) { parallel.Chunks(n, l.cfg.Threads, 64, f) }
+// sparseQ sets rows [lo,hi) of the block's query gradient.
+func (l *Loss) sparseQ(lo, hi int) {
+	N, D := l.N, l.cur.D
+	for k := lo; k < hi; k++ {
+		rs := l.rowScale[l.r0+k]
+		g := l.gq[k*D : k*D+D]
+		clear(g)
+		for n, v := range l.sb[k*N : k*N+N] {
+			if v != 0 {
+				vec.Axpy(g, v*rs, l.X[n*D:n*D+D])
+			}
+		}
+	}
+}
+
+// sparseX adds the block's terms to columns [lo,hi) of the gradient of
+// X, rows in order.
+func (l *Loss) sparseX(lo, hi int) {
+	N, D := l.N, l.cur.D
+	for k := 0; k < l.nb; k++ {
+		rs := l.rowScale[l.r0+k]
+		q := l.qb[k*D : k*D+D]
+		for c, v := range l.sb[k*N+lo : k*N+hi] {
+			if v != 0 {
+				n := lo + c
+				vec.Axpy(l.gx[n*D:n*D+D], v*rs, q)
+			}
+		}
+	}
+}
 
 // maskScore replaces the scores of masked columns. Every kernel maps it to a
 // zero loss term and a zero gradient without a branch: it is far below any

@@ -156,3 +156,63 @@ func BenchmarkAdamSparse(b *testing.B) {
 		}
 	}
 }
+
+// TestSparseAdamOrderAndThreads: a sparse update that walks the table in
+// row order (many rows), one in the batch's order (few rows), one with a
+// repeated row (the batch's order, so the row is updated twice), and
+// teams of 1..3 threads all give the bits of a serial row-by-row
+// reference, over several steps.
+func TestSparseAdamOrderAndThreads(t *testing.T) {
+	const rows, dim = 3000, 24
+	rng := rand.New(rand.NewPCG(5, 6))
+	var batches [][]int32
+	for _, n := range []int{2000, 100, 1500} {
+		var b []int32
+		for _, r := range rng.Perm(rows)[:n] {
+			b = append(b, int32(r))
+		}
+		batches = append(batches, b)
+	}
+	// repeated rows fall back to the given order: a few rows, and a
+	// many-row batch with a repeat late in it
+	batches = append(batches, []int32{7, 3, 7, 9}, append(slices.Clone(batches[0][:500]), batches[0][10]))
+	grads := make([][]float32, len(batches))
+	for i, b := range batches {
+		grads[i] = randRow(rng, len(b)*dim, 1, false)
+	}
+	init := randRow(rng, rows*dim, 1, false)
+	// reference: Adam's rule row by row in the batch's order
+	ref, err := New(Params{Threads: 1}, rows, dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := ref.(*Adam)
+	refP := slices.Clone(init)
+	for step, b := range batches {
+		u := &update{rows: b, param: refP, grads: grads[step], lr: 0.01}
+		for k := range b {
+			ra.rowK(u, int(b[k]), k)
+		}
+	}
+	for _, threads := range []int{1, 2, 3} {
+		o, err := New(Params{Threads: threads}, rows, dim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := slices.Clone(init)
+		for step, b := range batches {
+			o.Update(p, b, grads[step], 0.01)
+		}
+		a := o.(*Adam)
+		for i, pair := range [][2][]float32{{refP, p}, {ra.M, a.M}, {ra.V, a.V}, {ra.Steps, a.Steps}} {
+			if !slices.Equal(pair[0], pair[1]) {
+				t.Fatalf("threads=%d: array %d differs from the row-by-row reference", threads, i)
+			}
+		}
+		for r, k := range a.pos {
+			if k != -1 {
+				t.Fatalf("threads=%d: pos[%d] = %d left set", threads, r, k)
+			}
+		}
+	}
+}

@@ -54,14 +54,22 @@ type Params struct {
 	Kind string
 	// Beta1, Beta2 and Eps are Adam's constants. Defaults 0.9, 0.999, 1e-8.
 	Beta1, Beta2, Eps float32
-	// Threads bounds the goroutines of a dense update. Default GOMAXPROCS.
+	// Threads bounds the goroutines of an update. Default GOMAXPROCS.
 	Threads int
+	// Team, when set, runs the updates instead of a team of Threads members
+	// of the optimiser's own (a model shares one team between its
+	// optimisers).
+	Team *parallel.Team
 }
 
 // New returns an optimiser for a rows×dim table.
 func New(p Params, rows, dim int) (Optimizer, error) {
 	if p.Threads <= 0 {
 		p.Threads = runtime.GOMAXPROCS(0)
+	}
+	team := p.Team
+	if team == nil && p.Kind != "sgd" {
+		team = parallel.NewTeam(p.Threads)
 	}
 	switch p.Kind {
 	case "", "adam":
@@ -74,22 +82,63 @@ func New(p Params, rows, dim int) (Optimizer, error) {
 		if p.Eps == 0 {
 			p.Eps = 1e-8
 		}
-		return newAdam(rows, dim, p.Beta1, p.Beta2, p.Eps, p.Threads), nil
+		a := newAdam(rows, dim, p.Beta1, p.Beta2, p.Eps, p.Threads)
+		a.team = team
+		return a, nil
 	case "sgd":
 		return &SGD{Rows: rows, Dim: dim}, nil
 	case "adagrad":
 		if p.Eps == 0 {
 			p.Eps = 1e-10
 		}
-		return &Adagrad{Rows: rows, Dim: dim, Eps: p.Eps, Threads: p.Threads, G: make([]float32, rows*dim)}, nil
+		return &Adagrad{Rows: rows, Dim: dim, Eps: p.Eps, Threads: p.Threads, G: make([]float32, rows*dim), team: team}, nil
 	}
 	return nil, fmt.Errorf("optim: unknown optimizer %q (want adam, sgd or adagrad)", p.Kind)
 }
 
-// parallelRows runs f over [0,n) split into at most threads contiguous
-// chunks. Chunks write disjoint rows, so the result does not depend on
-// scheduling.
-func parallelRows(n, threads int, f func(lo, hi int)) { parallel.Chunks(n, threads, 1024, f) }
+// rowsPerTask is the number of rows one block of an update handles. Rows
+// are updated independently, so the result does not depend on the blocks
+// or on which goroutine runs them.
+const rowsPerTask = 512
+
+// update is one Update call as a parallel.Job: blocks of rowsPerTask of
+// its n rows, each run by row(k) for the k-th row.
+type update struct {
+	n     int
+	rows  []int32
+	param []float32
+	grads []float32
+	lr    float32
+	row   func(u *update, lo, hi int)
+	// scan replaces row while scanning is set: it walks table rows
+	// [lo,hi) instead of entries.
+	scan     func(u *update, lo, hi int)
+	scanning bool
+}
+
+// Block implements parallel.Job.
+func (u *update) Block(i, _ int) {
+	lo, hi := i*rowsPerTask, min((i+1)*rowsPerTask, u.n)
+	if u.scanning {
+		u.scan(u, lo, hi)
+		return
+	}
+	u.row(u, lo, hi)
+}
+
+// run runs u on team (serially when team is nil) and drops its
+// references.
+func (u *update) run(team *parallel.Team) {
+	nb := (u.n + rowsPerTask - 1) / rowsPerTask
+	if team == nil {
+		for i := 0; i < nb; i++ {
+			u.Block(i, 0)
+		}
+	} else {
+		team.Run(u, nb)
+	}
+	u.rows, u.param, u.grads, u.scanning = nil, nil, nil, false
+}
 
 // Adam is Adam with per-row step counters (see the package doc for the
 // sparse semantics). Steps holds each row's step count as float32, exact up
@@ -106,7 +155,19 @@ type Adam struct {
 	// counts call math.Pow.
 	pow1, pow2 []float64
 	asm        bool // adamRowAVX runs the rows' bulk
+
+	team *parallel.Team
+	job  update
+	// pos[r] is the entry of row r in the current sparse update, -1 when
+	// none: an update touching many rows walks the table in row order
+	// (sequential access to the parameters and moments) instead of in
+	// the batch's order. Grown on first such update.
+	pos []int32
 }
+
+// scanFraction: a sparse update of at least Rows/scanFraction rows walks
+// the table in row order.
+const scanFraction = 8
 
 // powTable is how many step counts Adam's bias corrections come from a
 // table: Beta1^t has no effect on float64's 1−Beta1^t beyond t ≈ 350 at the
@@ -152,40 +213,84 @@ func adamRowGo(p, m, v, g []float32, c *adamConsts) {
 
 // Update implements Optimizer.
 func (a *Adam) Update(param []float32, rows []int32, grads []float32, lr float32) {
-	d := a.Dim
 	n := a.Rows
 	if rows != nil {
 		n = len(rows)
 	}
+	if a.job.row == nil {
+		a.job.row = a.rowsOf
+	}
+	a.job.n, a.job.rows, a.job.param, a.job.grads, a.job.lr = n, rows, param, grads, lr
+	if rows != nil && len(rows)*scanFraction >= a.Rows {
+		if a.pos == nil {
+			a.pos = make([]int32, a.Rows)
+			for i := range a.pos {
+				a.pos[i] = -1
+			}
+		}
+		for k, r := range rows {
+			if a.pos[r] >= 0 { // a repeated row: undo, update in the given order
+				for _, q := range rows[:k] {
+					a.pos[q] = -1
+				}
+				a.job.run(a.team)
+				return
+			}
+			a.pos[r] = int32(k)
+		}
+		if a.job.scan == nil {
+			a.job.scan = a.scanOf
+		}
+		a.job.n, a.job.scanning = a.Rows, true
+		a.job.run(a.team)
+		return
+	}
+	a.job.run(a.team)
+}
+
+// scanOf updates the table rows [lo,hi) that u lists (a.pos), in row
+// order, and clears their pos entries.
+func (a *Adam) scanOf(u *update, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		if k := a.pos[r]; k >= 0 {
+			a.pos[r] = -1
+			a.rowK(u, r, int(k))
+		}
+	}
+}
+
+// rowsOf updates the rows of u's entries [lo,hi).
+func (a *Adam) rowsOf(u *update, lo, hi int) {
+	for k := lo; k < hi; k++ {
+		r := k
+		if u.rows != nil {
+			r = int(u.rows[k])
+		}
+		a.rowK(u, r, k)
+	}
+}
+
+// rowK updates row r with u's k-th gradient row.
+func (a *Adam) rowK(u *update, r, k int) {
+	d := a.Dim
 	b1, b2 := float64(a.Beta1), float64(a.Beta2)
+	a.Steps[r]++
+	t := a.Steps[r]
+	// Fold the bias corrections into the step size and epsilon.
+	c1 := 1 - pow(a.pow1, b1, t)
+	c2 := math.Sqrt(1 - pow(a.pow2, b2, t))
+	c := adamConsts{b1: a.Beta1, omb1: 1 - a.Beta1, b2: a.Beta2, omb2: 1 - a.Beta2,
+		step: float32(float64(u.lr) * c2 / c1), eps: float32(float64(a.Eps) * c2)}
+	p := u.param[r*d : r*d+d]
+	m := a.M[r*d : r*d+d]
+	v := a.V[r*d : r*d+d]
+	g := u.grads[k*d : k*d+d]
 	bulk := 0
 	if a.asm {
 		bulk = d &^ 7
+		adamRowAVX(p[:bulk], m, v, g, &c)
 	}
-	parallelRows(n, a.Threads, func(lo, hi int) {
-		c := adamConsts{b1: a.Beta1, omb1: 1 - a.Beta1, b2: a.Beta2, omb2: 1 - a.Beta2}
-		for k := lo; k < hi; k++ {
-			r := k
-			if rows != nil {
-				r = int(rows[k])
-			}
-			a.Steps[r]++
-			t := a.Steps[r]
-			// Fold the bias corrections into the step size and epsilon.
-			c1 := 1 - pow(a.pow1, b1, t)
-			c2 := math.Sqrt(1 - pow(a.pow2, b2, t))
-			c.step = float32(float64(lr) * c2 / c1)
-			c.eps = float32(float64(a.Eps) * c2)
-			p := param[r*d : r*d+d]
-			m := a.M[r*d : r*d+d]
-			v := a.V[r*d : r*d+d]
-			g := grads[k*d : k*d+d]
-			if bulk > 0 {
-				adamRowAVX(p[:bulk], m, v, g, &c)
-			}
-			adamRowGo(p[bulk:], m[bulk:], v[bulk:], g[bulk:], &c)
-		}
-	})
+	adamRowGo(p[bulk:], m[bulk:], v[bulk:], g[bulk:], &c)
 }
 
 // State implements Optimizer.
@@ -238,29 +343,39 @@ type Adagrad struct {
 	Eps       float32
 	Threads   int
 	G         []float32
+
+	team *parallel.Team
+	job  update
 }
 
 // Update implements Optimizer.
 func (a *Adagrad) Update(param []float32, rows []int32, grads []float32, lr float32) {
-	d := a.Dim
 	n := a.Rows
 	if rows != nil {
 		n = len(rows)
 	}
-	parallelRows(n, a.Threads, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			r := k
-			if rows != nil {
-				r = int(rows[k])
-			}
-			p := param[r*d : r*d+d]
-			acc := a.G[r*d : r*d+d]
-			for i, g := range grads[k*d : k*d+d] {
-				acc[i] += g * g
-				p[i] -= lr * g / (float32(math.Sqrt(float64(acc[i]))) + a.Eps)
-			}
+	if a.job.row == nil {
+		a.job.row = a.rowsOf
+	}
+	a.job.n, a.job.rows, a.job.param, a.job.grads, a.job.lr = n, rows, param, grads, lr
+	a.job.run(a.team)
+}
+
+// rowsOf updates the rows of u's entries [lo,hi).
+func (a *Adagrad) rowsOf(u *update, lo, hi int) {
+	d := a.Dim
+	for k := lo; k < hi; k++ {
+		r := k
+		if u.rows != nil {
+			r = int(u.rows[k])
 		}
-	})
+		p := u.param[r*d : r*d+d]
+		acc := a.G[r*d : r*d+d]
+		for i, g := range u.grads[k*d : k*d+d] {
+			acc[i] += g * g
+			p[i] -= u.lr * g / (float32(math.Sqrt(float64(acc[i]))) + a.Eps)
+		}
+	}
 }
 
 // State implements Optimizer.
