@@ -50,6 +50,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trainerd/trainerd/internal/atomicfile"
 )
 
 // Magic starts every checkpoint file.
@@ -414,41 +416,17 @@ func (w *Writer) save(ck *Checkpoint, hook crashHook) (string, error) {
 		ck.WallTime = time.Now().UTC()
 	}
 	final := filepath.Join(dir, Name(ck.Step))
-	f, err := os.CreateTemp(dir, ".ckpt-*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("checkpoints: %w", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) (string, error) {
-		f.Close()
-		os.Remove(tmp)
-		return "", fmt.Errorf("checkpoints: write %s: %w", final, err)
-	}
-	bw := newBufWriter(f)
-	if err := Encode(bw, ck); err != nil {
-		return fail(err)
-	}
-	if err := bw.flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("checkpoints: write %s: %w", final, err)
-	}
+	o := atomicfile.Options{Perm: 0o600, TempPattern: ".ckpt-*.tmp"}
 	if hook != nil {
-		if err := hook("before-rename"); err != nil {
-			return "", err // simulated crash: the temp file stays
+		o.Crash = func(stage string) error {
+			if stage == atomicfile.StageSynced {
+				return hook("before-rename") // simulated crash: the temp file stays
+			}
+			return nil
 		}
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
+	if err := o.Write(final, func(w io.Writer) error { return Encode(w, ck) }); err != nil {
 		return "", fmt.Errorf("checkpoints: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
 	}
 	ck.Path = final
 	if st, err := os.Stat(final); err == nil {
@@ -556,8 +534,8 @@ func Pin(src, dst string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("checkpoints: pin %s: %w", dst, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("checkpoints: pin %s: %w", dst, err)
 	}
 	return nil
 }
@@ -607,48 +585,13 @@ func MoveAside(path string) (string, error) {
 	if err := os.Rename(path, dst); err != nil {
 		return "", fmt.Errorf("checkpoints: move %s aside: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return dst, fmt.Errorf("checkpoints: fsync %s: %w", filepath.Dir(path), err)
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+		return dst, fmt.Errorf("checkpoints: move %s aside: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return dst, fmt.Errorf("checkpoints: fsync %s: %w", dir, err)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return dst, fmt.Errorf("checkpoints: move %s aside: %w", path, err)
 	}
 	return dst, nil
-}
-
-type bufWriter struct {
-	f   *os.File
-	buf []byte
-}
-
-func newBufWriter(f *os.File) *bufWriter { return &bufWriter{f: f, buf: make([]byte, 0, 1<<20)} }
-
-func (w *bufWriter) Write(p []byte) (int, error) {
-	if len(w.buf)+len(p) > cap(w.buf) {
-		if err := w.flush(); err != nil {
-			return 0, err
-		}
-		if len(p) > cap(w.buf) {
-			return w.f.Write(p)
-		}
-	}
-	w.buf = append(w.buf, p...)
-	return len(p), nil
-}
-
-func (w *bufWriter) flush() error {
-	_, err := w.f.Write(w.buf)
-	w.buf = w.buf[:0]
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // removeTemps deletes temp files a crashed Save left behind.

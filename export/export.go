@@ -39,6 +39,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/trainerd/trainerd/internal/atomicfile"
 )
 
 // File and directory names of an embedding set.
@@ -377,49 +379,14 @@ func ReadIDMap(r io.Reader) ([]string, error) {
 	return ids, nil
 }
 
-// WriteFileAtomic creates path with the bytes write produces: it writes a
-// temp file in the same directory, fsyncs it, renames it over path and
-// fsyncs the directory. On any error the temp file is removed and path is
-// left as it was.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// WriteFileAtomic creates path with the bytes write produces, atomically
+// and durably (atomicfile.Write: temp file, fsync, rename, fsync of the
+// directory). On any error the temp file is removed and path is left as it
+// was. It is here for callers outside this module, which cannot import
+// internal/atomicfile.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("export: writing %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("export: fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("export: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("export: fsync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/atomicfile"
 )
 
 const (
@@ -256,7 +258,7 @@ func commit(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv)
 		return nil, fmt.Errorf("featurestore: commit: %w", err)
 	}
 	staging = vdir // the deferred cleanup now removes the renamed dir on failure
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("featurestore: commit: %w", err)
 	}
 	if err := writeCurrent(dir, version); err != nil {
@@ -648,44 +650,14 @@ func removeMatching(dir, prefix, keep string, log *slog.Logger) {
 	}
 }
 
-// writeCurrent points dir/CURRENT at version: temp file, fsync, rename, fsync dir.
+// writeCurrent points dir/CURRENT at version, atomically and durably
+// (atomicfile: temp file, fsync, rename, fsync of dir).
 func writeCurrent(dir, version string) error {
-	tmp, err := os.CreateTemp(dir, currentFile+".tmp-")
-	if err != nil {
+	o := atomicfile.Options{TempPattern: currentFile + ".tmp-*"}
+	return o.Write(filepath.Join(dir, currentFile), func(w io.Writer) error {
+		_, err := io.WriteString(w, version+"\n")
 		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.WriteString(version + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, currentFile)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	})
 }
 
 // syncTree fsyncs every file under dir and dir itself.

@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -14,6 +13,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/trainerd/trainerd/internal/atomicfile"
 )
 
 // CurvePoint is one epoch of the training curve. Recall is NaN for epochs
@@ -97,36 +98,13 @@ func panel(title, ylabel string, xys plotter.XYs, c color.Color) (*plot.Plot, er
 	return p, nil
 }
 
-// writeAtomic writes w's output to path through a temp file in the same
-// directory, fsynced and renamed into place.
+// writeAtomic writes w's output to path atomically and durably
+// (atomicfile.Write).
 func writeAtomic(path string, w io.WriterTo) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("obs: %w", err)
-	}
-	tmp := f.Name()
-	if _, err := w.WriteTo(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("obs: write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("obs: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("obs: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("obs: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, func(out io.Writer) error {
+		_, err := w.WriteTo(out)
+		return err
+	}); err != nil {
 		return fmt.Errorf("obs: %w", err)
 	}
 	return nil

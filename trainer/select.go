@@ -16,6 +16,7 @@ import (
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
+	"github.com/trainerd/trainerd/internal/atomicfile"
 )
 
 // Run-directory names of the selection and the result.
@@ -135,11 +136,14 @@ func readJSON(path string, v any) error {
 }
 
 func saveJSON(path string, v any) error {
-	return export.WriteFileAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
-	})
+	}); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	return nil
 }
 
 // selectValue is the train.select metric of m (NaN when m lacks it).
@@ -327,7 +331,7 @@ func (j *job) reembedBest(ctx context.Context, b *Best) (*export.Embeddings, *Be
 
 // writeConfig writes RUN/ConfigFile.
 func (j *job) writeConfig() error {
-	err := export.WriteFileAtomic(filepath.Join(j.o.RunDir, ConfigFile), func(w io.Writer) error {
+	err := atomicfile.Write(filepath.Join(j.o.RunDir, ConfigFile), func(w io.Writer) error {
 		if _, err := fmt.Fprintf(w, "# trainerd effective config; hash %s\n", j.hash); err != nil {
 			return err
 		}

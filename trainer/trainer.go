@@ -40,6 +40,7 @@ import (
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/atomicfile"
 	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -710,11 +711,14 @@ func (j *job) writeEmbeddings(ctx context.Context, lastEpoch int) (*export.Embed
 }
 
 func (j *job) saveCurve() error {
-	return export.WriteFileAtomic(filepath.Join(j.o.RunDir, CurveFile), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(j.o.RunDir, CurveFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(j.curve)
-	})
+	}); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	return nil
 }
 
 // setRecord puts r into curve (ascending by epoch) in place of any record
