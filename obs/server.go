@@ -3,14 +3,14 @@ package obs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trainerd/trainerd/internal/httpserver"
 )
 
 // Status is the JSON snapshot /status serves. The trainer fills it through
@@ -108,52 +108,59 @@ func Handler(m *Metrics, st *StatusBox) http.Handler {
 	return mux
 }
 
-// Server serves Handler over HTTP. Use Listen, then Serve (blocking) in one
-// goroutine and Shutdown from another.
+// Server serves Handler over HTTP (internal/httpserver). Use Listen, then
+// Serve (blocking) in one goroutine and Shutdown from another.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
+	addr string
+	h    http.Handler
+	s    *httpserver.Server
 }
 
 // NewServer prepares a server for addr (host:port; port 0 picks a free one).
 func NewServer(addr string, m *Metrics, st *StatusBox) *Server {
-	return &Server{srv: &http.Server{Addr: addr, Handler: Handler(m, st), ReadHeaderTimeout: 10 * time.Second}}
+	return &Server{addr: addr, h: Handler(m, st)}
 }
 
 // Listen binds the address, so Addr is known before Serve.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.srv.Addr)
+	hs, err := httpserver.Listen(s.addr, s.h)
 	if err != nil {
-		return fmt.Errorf("obs: http.addr %q: %w", s.srv.Addr, err)
+		return fmt.Errorf("obs: http.addr %q: %w", s.addr, err)
 	}
-	s.ln = ln
+	s.s = hs
 	return nil
 }
 
 // Addr is the bound address after Listen ("" before).
 func (s *Server) Addr() string {
-	if s.ln == nil {
+	if s.s == nil {
 		return ""
 	}
-	return s.ln.Addr().String()
+	return s.s.Addr()
 }
 
 // Serve serves until Shutdown, then returns nil (any other error is
 // returned). It calls Listen when that was not done.
 func (s *Server) Serve() error {
-	if s.ln == nil {
+	if s.s == nil {
 		if err := s.Listen(); err != nil {
 			return err
 		}
 	}
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("obs: serve %s: %w", s.Addr(), err)
+	if err := s.s.Serve(); err != nil {
+		return fmt.Errorf("obs: %w", err)
 	}
 	return nil
 }
 
 // Shutdown stops accepting connections and waits for active requests until
-// ctx ends.
+// ctx ends. Before Listen there is nothing to stop.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.srv.Shutdown(ctx)
+	if s.s == nil {
+		return nil
+	}
+	if err := s.s.Shutdown(ctx); err != nil {
+		return fmt.Errorf("obs: %w", err)
+	}
+	return nil
 }

@@ -301,27 +301,6 @@ func TestServerShutdown(t *testing.T) {
 	}
 }
 
-func TestBindsAllInterfaces(t *testing.T) {
-	for _, tc := range []struct {
-		addr string
-		all  bool
-	}{
-		{":9090", true},
-		{"0.0.0.0:9090", true},
-		{"[::]:9090", true},
-		{":0", true},
-		{"127.0.0.1:8080", false},
-		{"[::1]:8080", false},
-		{"localhost:8080", false},
-		{"10.1.2.3:80", false},
-		{"no-port", false},
-	} {
-		if got := BindsAllInterfaces(tc.addr); got != tc.all {
-			t.Errorf("BindsAllInterfaces(%q) = %v, want %v", tc.addr, got, tc.all)
-		}
-	}
-}
-
 // BenchmarkRecommend measures /recommend latency (k=20) on Gowalla-size
 // random embeddings (29,858 users, 40,981 items, dim 64, ~27 train items
 // per user) through the full handler, reporting p50 and p99 in µs.
