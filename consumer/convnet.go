@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 
 	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/vec"
 	"github.com/trainerd/trainerd/linalg"
 )
 
@@ -354,11 +355,12 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 			}
 		}
 		if a.act {
-			reluGrad(dz, l.out[lo*a.out:hi*a.out])
+			reluGradColSum(l.dbp[i*a.out:(i+1)*a.out], dz, l.out[lo*a.out:hi*a.out])
+		} else {
+			colSum(l.dbp[i*a.out:(i+1)*a.out], dz, hi-lo)
 		}
 		nw := len(l.W)
 		gemm(true, false, cw, a.out, hi-lo, l.cat[lo*cw:hi*cw], cw, dz, a.out, 0, l.dWp[i*nw:(i+1)*nw], a.out)
-		colSum(l.dbp[i*a.out:(i+1)*a.out], dz, hi-lo)
 		gemm(false, true, hi-lo, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat[lo*cw:hi*cw], cw)
 	case phDSrc:
 		lo, hi := blockRows(i, M)
@@ -385,10 +387,7 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 			gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
 		}
 		for r := lo; r < min(hi, N); r++ {
-			dst := l.dh[r*d : r*d+d]
-			for c, v := range l.dcat[r*cw : r*cw+d] {
-				dst[c] += v
-			}
+			addTo(l.dh[r*d:r*d+d], l.dcat[r*cw:r*cw+d])
 		}
 	case phReduce:
 		// rows [lo,hi) of W (cw rows), then the bias as row cw; Q's rows
@@ -418,9 +417,19 @@ func sumBlocks[F float](dst, parts []F, w, lo, hi int) {
 	seg := dst[lo*w : hi*w]
 	copy(seg, parts[lo*w:hi*w])
 	for b := n; b < len(parts); b += n {
-		for c, v := range parts[b+lo*w : b+hi*w] {
-			seg[c] += v
-		}
+		addTo(seg, parts[b+lo*w:b+hi*w])
+	}
+}
+
+// addTo sets dst[i] += src[i] (vec.Add in float32: the same sums).
+func addTo[F float](dst, src []F) {
+	if d32, ok := any(dst).([]float32); ok {
+		vec.Add(d32, any(src).([]float32))
+		return
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 
@@ -595,9 +604,8 @@ func (n *convNet[F]) backward(dout []F) []F {
 		gemm(true, false, hd, od, N, n.y1, hd, dout, od, 0, n.dG2, od)
 		n.dy1 = grow(n.dy1, N*hd)
 		gemm(false, true, N, hd, od, dout, od, n.G2, od, 0, n.dy1, hd)
-		reluGrad(n.dy1, n.y1)
+		reluGradColSum(n.dg1, n.dy1, n.y1)
 		gemm(true, false, zw, hd, N, z, zw, n.dy1, hd, 0, n.dG1, hd)
-		colSum(n.dg1, n.dy1, N)
 		n.dz = grow(n.dz, N*zw)
 		gemm(false, true, N, zw, hd, n.dy1, hd, n.G1, hd, 0, n.dz, zw)
 		g = n.dz
@@ -618,6 +626,10 @@ func (n *convNet[F]) backward(dout []F) []F {
 // Rectify.
 func addBias[F float](x, b []F, act bool) {
 	w := len(b)
+	if x32, ok := any(x).([]float32); ok && w%8 == 0 && len(x) >= w && hasConvAVX2() {
+		addBiasAVX2(&x32[0], &any(b).([]float32)[0], len(x)/w, w, act)
+		return
+	}
 	for r := 0; r+w <= len(x); r += w {
 		row := x[r : r+w : r+w]
 		for c, v := range b[:len(row)] {
@@ -694,6 +706,12 @@ func reluGrad[F float](g, y []F) {
 
 // reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows).
 func reluGradColSum[F float](dst, g, y []F) {
+	w := len(dst)
+	if d32, ok := any(dst).([]float32); ok && w%32 == 0 && len(y) >= w && hasConvAVX2() {
+		g32 := any(g).([]float32)[:len(y)]
+		reluGradColSumAVX2(&d32[0], &g32[0], &any(y).([]float32)[0], len(y)/w, w)
+		return
+	}
 	reluGrad(g, y)
 	colSum(dst, g, len(y)/len(dst))
 }

@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package consumer
+
+// hasConvAVX2 is false off amd64 (or with the purego tag): the Go loops run.
+func hasConvAVX2() bool { return false }
+
+func reluGradColSumAVX2(dst, gm, y *float32, rows, w int) {
+	panic("consumer: reluGradColSumAVX2 without AVX2")
+}
+
+func addBiasAVX2(x, b *float32, rows, w int, act bool) { panic("consumer: addBiasAVX2 without AVX2") }
