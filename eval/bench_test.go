@@ -1,18 +1,14 @@
 package eval
 
 import (
-	"bufio"
 	"context"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // Gowalla's shape as LightGCN ships it.
@@ -84,65 +80,12 @@ func cpuSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// dataDir resolves TRAINERD_DATA, defaulting to ../shared/data next to the
-// directory holding go.mod.
-func dataDir(tb testing.TB) string {
-	if d := os.Getenv("TRAINERD_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// readLightGCN reads a LightGCN split file ("user item item ..." per line,
-// 0-based dense ids) into edges.
-func readLightGCN(tb testing.TB, path string) []graph.Edge {
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Skipf("Gowalla data not available: %v", err)
-	}
-	defer f.Close()
-	var es []graph.Edge
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		fs := strings.Fields(sc.Text())
-		for i, s := range fs {
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				tb.Fatalf("%s:%d: %v", path, line, err)
-			}
-			if i > 0 {
-				u, _ := strconv.ParseUint(fs[0], 10, 32)
-				es = append(es, graph.Edge{User: uint32(u), Item: uint32(v)})
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return es
-}
-
 // BenchmarkEvaluateGowalla evaluates random embeddings on the real Gowalla
 // split (TRAINERD_DATA/gowalla/{train,test}.txt; skipped when absent), so
 // the degree distribution is the real one.
 func BenchmarkEvaluateGowalla(b *testing.B) {
-	dir := filepath.Join(dataDir(b), "gowalla")
-	tr := readLightGCN(b, filepath.Join(dir, "train.txt"))
-	te := readLightGCN(b, filepath.Join(dir, "test.txt"))
+	tr := testfixture.LightGCN(b, "gowalla", "train.txt").Edges
+	te := testfixture.LightGCN(b, "gowalla", "test.txt").Edges
 	train, err := graph.Build(gowallaUsers, gowallaItems, tr)
 	if err != nil {
 		b.Fatal(err)

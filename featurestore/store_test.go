@@ -1,7 +1,6 @@
 package featurestore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // testDataset builds a random data set; dims 0 means no features.
@@ -533,66 +534,25 @@ func TestConcurrentReads(t *testing.T) {
 	}
 }
 
-// dataDir resolves TRAINERD_DATA, defaulting to ../shared/data relative to
-// the directory holding go.mod.
-func dataDir(t testing.TB) string {
-	if d := os.Getenv("TRAINERD_DATA"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "..", "shared", "data")
-		}
-		if filepath.Dir(d) == d {
-			return filepath.Join(wd, "..", "..", "shared", "data")
-		}
-	}
-}
-
-// loadGowalla parses the `user item item ...` lines of train.txt and test.txt.
+// loadGowalla is the data set of gowalla/train.txt and test.txt (dense
+// ids as they are in the files), skipping the test when they are absent.
 func loadGowalla(t testing.TB) *dataset.Dataset {
-	dir := filepath.Join(dataDir(t), "gowalla")
-	if _, err := os.Stat(filepath.Join(dir, "train.txt")); err != nil {
-		t.Skipf("gowalla data not found at %s (set TRAINERD_DATA): %v", dir, err)
-	}
+	t.Helper()
+	train := testfixture.LightGCN(t, "gowalla", "train.txt")
+	test := testfixture.LightGCN(t, "gowalla", "test.txt")
 	ds := &dataset.Dataset{Name: "gowalla"}
-	users, items := map[string]uint32{}, map[string]uint32{}
-	dense := func(m map[string]uint32, ids *[]string, tok string) uint32 {
-		id, ok := m[tok]
-		if !ok {
-			id = uint32(len(*ids))
-			m[tok] = id
-			*ids = append(*ids, tok)
-		}
-		return id
+	for u := range max(train.Users, test.Users) {
+		ds.UserIDs = append(ds.UserIDs, strconv.Itoa(u))
+	}
+	for i := range max(train.Items, test.Items) {
+		ds.ItemIDs = append(ds.ItemIDs, strconv.Itoa(i))
 	}
 	for _, part := range []struct {
-		file string
-		dst  *[]dataset.Interaction
-	}{{"train.txt", &ds.Train}, {"test.txt", &ds.Test}} {
-		f, err := os.Open(filepath.Join(dir, part.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) == 0 {
-				continue
-			}
-			u := dense(users, &ds.UserIDs, fs[0])
-			for _, tok := range fs[1:] {
-				*part.dst = append(*part.dst, dataset.Interaction{User: u, Item: dense(items, &ds.ItemIDs, tok), Weight: 1})
-			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatalf("%s: %v", part.file, err)
+		s   *testfixture.Split
+		dst *[]dataset.Interaction
+	}{{train, &ds.Train}, {test, &ds.Test}} {
+		for _, e := range part.s.Edges {
+			*part.dst = append(*part.dst, dataset.Interaction{User: e.User, Item: e.Item, Weight: 1})
 		}
 	}
 	return ds

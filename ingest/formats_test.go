@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // edgeSet renders edges as "user>item" with external ids.
@@ -211,7 +212,7 @@ func TestSplits(t *testing.T) {
 }
 
 func BenchmarkParseGowalla(b *testing.B) {
-	dir := needData(b, "gowalla")
+	dir := testfixture.Need(b, "gowalla")
 	train, test := filepath.Join(dir, "train.txt"), filepath.Join(dir, "test.txt")
 	var size int64
 	for i := 0; i < b.N; i++ {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 func TestGowallaCounts(t *testing.T) {
-	dir := needData(t, "gowalla")
+	dir := testfixture.Need(t, "gowalla")
 	var prog Progress
 	ds, err := ParseLightGCN(context.Background(), LightGCNOptions{
 		Train: filepath.Join(dir, "train.txt"), Test: filepath.Join(dir, "test.txt"), Progress: &prog,

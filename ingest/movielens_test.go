@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/trainerd/trainerd/dataset"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // col returns the values of the named schema column in row i.
@@ -38,7 +39,7 @@ func hot(c dataset.Column, v []float32) []string {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestMovieLens100K(t *testing.T) {
-	dir := needData(t, "ml-100k")
+	dir := testfixture.Need(t, "ml-100k")
 	ml, err := ParseMovieLens(context.Background(), MovieLensOptions{Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

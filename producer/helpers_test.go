@@ -1,19 +1,15 @@
 package producer
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // memFS is an in-memory FeatureSource whose row of node v holds
@@ -199,69 +195,9 @@ func exactVisits(g *graph.Bipartite, qs dataset.NodeType, q uint32, opposite boo
 	return acc
 }
 
-// dataDir resolves $TRAINERD_DATA or ../shared/data next to the directory
-// that holds go.mod.
-func dataDir(tb testing.TB) string {
-	if d := os.Getenv("TRAINERD_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return filepath.Join("..", "..", "shared", "data")
-		}
-		dir = parent
-	}
-}
-
-// loadGowalla parses gowalla/train.txt ("user item item ...") into a graph,
-// skipping the test when the file is absent.
+// loadGowalla is the graph of gowalla/train.txt, skipping the test when
+// the file is absent.
 func loadGowalla(tb testing.TB) *graph.Bipartite {
 	tb.Helper()
-	path := filepath.Join(dataDir(tb), "gowalla", "train.txt")
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Skipf("gowalla data not available at %s: %v", path, err)
-	}
-	defer f.Close()
-	var es []graph.Edge
-	nu, ni := 0, 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	line := 0
-	for sc.Scan() {
-		line++
-		fs := strings.Fields(sc.Text())
-		if len(fs) == 0 {
-			continue
-		}
-		u, err := strconv.Atoi(fs[0])
-		if err != nil {
-			tb.Fatalf("%s:%d: user %q: %v", path, line, fs[0], err)
-		}
-		nu = max(nu, u+1)
-		for _, s := range fs[1:] {
-			i, err := strconv.Atoi(s)
-			if err != nil {
-				tb.Fatalf("%s:%d: item %q: %v", path, line, s, err)
-			}
-			ni = max(ni, i+1)
-			es = append(es, graph.Edge{User: uint32(u), Item: uint32(i)})
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	g, err := graph.Build(nu, ni, es)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return g
+	return testfixture.Graph(tb, "gowalla", "train.txt")
 }

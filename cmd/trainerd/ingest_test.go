@@ -12,6 +12,7 @@ import (
 
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/ingest"
+	"github.com/trainerd/trainerd/internal/testfixture"
 )
 
 // noBar turns the progress line off whatever the environment says.
@@ -74,14 +75,7 @@ func TestIngestFailureLeavesStoreUnchanged(t *testing.T) {
 }
 
 func TestGowallaIngestEndToEnd(t *testing.T) {
-	data := os.Getenv("TRAINERD_DATA")
-	if data == "" {
-		data = filepath.Join("..", "..", "..", "shared", "data")
-	}
-	dir := filepath.Join(data, "gowalla")
-	if _, err := os.Stat(filepath.Join(dir, "train.txt")); err != nil {
-		t.Skipf("gowalla data %s absent (set TRAINERD_DATA): %v", dir, err)
-	}
+	dir := filepath.Dir(testfixture.Need(t, "gowalla", "train.txt"))
 	if testing.Short() {
 		t.Skip("short mode")
 	}
