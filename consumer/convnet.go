@@ -196,7 +196,7 @@ type convLayer[F float] struct {
 	// per-block partial gradients: dW and db per target block, dQ and dq
 	// per input block
 	dWp, dbp, dQp, dqp []F
-	avx                bool
+	avx                gatherKernel
 	phase              int // the phase a team run works on
 }
 
@@ -467,7 +467,12 @@ func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Tea
 	n.fill = n.fillInput
 	var zero F
 	_, f32 := any(zero).(float32)
-	avx := f32 && hasGatherAVX()
+	avx := gatherGo
+	if f32 && hasGatherAVX512() {
+		avx = gather512
+	} else if f32 && hasGatherAVX() {
+		avx = gather256
+	}
 	bind := func(name string, size int) ([]F, []F, error) {
 		p, ok := params[name]
 		if !ok {
@@ -716,11 +721,27 @@ func reluGradColSum[F float](dst, g, y []F) {
 	colSum(dst, g, len(y)/len(dst))
 }
 
+// gatherKernel picks gatherInto's float32 kernel; all give the same bits.
+type gatherKernel uint8
+
+const (
+	gatherGo  gatherKernel = iota // the Go loop (and every float64 gather)
+	gather256                     // gather64AVX on 64-column strips
+	gather512                     // gather128AVX512 on 128-column strips
+)
+
 // gatherInto sets o = Σ_k ws[k]·src[cols[k]] for rows of src that are
 // stride apart (len(o) columns each), summing in k order from +0.
-func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx bool) {
+func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx gatherKernel) {
 	d := len(o)
-	if avx && d%64 == 0 && len(cols) > 0 {
+	if avx == gather512 && d%128 == 0 && len(cols) > 0 {
+		o32, s32, w32 := any(o).([]float32), any(src).([]float32), any(ws).([]float32)
+		for j := 0; j < d; j += 128 {
+			gather128AVX512(&o32[j : j+128][0], &s32[j], 4*stride, cols, w32[:len(cols)])
+		}
+		return
+	}
+	if avx != gatherGo && d%64 == 0 && len(cols) > 0 {
 		o32, s32, w32 := any(o).([]float32), any(src).([]float32), any(ws).([]float32)
 		for j := 0; j < d; j += 64 {
 			gather64AVX(&o32[j : j+64][0], &s32[j], 4*stride, cols, w32[:len(cols)])

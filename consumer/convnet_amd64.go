@@ -21,3 +21,14 @@ func reluGradColSumAVX2(dst, gm, y *float32, rows, w int)
 //
 //go:noescape
 func addBiasAVX2(x, b *float32, rows, w int, act bool)
+
+// hasGatherAVX512 reports whether gather128AVX512 may run (AVX-512F with OS
+// support for the ZMM state).
+func hasGatherAVX512() bool { return cpu.X86.HasAVX512F }
+
+// gather128AVX512 is gather64AVX over 128 columns in one pass: the same
+// sums, bit-identical to gatherInto's Go loop. It checks nothing: len(o) ≥
+// 128, len(ws) ≥ len(cols), every row in range.
+//
+//go:noescape
+func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32)

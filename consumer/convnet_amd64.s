@@ -106,3 +106,65 @@ bstore:
 bdone:
 	VZEROUPPER
 	RET
+
+// func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32)
+//
+// o[0:128] = Σ_k ws[k] · src[cols[k]*stride/4 : +128]: gather64AVX's sums
+// (VMULPS then VADDPS per lane, from +0, edges in order) over a whole
+// 128-wide row at once, eight ZMM accumulators, so each source row is read
+// in one pass.
+TEXT ·gather128AVX512(SB), NOSPLIT, $0-72
+	MOVQ o+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), DX
+	MOVQ cols_base+24(FP), R8
+	MOVQ cols_len+32(FP), CX
+	MOVQ ws_base+48(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ CX, CX
+	JEQ gdone
+
+gloop:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	ADDQ SI, AX
+	VBROADCASTSS (R9), Z8
+	VMULPS 0(AX), Z8, Z9
+	VMULPS 64(AX), Z8, Z10
+	VMULPS 128(AX), Z8, Z11
+	VMULPS 192(AX), Z8, Z12
+	VMULPS 256(AX), Z8, Z13
+	VMULPS 320(AX), Z8, Z14
+	VMULPS 384(AX), Z8, Z15
+	VMULPS 448(AX), Z8, Z16
+	VADDPS Z9, Z0, Z0
+	VADDPS Z10, Z1, Z1
+	VADDPS Z11, Z2, Z2
+	VADDPS Z12, Z3, Z3
+	VADDPS Z13, Z4, Z4
+	VADDPS Z14, Z5, Z5
+	VADDPS Z15, Z6, Z6
+	VADDPS Z16, Z7, Z7
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ gloop
+
+gdone:
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VZEROUPPER
+	RET

@@ -10,3 +10,10 @@ func reluGradColSumAVX2(dst, gm, y *float32, rows, w int) {
 }
 
 func addBiasAVX2(x, b *float32, rows, w int, act bool) { panic("consumer: addBiasAVX2 without AVX2") }
+
+// hasGatherAVX512 is false off amd64 (or with the purego tag).
+func hasGatherAVX512() bool { return false }
+
+func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32) {
+	panic("consumer: gather128AVX512 without AVX-512")
+}

@@ -82,3 +82,44 @@ func bitsEqual(a, b []float32) bool {
 	}
 	return true
 }
+
+// TestGatherKernels: gatherInto's AVX and AVX-512 kernels give the Go
+// loop's bits, for every width they take, with repeated rows and no rows.
+func TestGatherKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	kernels := []gatherKernel{}
+	if hasGatherAVX() {
+		kernels = append(kernels, gather256)
+	}
+	if hasGatherAVX512() {
+		kernels = append(kernels, gather512)
+	}
+	if len(kernels) == 0 {
+		t.Skip("no gather kernels on this CPU or build")
+	}
+	for _, d := range []int{64, 128, 192, 256} {
+		for _, nk := range []int{0, 1, 10, 33} {
+			const rows, stride = 50, 300
+			src := kernelMatrix(r, rows*stride)
+			cols := make([]int32, nk)
+			ws := make([]float32, nk)
+			for k := range cols {
+				cols[k] = int32(r.IntN(rows))
+				ws[k] = r.Float32()
+			}
+			if nk > 2 {
+				cols[2] = cols[0] // a repeated row
+			}
+			off := 7 // the rows' columns start inside the stride
+			want := kernelMatrix(r, d)
+			gatherInto(want, src[off:], stride, cols, ws, gatherGo)
+			for _, k := range kernels {
+				got := kernelMatrix(r, d)
+				gatherInto(got, src[off:], stride, cols, ws, k)
+				if !bitsEqual(want, got) {
+					t.Errorf("d=%d edges=%d: kernel %d differs from the Go loop", d, nk, k)
+				}
+			}
+		}
+	}
+}
