@@ -86,19 +86,7 @@ func TestRunsCompareGolden(t *testing.T) {
 	if err := runsCompare(&out, []string{"runs/a", "runs/b", "runs/c"}, "", "cmp"); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join(testdataDir(t), "runs-compare.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if out.String() != string(want) {
-		t.Fatalf("runs compare output:\n%s\nwant (%s):\n%s", out.String(), golden, want)
-	}
+	checkGolden(t, "runs-compare.golden", out.String())
 	for _, f := range []string{"cmp.png", "cmp.svg"} {
 		if st, err := os.Stat(f); err != nil || st.Size() < 1000 {
 			t.Fatalf("plot %s: %v", f, err)
