@@ -263,6 +263,10 @@ func (m *Model) wire(o Options) error {
 		return fmt.Errorf("infer: load %s into %s over store %s (%d users, %d items): %w",
 			ck.Path, mcfg.Model, o.StoreDir, stats.Users, stats.Items, err)
 	}
+	// The model holds its own copy now; the checkpoint's tensors (as large
+	// as the parameters and optimiser state together) are only hashed.
+	m.params = checkpoints.ParamsSHA256(ck.Tensors)
+	ck.Tensors = nil
 	m.nodes, _ = m.model.(NodeEmbedder)
 	m.log.Info("infer: run loaded", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "model", mcfg.Model,
 		"users", stats.Users, "items", stats.Items, "neighbor_epoch", m.epoch, "per_node", m.nodes != nil)
@@ -276,7 +280,8 @@ func (m *Model) NumUsers() int { return m.numUsers }
 // NumItems is the store's item count.
 func (m *Model) NumItems() int { return m.numItems }
 
-// Checkpoint is the checkpoint the model was loaded from.
+// Checkpoint is the checkpoint the model was loaded from: its header and
+// path (its tensors are released once loaded into the model).
 func (m *Model) Checkpoint() *checkpoints.Checkpoint { return m.ck }
 
 // Chunk is the granularity at which shard boundaries keep rows bit-identical
