@@ -284,10 +284,10 @@ func TestSelect(t *testing.T) {
 
 // TestDefaultHonoursEnv runs this test binary again with TRAINERD_BLAS set
 // and checks the process-wide backend, chosen once through Default, follows
-// it and logs why.
+// it and logs why, and that OpenBLAS takes OPENBLAS_NUM_THREADS.
 func TestDefaultHonoursEnv(t *testing.T) {
 	if os.Getenv("LINALG_TEST_CHILD") == "1" {
-		fmt.Printf("backend=%s\n", Backend())
+		fmt.Printf("backend=%s threads=%d\n", Backend(), Default().Threads())
 		return
 	}
 	if onlyGonum {
@@ -297,12 +297,17 @@ func TestDefaultHonoursEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ env, want, logHas string }{
-		{"gonum", "gonum", "TRAINERD_BLAS=gonum"},
-		{"/nonexistent/libopenblas.so.0", "gonum", "did not open"},
-	} {
+	cases := []struct{ env, want, logHas string }{
+		{"gonum", "gonum threads=0", "TRAINERD_BLAS=gonum"},
+		{"/nonexistent/libopenblas.so.0", "gonum threads=0", "did not open"},
+	}
+	if b := openAny(); b != nil {
+		// OpenBLAS reads OPENBLAS_NUM_THREADS (1 below; its default is the number of CPUs) when it is opened.
+		cases = append(cases, struct{ env, want, logHas string }{b.Library(), "openblas threads=1", ""})
+	}
+	for _, tc := range cases {
 		cmd := exec.Command(exe, "-test.run=^TestDefaultHonoursEnv$", "-test.v")
-		cmd.Env = append(os.Environ(), "LINALG_TEST_CHILD=1", EnvBackend+"="+tc.env)
+		cmd.Env = append(os.Environ(), "LINALG_TEST_CHILD=1", EnvBackend+"="+tc.env, "OPENBLAS_NUM_THREADS=1")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -310,7 +315,7 @@ func TestDefaultHonoursEnv(t *testing.T) {
 			t.Fatalf("%s=%s: %v\n%s%s", EnvBackend, tc.env, err, out, stderr.String())
 		}
 		all := string(out) + stderr.String()
-		if !strings.Contains(all, "backend="+tc.want+"\n") || strings.Count(all, tc.logHas) != 1 {
+		if !strings.Contains(all, "backend="+tc.want+"\n") || (tc.logHas != "" && strings.Count(all, tc.logHas) != 1) {
 			t.Errorf("%s=%s: want backend=%s and one log line with %q; got:\n%s", EnvBackend, tc.env, tc.want, tc.logHas, all)
 		}
 	}
