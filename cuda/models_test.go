@@ -3,22 +3,22 @@
 package cuda
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -257,47 +257,19 @@ func TestModelRejectsBadBatch(t *testing.T) {
 // gowallaShape is the LightGCN split of Gowalla.
 const gowallaUsers, gowallaItems, gowallaEdges = 29858, 40981, 810128
 
-// loadGowalla reads $TRAINERD_DATA/gowalla/train.txt ("user item item ...")
-// or returns nil when TRAINERD_DATA is unset or the file is missing.
+// loadGowalla is the graph of gowalla/train.txt in the shared data
+// directory (testfixture.DataDir), or nil when the file is absent.
 func loadGowalla(tb testing.TB) *graph.Bipartite {
-	dir := os.Getenv("TRAINERD_DATA")
-	if dir == "" {
-		return nil
-	}
-	p := filepath.Join(dir, "gowalla", "train.txt")
-	f, err := os.Open(p)
-	if err != nil {
+	p := filepath.Join(testfixture.DataDir(tb), "gowalla", "train.txt")
+	sp, err := testfixture.ReadLightGCN(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		tb.Logf("real Gowalla skipped: %v", err)
 		return nil
 	}
-	defer f.Close()
-	var es []graph.Edge
-	U, I := 0, 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		fs := strings.Fields(sc.Text())
-		if len(fs) == 0 {
-			continue
-		}
-		u, err := strconv.Atoi(fs[0])
-		if err != nil {
-			tb.Fatalf("%s:%d: %v", p, line, err)
-		}
-		U = max(U, u+1)
-		for _, s := range fs[1:] {
-			it, err := strconv.Atoi(s)
-			if err != nil {
-				tb.Fatalf("%s:%d: %v", p, line, err)
-			}
-			I = max(I, it+1)
-			es = append(es, graph.Edge{User: uint32(u), Item: uint32(it)})
-		}
+	if err != nil {
+		tb.Fatal(err)
 	}
-	if err := sc.Err(); err != nil {
-		tb.Fatalf("%s: %v", p, err)
-	}
-	g, err := graph.Build(U, I, es)
+	g, err := graph.Build(sp.Users, sp.Items, sp.Edges)
 	if err != nil {
 		tb.Fatal(err)
 	}
