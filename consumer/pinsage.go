@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/trainerd/trainerd/consumer/nn"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // pinSage is PinSage (Ying et al. 2018): K CONVOLVE layers (Alg. 1) with
@@ -22,7 +23,7 @@ type pinSage struct {
 // newPinSage builds PinSage. Defaults: 2 layers, aggregator importance,
 // max-margin loss as in the paper.
 func newPinSage(cfg Config, info Info) (Model, error) {
-	cfg = gnnDefaults(cfg, "importance", "margin", info)
+	cfg = gnnDefaults(cfg, modelspec.PinSage, info)
 	switch cfg.Aggregator {
 	case "importance", "mean", "max":
 	default:
