@@ -161,6 +161,14 @@ const reduceRows = 16
 
 func blocks(n int) int { return (n + rowBlock - 1) / rowBlock }
 
+// gradGroup is the number of consecutive row blocks whose weight-gradient
+// terms one task sums into one partial (in block order), so the partials
+// to reduce are few; the groups, like the blocks, depend only on the row
+// count.
+const gradGroup = 4
+
+func groups(n int) int { return (blocks(n) + gradGroup - 1) / gradGroup }
+
 func blockRows(i, n int) (lo, hi int) { return i * rowBlock, min((i+1)*rowBlock, n) }
 
 // The phases of a layer, each a set of independent row blocks.
@@ -245,7 +253,7 @@ func (l *convLayer[F]) backward(t *parallel.Team, dout []F) []F {
 	a := l.a
 	M, N, d, p := l.hop.m, l.hop.n, a.in, l.p()
 	l.dout = dout[:N*a.out]
-	nbN, nbM := blocks(N), blocks(M)
+	nbN, nbM := groups(N), groups(M)
 	l.dWp = grow(l.dWp, nbN*len(l.W))
 	l.dbp = grow(l.dbp, nbN*a.out)
 	l.dcat = grow(l.dcat, N*(d+p))
@@ -338,56 +346,12 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 			}
 		}
 	case phDOut:
-		lo, hi := blockRows(i, N)
-		dz := l.dout[lo*a.out : hi*a.out]
-		if a.norm {
-			for n := lo; n < hi; n++ {
-				y := l.out[n*a.out : (n+1)*a.out]
-				g := l.dout[n*a.out : (n+1)*a.out]
-				var s F
-				for c, v := range y {
-					s += v * g[c]
-				}
-				inv := 1 / l.nrm[n]
-				for c, v := range y {
-					g[c] = (g[c] - v*s) * inv
-				}
-			}
+		for j := i * gradGroup; j < min((i+1)*gradGroup, blocks(N)); j++ {
+			l.dOutBlock(j, i, j > i*gradGroup)
 		}
-		if a.act {
-			reluGradColSum(l.dbp[i*a.out:(i+1)*a.out], dz, l.out[lo*a.out:hi*a.out])
-		} else {
-			colSum(l.dbp[i*a.out:(i+1)*a.out], dz, hi-lo)
-		}
-		nw := len(l.W)
-		gemm(true, false, cw, a.out, hi-lo, l.cat[lo*cw:hi*cw], cw, dz, a.out, 0, l.dWp[i*nw:(i+1)*nw], a.out)
-		gemm(false, true, hi-lo, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat[lo*cw:hi*cw], cw)
 	case phDSrc:
-		lo, hi := blockRows(i, M)
-		// dsrc[(r-off)·p:] is row r's gradient of its pooled row
-		dsrc, off := l.dh, 0
-		if a.msg {
-			if a.maxPool {
-				dsrc = l.dsrc
-			} else {
-				dsrc, off = l.scratch[worker], lo
-			}
-		}
-		if !a.maxPool {
-			for r := lo; r < hi; r++ {
-				s, e := hop.tptr[r], hop.tptr[r+1]
-				gatherInto(dsrc[(r-off)*p:(r-off+1)*p], l.dcat[d:], cw, hop.tcol[s:e], hop.tw[s:e], l.avx)
-			}
-		}
-		if a.msg {
-			dp := dsrc[(lo-off)*p : (hi-off)*p]
-			reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p])
-			nq := len(l.Q)
-			gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, 0, l.dQp[i*nq:(i+1)*nq], a.hid)
-			gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
-		}
-		for r := lo; r < min(hi, N); r++ {
-			addTo(l.dh[r*d:r*d+d], l.dcat[r*cw:r*cw+d])
+		for j := i * gradGroup; j < min((i+1)*gradGroup, blocks(M)); j++ {
+			l.dSrcBlock(j, i, j > i*gradGroup, worker)
 		}
 	case phReduce:
 		// rows [lo,hi) of W (cw rows), then the bias as row cw; Q's rows
@@ -404,6 +368,83 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 			}
 		}
 	}
+}
+
+// dOutBlock is block j of phDOut: the output gradient of targets
+// [lo,hi) through the norm and ReLU, their terms of dW and db added to
+// partial i (set when !acc), and their dcat rows.
+func (l *convLayer[F]) dOutBlock(j, i int, acc bool) {
+	a := l.a
+	d, p := a.in, l.p()
+	cw := d + p
+	lo, hi := blockRows(j, l.hop.n)
+	dz := l.dout[lo*a.out : hi*a.out]
+	if a.norm {
+		for n := lo; n < hi; n++ {
+			y := l.out[n*a.out : (n+1)*a.out]
+			g := l.dout[n*a.out : (n+1)*a.out]
+			var s F
+			for c, v := range y {
+				s += v * g[c]
+			}
+			inv := 1 / l.nrm[n]
+			for c, v := range y {
+				g[c] = (g[c] - v*s) * inv
+			}
+		}
+	}
+	if a.act {
+		reluGradColSum(l.dbp[i*a.out:(i+1)*a.out], dz, l.out[lo*a.out:hi*a.out], acc)
+	} else {
+		colSum(l.dbp[i*a.out:(i+1)*a.out], dz, hi-lo, acc)
+	}
+	nw := len(l.W)
+	gemm(true, false, cw, a.out, hi-lo, l.cat[lo*cw:hi*cw], cw, dz, a.out, beta[F](acc), l.dWp[i*nw:(i+1)*nw], a.out)
+	gemm(false, true, hi-lo, cw, a.out, dz, a.out, l.W, a.out, 0, l.dcat[lo*cw:hi*cw], cw)
+}
+
+// dSrcBlock is block j of phDSrc: the gradient of input rows [lo,hi)
+// through the pooling and the messages, their terms of dQ and dq added to
+// partial i (set when !acc).
+func (l *convLayer[F]) dSrcBlock(j, i int, acc bool, worker int) {
+	a := l.a
+	hop := l.hop
+	M, N, d, p := hop.m, hop.n, a.in, l.p()
+	cw := d + p
+	lo, hi := blockRows(j, M)
+	// dsrc[(r-off)·p:] is row r's gradient of its pooled row
+	dsrc, off := l.dh, 0
+	if a.msg {
+		if a.maxPool {
+			dsrc = l.dsrc
+		} else {
+			dsrc, off = l.scratch[worker], lo
+		}
+	}
+	if !a.maxPool {
+		for r := lo; r < hi; r++ {
+			s, e := hop.tptr[r], hop.tptr[r+1]
+			gatherInto(dsrc[(r-off)*p:(r-off+1)*p], l.dcat[d:], cw, hop.tcol[s:e], hop.tw[s:e], l.avx)
+		}
+	}
+	if a.msg {
+		dp := dsrc[(lo-off)*p : (hi-off)*p]
+		reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p], acc)
+		nq := len(l.Q)
+		gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, beta[F](acc), l.dQp[i*nq:(i+1)*nq], a.hid)
+		gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
+	}
+	for r := lo; r < min(hi, N); r++ {
+		addTo(l.dh[r*d:r*d+d], l.dcat[r*cw:r*cw+d])
+	}
+}
+
+// beta is a GEMM's beta that adds to C (acc) or overwrites it.
+func beta[F float](acc bool) F {
+	if acc {
+		return 1
+	}
+	return 0
 }
 
 // sumBlocks sets rows [lo,hi) of dst (rows of width w) to the sum, in
@@ -609,7 +650,7 @@ func (n *convNet[F]) backward(dout []F) []F {
 		gemm(true, false, hd, od, N, n.y1, hd, dout, od, 0, n.dG2, od)
 		n.dy1 = grow(n.dy1, N*hd)
 		gemm(false, true, N, hd, od, dout, od, n.G2, od, 0, n.dy1, hd)
-		reluGradColSum(n.dg1, n.dy1, n.y1)
+		reluGradColSum(n.dg1, n.dy1, n.y1, false)
 		gemm(true, false, zw, hd, N, z, zw, n.dy1, hd, 0, n.dG1, hd)
 		n.dz = grow(n.dz, N*zw)
 		gemm(false, true, N, zw, hd, n.dy1, hd, n.G1, hd, 0, n.dz, zw)
@@ -621,7 +662,7 @@ func (n *convNet[F]) backward(dout []F) []F {
 	if n.arch.featDim > 0 {
 		mK, d := n.hops[K-1].m, n.arch.dim
 		gemm(true, false, n.arch.featDim, d, mK, n.f, n.arch.featDim, g, d, 0, n.dP, d)
-		colSum(n.dpb, g, mK)
+		colSum(n.dpb, g, mK, false)
 	}
 	return g
 }
@@ -646,10 +687,13 @@ func addBias[F float](x, b []F, act bool) {
 	}
 }
 
-// colSum sets dst (w) to the column sums of the n×w matrix g, row by row.
-func colSum[F float](dst, g []F, n int) {
+// colSum sets dst (w) to the column sums of the n×w matrix g, row by
+// row, or with acc adds them to dst row by row.
+func colSum[F float](dst, g []F, n int, acc bool) {
 	w := len(dst)
-	clear(dst)
+	if !acc {
+		clear(dst)
+	}
 	for r := 0; r < n; r++ {
 		for c, v := range g[r*w : r*w+w] {
 			dst[c] += v
@@ -709,16 +753,16 @@ func reluGrad[F float](g, y []F) {
 	}
 }
 
-// reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows).
-func reluGradColSum[F float](dst, g, y []F) {
+// reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows, acc).
+func reluGradColSum[F float](dst, g, y []F, acc bool) {
 	w := len(dst)
 	if d32, ok := any(dst).([]float32); ok && w%32 == 0 && len(y) >= w && hasConvAVX2() {
 		g32 := any(g).([]float32)[:len(y)]
-		reluGradColSumAVX2(&d32[0], &g32[0], &any(y).([]float32)[0], len(y)/w, w)
+		reluGradColSumAVX2(&d32[0], &g32[0], &any(y).([]float32)[0], len(y)/w, w, acc)
 		return
 	}
 	reluGrad(g, y)
-	colSum(dst, g, len(y)/len(dst))
+	colSum(dst, g, len(y)/len(dst), acc)
 }
 
 // gatherKernel picks gatherInto's float32 kernel; all give the same bits.

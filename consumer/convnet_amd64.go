@@ -9,11 +9,12 @@ func hasConvAVX2() bool { return cpu.X86.HasAVX2 }
 
 // reluGradColSumAVX2 is reluGrad then colSum on rows×w matrices with w a
 // multiple of 32: g[r][c] becomes +0 where y[r][c] has its sign bit set,
-// and dst[c] the sum over rows, in row order from +0 (VANDNPS and VADDPS,
-// bit-identical to the Go loops); gm is the gradient g. It checks nothing.
+// and dst[c] the sum over rows, in row order from +0, or with acc from
+// dst[c] (VANDNPS and VADDPS, bit-identical to the Go loops); gm is the
+// gradient g. It checks nothing.
 //
 //go:noescape
-func reluGradColSumAVX2(dst, gm, y *float32, rows, w int)
+func reluGradColSumAVX2(dst, gm, y *float32, rows, w int, acc bool)
 
 // addBiasAVX2 adds b (w values) to every row of the rows×w matrix x, w a
 // multiple of 8, then, with act, applies relu's sign trick (a negative

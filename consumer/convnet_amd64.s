@@ -2,16 +2,17 @@
 
 #include "textflag.h"
 
-// func reluGradColSumAVX2(dst, gm, y *float32, rows, w int)
+// func reluGradColSumAVX2(dst, gm, y *float32, rows, w int, acc bool)
 //
-// Strips of 32 columns; per strip four YMM column sums start at +0 and
-// take the masked gradient rows in row order.
-TEXT ·reluGradColSumAVX2(SB), NOSPLIT, $0-40
+// Strips of 32 columns; per strip four YMM column sums start at +0 (or at
+// dst with acc) and take the masked gradient rows in row order.
+TEXT ·reluGradColSumAVX2(SB), NOSPLIT, $0-41
 	MOVQ dst+0(FP), DI
 	MOVQ gm+8(FP), SI
 	MOVQ y+16(FP), DX
 	MOVQ rows+24(FP), CX
 	MOVQ w+32(FP), R9
+	MOVBLZX acc+40(FP), R8
 	SHLQ $2, R9                // row stride in bytes
 	XORQ R10, R10              // strip offset in bytes
 
@@ -22,6 +23,14 @@ strip:
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
+	TESTQ R8, R8
+	JEQ fresh
+	VMOVUPS 0(DI)(R10*1), Y0
+	VMOVUPS 32(DI)(R10*1), Y1
+	VMOVUPS 64(DI)(R10*1), Y2
+	VMOVUPS 96(DI)(R10*1), Y3
+
+fresh:
 	LEAQ (SI)(R10*1), R11
 	LEAQ (DX)(R10*1), R12
 	MOVQ CX, R13

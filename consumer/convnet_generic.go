@@ -5,7 +5,7 @@ package consumer
 // hasConvAVX2 is false off amd64 (or with the purego tag): the Go loops run.
 func hasConvAVX2() bool { return false }
 
-func reluGradColSumAVX2(dst, gm, y *float32, rows, w int) {
+func reluGradColSumAVX2(dst, gm, y *float32, rows, w int, acc bool) {
 	panic("consumer: reluGradColSumAVX2 without AVX2")
 }
 

@@ -41,14 +41,19 @@ func TestConvKernelsAVX2(t *testing.T) {
 		for _, rows := range []int{0, 1, 3, 256} {
 			t.Run(fmt.Sprintf("w=%d/rows=%d", w, rows), func(t *testing.T) {
 				y, g := kernelMatrix(r, rows*w), kernelMatrix(r, rows*w)
-				if w%32 == 0 {
-					wantG, wantS := slices.Clone(g), make([]float32, w)
+				for _, acc := range []bool{false, true} {
+					if w%32 != 0 {
+						break
+					}
+					g := slices.Clone(g)
+					start := kernelMatrix(r, w) // overwritten unless acc
+					wantG, wantS := slices.Clone(g), slices.Clone(start)
 					reluGrad(wantG, y)
-					colSum(wantS, wantG, rows)
-					gotS := kernelMatrix(r, w) // overwritten
-					reluGradColSum(gotS, g, y)
+					colSum(wantS, wantG, rows, acc)
+					gotS := slices.Clone(start)
+					reluGradColSum(gotS, g, y, acc)
 					if !bitsEqual(wantG, g) || !bitsEqual(wantS, gotS) {
-						t.Errorf("reluGradColSum differs from reluGrad+colSum")
+						t.Errorf("reluGradColSum(acc=%v) differs from reluGrad+colSum", acc)
 					}
 				}
 				b := kernelMatrix(r, w)
