@@ -331,19 +331,7 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 		gemm(false, false, hi-lo, a.out, cw, l.cat[lo*cw:hi*cw], cw, l.W, a.out, 0, out, a.out)
 		addBias(out, l.b, a.act)
 		if a.norm {
-			for n := lo; n < hi; n++ {
-				row := l.out[n*a.out : (n+1)*a.out]
-				var s F
-				for _, v := range row {
-					s += v * v
-				}
-				s = F(math.Sqrt(float64(s + 1e-12)))
-				l.nrm[n] = s
-				inv := 1 / s
-				for c := range row {
-					row[c] *= inv
-				}
-			}
+			normRows(l.out[lo*a.out:hi*a.out], l.nrm[lo:hi], a.out)
 		}
 	case phDOut:
 		for j := i * gradGroup; j < min((i+1)*gradGroup, blocks(N)); j++ {
@@ -380,18 +368,7 @@ func (l *convLayer[F]) dOutBlock(j, i int, acc bool) {
 	lo, hi := blockRows(j, l.hop.n)
 	dz := l.dout[lo*a.out : hi*a.out]
 	if a.norm {
-		for n := lo; n < hi; n++ {
-			y := l.out[n*a.out : (n+1)*a.out]
-			g := l.dout[n*a.out : (n+1)*a.out]
-			var s F
-			for c, v := range y {
-				s += v * g[c]
-			}
-			inv := 1 / l.nrm[n]
-			for c, v := range y {
-				g[c] = (g[c] - v*s) * inv
-			}
-		}
+		normBack(dz, l.out[lo*a.out:hi*a.out], l.nrm[lo:hi], a.out)
 	}
 	if a.act {
 		reluGradColSum(l.dbp[i*a.out:(i+1)*a.out], dz, l.out[lo*a.out:hi*a.out], acc)
@@ -665,6 +642,99 @@ func (n *convNet[F]) backward(dout []F) []F {
 		colSum(n.dpb, g, mK, false)
 	}
 	return g
+}
+
+// normRows divides each row of x (w wide) by sqrt(‖row‖² + 1e-12) and
+// stores that norm in nrm. float32 sums the squares in 8 lanes (laneSum);
+// float64 (the numeric-gradient checks) in one.
+func normRows[F float](x, nrm []F, w int) {
+	if x32, ok := any(x).([]float32); ok {
+		n32 := any(nrm).([]float32)
+		if w%8 == 0 && len(n32) > 0 && hasConvAVX2() {
+			normRowsAVX2(&x32[0], &n32[0], len(n32), w)
+			return
+		}
+		normRowsGo(x32, n32, w)
+		return
+	}
+	for r := range nrm {
+		row := x[r*w : r*w+w]
+		var s F
+		for _, v := range row {
+			s += v * v
+		}
+		s = F(math.Sqrt(float64(s + 1e-12)))
+		nrm[r] = s
+		inv := 1 / s
+		for c := range row {
+			row[c] *= inv
+		}
+	}
+}
+
+// normBack maps the gradient g of normRows' output rows y (norms nrm) to
+// the gradient of its input: g ← (g − y·(y·g)) / nrm, the dot product
+// summed as normRows sums.
+func normBack[F float](g, y, nrm []F, w int) {
+	if g32, ok := any(g).([]float32); ok {
+		y32, n32 := any(y).([]float32), any(nrm).([]float32)
+		if w%8 == 0 && len(n32) > 0 && hasConvAVX2() {
+			normBackAVX2(&g32[0], &y32[0], &n32[0], len(n32), w)
+			return
+		}
+		normBackGo(g32, y32, n32, w)
+		return
+	}
+	for r := range nrm {
+		yr, gr := y[r*w:r*w+w], g[r*w:r*w+w]
+		var s F
+		for c, v := range yr {
+			s += v * gr[c]
+		}
+		inv := 1 / nrm[r]
+		for c, v := range yr {
+			gr[c] = (gr[c] - v*s) * inv
+		}
+	}
+}
+
+// normRowsGo is normRows's float32 loop, the kernels' reference.
+func normRowsGo(x, nrm []float32, w int) {
+	for r := range nrm {
+		row := x[r*w : r*w+w]
+		var lanes [8]float32
+		for c, v := range row {
+			lanes[c%8] += v * v
+		}
+		s := float32(math.Sqrt(float64(laneSum(&lanes) + 1e-12)))
+		nrm[r] = s
+		inv := 1 / s
+		for c := range row {
+			row[c] *= inv
+		}
+	}
+}
+
+// normBackGo is normBack's float32 loop, the kernels' reference.
+func normBackGo(g, y, nrm []float32, w int) {
+	for r := range nrm {
+		yr, gr := y[r*w:r*w+w], g[r*w:r*w+w]
+		var lanes [8]float32
+		for c, v := range yr {
+			lanes[c%8] += v * gr[c]
+		}
+		s := laneSum(&lanes)
+		inv := 1 / nrm[r]
+		for c, v := range yr {
+			gr[c] = (gr[c] - v*s) * inv
+		}
+	}
+}
+
+// laneSum reduces 8 lane sums as the AVX2 kernels do:
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+func laneSum(a *[8]float32) float32 {
+	return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
 // addBias adds b to every row of x (rows of len(b)), then applies relu

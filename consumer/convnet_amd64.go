@@ -33,3 +33,16 @@ func hasGatherAVX512() bool { return cpu.X86.HasAVX512F }
 //
 //go:noescape
 func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32)
+
+// normRowsAVX2 is normRows32's loop on rows×w, w a multiple of 8: the
+// same float32 operations (VMULPS, VADDPS, VSQRTSS, VDIVSS), bit-identical.
+// It checks nothing.
+//
+//go:noescape
+func normRowsAVX2(x, nrm *float32, rows, w int)
+
+// normBackAVX2 is normBack32's loop on rows×w, w a multiple of 8,
+// bit-identical; gm is the gradient g. It checks nothing.
+//
+//go:noescape
+func normBackAVX2(gm, y, nrm *float32, rows, w int)

@@ -177,3 +177,123 @@ gdone:
 	VMOVUPS Z7, 448(DI)
 	VZEROUPPER
 	RET
+
+// hsum8 reduces the 8 lanes of Y0 (a0..a7) into X0's lane 0 as
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), laneSum's tree. Clobbers X1.
+#define HSUM8 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVHLPS X0, X1, X1 \
+	VADDPS X1, X0, X0 \
+	VMOVSHDUP X0, X1 \
+	VADDSS X1, X0, X0
+
+// func normRowsAVX2(x, nrm *float32, rows, w int)
+//
+// Per row of w (a multiple of 8) values: s = √(Σ v² + 1e-12) with the sum
+// in 8 lanes (element c in lane c mod 8, rows in order, laneSum's tree),
+// nrm[r] = s, then every value multiplied by 1/s.
+TEXT ·normRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), DI
+	MOVQ nrm+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ w+24(FP), R9
+	SHRQ $3, R9
+	MOVL $0x2B8CBCCC, AX       // float32(1e-12)
+	MOVL AX, X5
+	MOVL $0x3F800000, AX       // 1.0
+	MOVL AX, X6
+	TESTQ CX, CX
+	JEQ ndone
+	TESTQ R9, R9
+	JEQ ndone
+
+nrow:
+	VXORPS Y0, Y0, Y0
+	MOVQ DI, R11
+	MOVQ R9, R12
+
+nsum:
+	VMOVUPS (R11), Y2
+	VMULPS Y2, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	ADDQ $32, R11
+	DECQ R12
+	JNZ nsum
+	HSUM8
+	VADDSS X5, X0, X0          // s + 1e-12
+	VSQRTSS X0, X0, X0
+	VMOVSS X0, (SI)
+	VDIVSS X0, X6, X2          // 1/s
+	VBROADCASTSS X2, Y2
+	MOVQ R9, R12
+
+nscale:
+	VMULPS (DI), Y2, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	DECQ R12
+	JNZ nscale
+	ADDQ $4, SI
+	DECQ CX
+	JNZ nrow
+
+ndone:
+	VZEROUPPER
+	RET
+
+// func normBackAVX2(g, y, nrm *float32, rows, w int)
+//
+// Per row: s = Σ y·g (8 lanes, laneSum's tree), then g = (g − y·s)·(1/nrm).
+TEXT ·normBackAVX2(SB), NOSPLIT, $0-40
+	MOVQ gm+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ nrm+16(FP), DX
+	MOVQ rows+24(FP), CX
+	MOVQ w+32(FP), R9
+	SHRQ $3, R9
+	MOVL $0x3F800000, AX       // 1.0
+	MOVL AX, X6
+	TESTQ CX, CX
+	JEQ bkdone
+	TESTQ R9, R9
+	JEQ bkdone
+
+bkrow:
+	VXORPS Y0, Y0, Y0
+	MOVQ DI, R10
+	MOVQ SI, R11
+	MOVQ R9, R12
+
+bkdot:
+	VMOVUPS (R11), Y2
+	VMULPS (R10), Y2, Y2       // y·g
+	VADDPS Y2, Y0, Y0
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ R12
+	JNZ bkdot
+	HSUM8
+	VBROADCASTSS X0, Y4        // s
+	VMOVSS (DX), X2
+	VDIVSS X2, X6, X2          // 1/nrm
+	VBROADCASTSS X2, Y5
+	MOVQ R9, R12
+
+bkupd:
+	VMULPS (SI), Y4, Y2        // y·s
+	VMOVUPS (DI), Y3
+	VSUBPS Y2, Y3, Y3          // g − y·s
+	VMULPS Y5, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ R12
+	JNZ bkupd
+	ADDQ $4, DX
+	DECQ CX
+	JNZ bkrow
+
+bkdone:
+	VZEROUPPER
+	RET

@@ -17,3 +17,7 @@ func hasGatherAVX512() bool { return false }
 func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32) {
 	panic("consumer: gather128AVX512 without AVX-512")
 }
+
+func normRowsAVX2(x, nrm *float32, rows, w int) { panic("consumer: normRowsAVX2 without AVX2") }
+
+func normBackAVX2(gm, y, nrm *float32, rows, w int) { panic("consumer: normBackAVX2 without AVX2") }

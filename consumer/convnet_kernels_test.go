@@ -128,3 +128,52 @@ func TestGatherKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestNormKernels: the AVX2 row normalisation and its backward give the
+// bits of the Go lane loops, and the lane loops agree with the float64
+// formulas to float32 precision.
+func TestNormKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, w := range []int{8, 64, 128} {
+		for _, rows := range []int{1, 5, 256} {
+			x := kernelMatrix(r, rows*w)
+			x[0] = 0 // a zero row start; rows of zeros keep the 1e-12
+			g := kernelMatrix(r, rows*w)
+			wantX, wantN := slices.Clone(x), make([]float32, rows)
+			normRowsGo(wantX, wantN, w)
+			wantG := slices.Clone(g)
+			normBackGo(wantG, wantX, wantN, w)
+			// float64 formulas
+			for i := 0; i < rows; i++ {
+				var s float64
+				for _, v := range x[i*w : i*w+w] {
+					s += float64(v) * float64(v)
+				}
+				n := math.Sqrt(s + 1e-12)
+				if math.Abs(float64(wantN[i])-n) > 1e-5*n+1e-6 {
+					t.Fatalf("w=%d row %d: norm %v, want %v", w, i, wantN[i], n)
+				}
+				var dot float64
+				for c := 0; c < w; c++ {
+					dot += float64(wantX[i*w+c]) * float64(g[i*w+c])
+				}
+				for c := 0; c < w; c++ {
+					want := (float64(g[i*w+c]) - float64(wantX[i*w+c])*dot) / float64(wantN[i])
+					if got := float64(wantG[i*w+c]); math.Abs(got-want) > 1e-4*math.Max(1, math.Abs(want)) {
+						t.Fatalf("w=%d row %d col %d: backward %v, want %v", w, i, c, got, want)
+					}
+				}
+			}
+			if !hasConvAVX2() {
+				continue
+			}
+			gotX, gotN := slices.Clone(x), make([]float32, rows)
+			normRows(gotX, gotN, w)
+			gotG := slices.Clone(g)
+			normBack(gotG, gotX, gotN, w)
+			if !bitsEqual(wantX, gotX) || !bitsEqual(wantN, gotN) || !bitsEqual(wantG, gotG) {
+				t.Errorf("w=%d rows=%d: AVX2 norm kernels differ from the Go lane loops", w, rows)
+			}
+		}
+	}
+}
