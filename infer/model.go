@@ -226,6 +226,9 @@ func (m *Model) wire(o Options) error {
 		return err
 	}
 	pcfg := cfg.SamplerConfig()
+	// Inference samples neighbourhoods only: no hard negatives, so no
+	// per-node candidate cache (4 + 4·candidates bytes per node).
+	pcfg.Hard.Candidates = -1
 	var fs producer.FeatureSource
 	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
 		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
