@@ -5,7 +5,7 @@ BIN := bin
 STORE ?= stores/quickstart
 RUN ?= runs/quickstart
 
-.PHONY: all build build-cuda deps quickstart test test-race vet clean fuzz-short check-reference
+.PHONY: all build build-cuda deps quickstart test test-race vet clean fuzz-short test-beam check-reference
 
 all: build
 
@@ -50,6 +50,10 @@ test:
 # this fails when the checked-in file is not current (go test ./... checks it too).
 check-reference:
 	$(GO) test -run '^TestReferenceYAML$$' ./config/
+
+# The Beam pipeline (beam/, a module of its own so the daemon does not carry Beam): its tests on the prism runner.
+test-beam:
+	cd beam && $(GO) vet ./... && $(GO) test ./...
 
 # Each fuzz target for a short fixed time (the seed corpora under */testdata/fuzz also run in plain go test).
 FUZZTIME ?= 15s
