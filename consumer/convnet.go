@@ -205,7 +205,12 @@ type convLayer[F float] struct {
 	// per input block
 	dWp, dbp, dQp, dqp []F
 	avx                gatherKernel
-	phase              int // the phase a team run works on
+	// maskBits: the forward keeps one bit per message (ReLU passes) and
+	// the backward reads those bits instead of the messages (float32,
+	// hid 128, AVX-512).
+	maskBits bool
+	mask     []uint16
+	phase    int // the phase a team run works on
 }
 
 // run runs n blocks of phase on t.
@@ -233,6 +238,9 @@ func (l *convLayer[F]) forward(t *parallel.Team, h []F, hop *hopCSR[F], fill fun
 	l.h, l.hop, l.fill = h[:M*d], hop, fill
 	if a.msg {
 		l.m = grow(l.m, M*a.hid)
+		if l.maskBits {
+			l.mask = grow(l.mask, M*a.hid/16)
+		}
 	}
 	if a.maxPool {
 		l.arg = grow(l.arg, N*p)
@@ -310,6 +318,9 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 		m := l.m[lo*a.hid : hi*a.hid]
 		gemm(false, false, hi-lo, a.hid, d, l.h[lo*d:hi*d], d, l.Q, a.hid, 0, m, a.hid)
 		addBias(m, l.q, true)
+		if l.maskBits && hi > lo {
+			reluMaskAVX512(&any(m).([]float32)[0], &l.mask[lo*a.hid/16], len(m))
+		}
 	case phOut:
 		lo, hi := blockRows(i, N)
 		src := l.h
@@ -406,7 +417,11 @@ func (l *convLayer[F]) dSrcBlock(j, i int, acc bool, worker int) {
 	}
 	if a.msg {
 		dp := dsrc[(lo-off)*p : (hi-off)*p]
-		reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p], acc)
+		if l.maskBits && hi > lo {
+			reluGradColSumMaskAVX512(&any(l.dqp).([]float32)[i*a.hid], &any(dp).([]float32)[0], &l.mask[lo*a.hid/16], hi-lo, acc)
+		} else {
+			reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p], acc)
+		}
 		nq := len(l.Q)
 		gemm(true, false, d, a.hid, hi-lo, l.h[lo*d:hi*d], d, dp, a.hid, beta[F](acc), l.dQp[i*nq:(i+1)*nq], a.hid)
 		gemm(false, true, hi-lo, d, a.hid, dp, a.hid, l.Q, a.hid, 0, l.dh[lo*d:hi*d], d)
@@ -514,7 +529,7 @@ func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Tea
 		}
 	}
 	for _, la := range arch.layers {
-		l := &convLayer[F]{a: la, avx: avx}
+		l := &convLayer[F]{a: la, avx: avx, maskBits: f32 && la.msg && la.hid == 128 && hasReluMaskAVX512()}
 		if la.msg {
 			if l.Q, l.dQ, err = bind(la.q, la.in*la.hid); err != nil {
 				return nil, err

@@ -46,3 +46,21 @@ func normRowsAVX2(x, nrm *float32, rows, w int)
 //
 //go:noescape
 func normBackAVX2(gm, y, nrm *float32, rows, w int)
+
+// hasReluMaskAVX512 reports whether the ReLU mask kernels may run
+// (AVX-512F and DQ with OS support for the ZMM and mask state).
+func hasReluMaskAVX512() bool { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ }
+
+// reluMaskAVX512 stores one bit per value of x (n a multiple of 16), set
+// where the sign bit is clear: the ReLU gradient passes there. It checks
+// nothing.
+//
+//go:noescape
+func reluMaskAVX512(x *float32, mask *uint16, n int)
+
+// reluGradColSumMaskAVX512 is reluGradColSum on rows×128 matrices with
+// the signs of y taken from reluMaskAVX512(y)'s bits: the same bits as
+// the AVX2 kernel and the Go loops. It checks nothing.
+//
+//go:noescape
+func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool)

@@ -297,3 +297,113 @@ bkupd:
 bkdone:
 	VZEROUPPER
 	RET
+
+// func reluMaskAVX512(x *float32, mask *uint16, n int)
+//
+// mask bit i of word k is set where x[16k+i] has its sign bit clear (the
+// ReLU gradient passes), for n a multiple of 16.
+TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ mask+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	TESTQ CX, CX
+	JEQ mdone
+
+mloop:
+	VMOVUPS (SI), Z0
+	VPMOVD2M Z0, K1            // sign bits
+	KNOTW K1, K1
+	KMOVW K1, (DI)
+	ADDQ $64, SI
+	ADDQ $2, DI
+	DECQ CX
+	JNZ mloop
+
+mdone:
+	VZEROUPPER
+	RET
+
+// func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool)
+//
+// reluGradColSumAVX2 for 128-wide rows with the ReLU's signs read from
+// reluMaskAVX512's bits: lanes without their bit become +0, column sums in
+// row order from +0 (or from dst with acc), eight ZMM accumulators.
+TEXT ·reluGradColSumMaskAVX512(SB), NOSPLIT, $0-33
+	MOVQ dst+0(FP), DI
+	MOVQ gm+8(FP), SI
+	MOVQ mask+16(FP), DX
+	MOVQ rows+24(FP), CX
+	MOVBLZX acc+32(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ R8, R8
+	JEQ kfresh
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+
+kfresh:
+	TESTQ CX, CX
+	JEQ kstore
+
+krow:
+	KMOVW 0(DX), K1
+	KMOVW 2(DX), K2
+	KMOVW 4(DX), K3
+	KMOVW 6(DX), K4
+	VMOVUPS.Z 0(SI), K1, Z8
+	VMOVUPS.Z 64(SI), K2, Z9
+	VMOVUPS.Z 128(SI), K3, Z10
+	VMOVUPS.Z 192(SI), K4, Z11
+	KMOVW 8(DX), K1
+	KMOVW 10(DX), K2
+	KMOVW 12(DX), K3
+	KMOVW 14(DX), K4
+	VMOVUPS.Z 256(SI), K1, Z12
+	VMOVUPS.Z 320(SI), K2, Z13
+	VMOVUPS.Z 384(SI), K3, Z14
+	VMOVUPS.Z 448(SI), K4, Z15
+	VMOVUPS Z8, 0(SI)
+	VMOVUPS Z9, 64(SI)
+	VMOVUPS Z10, 128(SI)
+	VMOVUPS Z11, 192(SI)
+	VMOVUPS Z12, 256(SI)
+	VMOVUPS Z13, 320(SI)
+	VMOVUPS Z14, 384(SI)
+	VMOVUPS Z15, 448(SI)
+	VADDPS Z8, Z0, Z0
+	VADDPS Z9, Z1, Z1
+	VADDPS Z10, Z2, Z2
+	VADDPS Z11, Z3, Z3
+	VADDPS Z12, Z4, Z4
+	VADDPS Z13, Z5, Z5
+	VADDPS Z14, Z6, Z6
+	VADDPS Z15, Z7, Z7
+	ADDQ $512, SI
+	ADDQ $16, DX
+	DECQ CX
+	JNZ krow
+
+kstore:
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VZEROUPPER
+	RET

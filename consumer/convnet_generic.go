@@ -21,3 +21,12 @@ func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []fl
 func normRowsAVX2(x, nrm *float32, rows, w int) { panic("consumer: normRowsAVX2 without AVX2") }
 
 func normBackAVX2(gm, y, nrm *float32, rows, w int) { panic("consumer: normBackAVX2 without AVX2") }
+
+// hasReluMaskAVX512 is false off amd64 (or with the purego tag).
+func hasReluMaskAVX512() bool { return false }
+
+func reluMaskAVX512(x *float32, mask *uint16, n int) { panic("consumer: reluMaskAVX512 without AVX-512") }
+
+func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool) {
+	panic("consumer: reluGradColSumMaskAVX512 without AVX-512")
+}

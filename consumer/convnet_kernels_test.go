@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/trainerd/trainerd/internal/parallel"
 )
 
 // kernelMatrix returns rows×w float32s with positives, negatives, +0, -0
@@ -175,5 +177,97 @@ func TestNormKernels(t *testing.T) {
 				t.Errorf("w=%d rows=%d: AVX2 norm kernels differ from the Go lane loops", w, rows)
 			}
 		}
+	}
+}
+
+// TestReluMaskKernels: the ReLU mask bits and the column sums that read
+// them give the bits of reluGrad then colSum on the values themselves.
+func TestReluMaskKernels(t *testing.T) {
+	if !hasReluMaskAVX512() {
+		t.Skip("no AVX-512 mask kernels on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	const w = 128
+	for _, rows := range []int{1, 3, 256} {
+		for _, acc := range []bool{false, true} {
+			y, g := kernelMatrix(r, rows*w), kernelMatrix(r, rows*w)
+			mask := make([]uint16, rows*w/16)
+			reluMaskAVX512(&y[0], &mask[0], len(y))
+			for i, v := range y {
+				if pass := mask[i/16]>>(i%16)&1 == 1; pass != (math.Float32bits(v)>>31 == 0) {
+					t.Fatalf("rows=%d: mask bit %d is %v for %v", rows, i, pass, v)
+				}
+			}
+			start := kernelMatrix(r, w)
+			wantG, wantS := slices.Clone(g), slices.Clone(start)
+			reluGrad(wantG, y)
+			colSum(wantS, wantG, rows, acc)
+			gotS := slices.Clone(start)
+			reluGradColSumMaskAVX512(&gotS[0], &g[0], &mask[0], rows, acc)
+			if !bitsEqual(wantG, g) || !bitsEqual(wantS, gotS) {
+				t.Errorf("rows=%d acc=%v: masked column sums differ from reluGrad+colSum", rows, acc)
+			}
+		}
+	}
+}
+
+// TestConvNetMaskBitsSameBits: a 128-wide float32 network whose message
+// layers keep ReLU mask bits gives the output and gradients, bit for bit,
+// of the same network reading the messages themselves.
+func TestConvNetMaskBitsSameBits(t *testing.T) {
+	if !hasReluMaskAVX512() {
+		t.Skip("no AVX-512 mask kernels on this CPU or build")
+	}
+	const dim, hidden, T = 16, 128, 4
+	sizes := []int{40, 300, 1100}
+	for ci, c := range []netCase{netCases[0], netCases[6]} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(ci), 15))
+			arch := archOf(t, c, 2, dim, hidden, 0)
+			var spec convSpec = &pinSage{k: 2, dim: dim, hidden: hidden, agg: c.agg}
+			if c.model == "graphsage" {
+				spec = &graphSAGE{k: 2, dim: dim, hidden: hidden, agg: c.agg}
+			}
+			params, idx, w := randNetInputs[float32](r, spec, arch, sizes, T)
+			emb := make([]float32, sizes[2]*dim)
+			ids := make([]uint32, sizes[2])
+			for i := range emb {
+				emb[i] = 2*r.Float32() - 1
+			}
+			for i := range ids {
+				ids[i] = uint32(i)
+			}
+			var outs [][][]float32
+			for _, bits := range []bool{true, false} {
+				net, err := newConvNet(arch, params, parallel.NewTeam(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				used := false
+				for _, l := range net.layers {
+					used = used || l.maskBits
+					l.maskBits = l.maskBits && bits
+				}
+				if !used {
+					t.Fatal("no layer keeps mask bits")
+				}
+				net.setHops(sizes, T, idx, w, true)
+				out := slices.Clone(net.forward(emb, ids, nil))
+				R := make([]float32, len(out))
+				for i := range R {
+					R[i] = float32(i%7) - 3
+				}
+				got := [][]float32{out, slices.Clone(net.backward(R))}
+				for _, name := range net.gradNames {
+					got = append(got, slices.Clone(net.grad[name]))
+				}
+				outs = append(outs, got)
+			}
+			for i := range outs[0] {
+				if !bitsEqual(outs[0][i], outs[1][i]) {
+					t.Fatalf("tensor %d differs with mask bits", i)
+				}
+			}
+		})
 	}
 }
