@@ -56,15 +56,15 @@ func TestBadConfigs(t *testing.T) {
 		{"steps bad row", "curriculum:\n  lr:\n    kind: steps\n    values: [[0, x]]\n", nil, "curriculum.lr.values[0][1]", ErrType, "want a number"},
 		{"lr negative", "model:\n  lr: -1\n", nil, "model.lr", ErrInvalid, "must be > 0, got -1"},
 		{"dim zero", "", []string{"model.dim=0"}, "model.dim", ErrInvalid, "must be > 0, got 0"},
-		{"history weight above one", "model:\n  name: mf\n  history_weight: 1.5\n", nil, "model.history_weight", ErrInvalid, "must be ≤ 1, got 1.5"},
-		{"history max negative", "", []string{"model.history_max=-2"}, "model.history_max", ErrInvalid, "must be ≥ 0, got -2"},
-		{"history power negative", "", []string{"model.history_weight=0.5", "model.history_degree_power=-1"}, "model.history_degree_power", ErrInvalid, "must be ≥ 0, got -1"},
-		{"history power without weight", "", []string{"model.history_degree_power=0.5"}, "model.history_degree_power", ErrInvalid, "needs model.history_weight > 0"},
-		{"embed-only without weight", "", []string{"model.history_embed_only=true"}, "model.history_embed_only", ErrInvalid, "needs model.history_weight > 0"},
-		{"embed-only with linear", "", []string{"model.history_weight=0.5", "model.history_embed_only=true", "model.history_linear=true"}, "model.history_linear", ErrInvalid, "model.history_embed_only"},
-		{"embed-only with max", "", []string{"model.history_weight=0.5", "model.history_embed_only=true", "model.history_max=4"}, "model.history_max", ErrInvalid, "model.history_embed_only"},
+		{"history weight above one", "model:\n  name: mf\n  history: {weight: 1.5}\n", nil, "model.history.weight", ErrInvalid, "must be ≤ 1, got 1.5"},
+		{"history max negative", "", []string{"model.history.max=-2"}, "model.history.max", ErrInvalid, "must be ≥ 0, got -2"},
+		{"history power negative", "", []string{"model.history.weight=0.5", "model.history.degree_power=-1"}, "model.history.degree_power", ErrInvalid, "must be ≥ 0, got -1"},
+		{"old flat history key", "model:\n  name: mf\n  history_weight: 0.5\n", nil, "model.history_weight", ErrUnknownKey, "moved to model.history.weight"},
+		{"old flat history --set", "", []string{"model.history_embed_only=true"}, "model.history_embed_only", ErrUnknownKey, "moved to model.history.embed_only"},
+		{"embed-only with linear", "", []string{"model.history.weight=0.5", "model.history.embed_only=true", "model.history.linear=true"}, "model.history.linear", ErrInvalid, "model.history.embed_only"},
+		{"embed-only with max", "", []string{"model.history.weight=0.5", "model.history.embed_only=true", "model.history.max=4"}, "model.history.max", ErrInvalid, "model.history.embed_only"},
 		{"dropout one", "model:\n  name: mf\n  dropout: 1\n", nil, "model.dropout", ErrInvalid, "must be < 1, got 1"},
-		{"history on lightgcn", "model:\n  name: lightgcn\n  history_weight: 0.5\n", nil, "model.history_weight", ErrInvalid, "needs model.name mf"},
+		{"history on lightgcn", "model:\n  name: lightgcn\n  history: {weight: 0.5}\n", nil, "model.history.weight", ErrInvalid, "needs model.name mf"},
 		{"dropout on item pairs", "model:\n  name: mf\n  dropout: 0.1\nproducer:\n  examples: {kind: item_item}\n", nil, "model.dropout", ErrInvalid, "needs user queries"},
 		{"bad model name", "model:\n  name: resnet\n", nil, "model.name", ErrInvalid, `got "resnet"`},
 		{"bad loss", "model:\n  loss: hinge\n", nil, "model.loss", ErrInvalid, `got "hinge"`},
@@ -372,6 +372,30 @@ func TestConfigsDir(t *testing.T) {
 		last := k[strings.LastIndex(k, ".")+1:]
 		if !strings.Contains(string(raw), last+":") {
 			t.Errorf("configs/reference.yaml lacks key %s", k)
+		}
+	}
+}
+
+// TestHistoryOffOneSet: the shipped smoothed MF-CCL recipe turns its
+// behaviour aggregation off with the one key model.history.weight=0 (the
+// other history keys become irrelevant), and every conflict among an active
+// aggregation's keys is reported in one error.
+func TestHistoryOffOneSet(t *testing.T) {
+	f := filepath.Join("..", "configs", "gowalla-mf-ccl.yaml")
+	cfg, err := Load(f, []string{"model.history.weight=0"})
+	if err != nil {
+		t.Fatalf("turning the smoothing off with one --set: %v", err)
+	}
+	if cfg.Model.History.Active() {
+		t.Errorf("history still active: %+v", cfg.Model.History)
+	}
+	_, err = Load(f, []string{"model.history.linear=true", "model.history.max=8"})
+	if err == nil {
+		t.Fatal("embed_only with linear and max accepted")
+	}
+	for _, k := range []string{"model.history.linear:", "model.history.max:"} {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error lacks %s:\n%v", k, err)
 		}
 	}
 }

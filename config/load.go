@@ -201,7 +201,7 @@ func load(path string, raw []byte, environ []string, sets []string) (*Config, er
 		}
 		k, ok := byEnv[name]
 		if !ok {
-			errs.add(&KeyError{Key: name, Msg: "environment variable names no config key" + suggest(name, byEnv), Kind: ErrUnknownKey})
+			errs.add(&KeyError{Key: name, Msg: unknownEnvMsg(name, "environment variable names no config key"+suggest(name, byEnv)), Kind: ErrUnknownKey})
 			continue
 		}
 		if val != "" {
@@ -218,7 +218,7 @@ func load(path string, raw []byte, environ []string, sets []string) (*Config, er
 			continue
 		}
 		if !known[k] {
-			errs.add(&KeyError{Key: k, Msg: "unknown key (--set)", Kind: ErrUnknownKey})
+			errs.add(&KeyError{Key: k, Msg: unknownKeyMsg(k, "unknown key") + " (--set)", Kind: ErrUnknownKey})
 			continue
 		}
 		var parsed any
@@ -359,7 +359,7 @@ func checkTree(val any, t reflect.Type, key string) []error {
 			}
 			ft, ok := fields[k]
 			if !ok {
-				errs = append(errs, &KeyError{Key: full, Msg: "unknown key", Kind: ErrUnknownKey})
+				errs = append(errs, &KeyError{Key: full, Msg: unknownKeyMsg(full, "unknown key"), Kind: ErrUnknownKey})
 				continue
 			}
 			errs = append(errs, checkTree(m[k], ft, full)...)

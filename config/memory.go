@@ -40,9 +40,9 @@ func (c *Config) ParamBytes(users, items int) int64 {
 		floats = table(n, d) + n*d
 	case spec.Arch == modelspec.ArchTable:
 		floats = table(n, d) + n*d + n // table, Embed's copy, row slots
-		if spec.UserTower && m.HistoryWeight > 0 {
+		if spec.UserTower && m.History.Weight > 0 {
 			floats += float64(max(users, 0))*d + float64(max(items, 0)) // history means, item weights
-			if m.HistoryLinear {
+			if m.History.Linear {
 				floats += table(d, d) + d*d // M and its gradient
 			}
 		}

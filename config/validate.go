@@ -64,9 +64,9 @@ func limits() map[string]limit {
 		"model.margin":                     atLeast(0),
 		"model.neg_weight":                 above(0),
 		"model.temperature":                above(0),
-		"model.history_weight":             within(0, 1),
-		"model.history_max":                within(0, 1<<20),
-		"model.history_degree_power":       atLeast(0),
+		"model.history.weight":             within(0, 1),
+		"model.history.max":                within(0, 1<<20),
+		"model.history.degree_power":       atLeast(0),
 		"model.dropout":                    {min: 0, max: 1, maxOpen: true},
 		"model.l2":                         atLeast(0),
 		"model.lr":                         above(0),
@@ -285,24 +285,21 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if m.HistoryWeight == 0 {
-		if m.HistoryEmbedOnly {
-			errs.add(invalid("model.history_embed_only", "needs model.history_weight > 0"))
+	// history.weight 0 turns the aggregation off and makes the other
+	// history keys irrelevant (the consumer ignores them), so only an
+	// active aggregation's keys can conflict; every conflict is reported.
+	if h := m.History; h.Active() && h.EmbedOnly {
+		if h.Linear {
+			errs.add(invalid("model.history.linear", "is learned in training, which model.history.embed_only leaves the aggregation out of"))
 		}
-		if m.HistoryDegreePower != 0 {
-			errs.add(invalid("model.history_degree_power", "needs model.history_weight > 0"))
+		if h.Max != 0 {
+			errs.add(invalid("model.history.max", "samples training histories, which model.history.embed_only leaves out"))
 		}
-	}
-	if m.HistoryEmbedOnly && m.HistoryLinear {
-		errs.add(invalid("model.history_linear", "is learned in training, which model.history_embed_only leaves the aggregation out of"))
-	}
-	if m.HistoryEmbedOnly && m.HistoryMax != 0 {
-		errs.add(invalid("model.history_max", "samples training histories, which model.history_embed_only leaves out"))
 	}
 	for _, k := range []struct {
 		key string
 		set bool
-	}{{"model.history_weight", m.HistoryWeight > 0}, {"model.dropout", m.Dropout > 0}} {
+	}{{"model.history.weight", m.History.Weight > 0}, {"model.dropout", m.Dropout > 0}} {
 		if k.set && !spec.UserTower {
 			errs.add(invalid(k.key, "is MF's user tower: needs model.name %s, got %q", userTowerModels(), m.Model))
 		}

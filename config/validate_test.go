@@ -111,7 +111,7 @@ func TestSizeLimits(t *testing.T) {
 		{[]string{"model.layers=9"}, "model.layers", "must be ≤ 8"},
 		{[]string{"model.name=lightgcn", "model.layers=1000"}, "model.layers", "must be ≤ 8"},
 		{[]string{"model.threads=100000"}, "model.threads", "must be ≤ 1024"},
-		{[]string{"model.name=mf", "model.history_weight=0.5", "model.history_max=10000000"}, "model.history_max", "must be ≤ 1048576"},
+		{[]string{"model.name=mf", "model.history.weight=0.5", "model.history.max=10000000"}, "model.history.max", "must be ≤ 1048576"},
 		{[]string{"producer.batch_size=1000000"}, "producer.batch_size", "must be ≤ 131072"},
 		{[]string{"producer.negatives.pool_size=1000000"}, "producer.negatives.pool_size", "must be ≤ 131072"},
 		{[]string{"producer.neighbors.t=100000"}, "producer.neighbors.t", "[1,1024]"},
@@ -326,9 +326,9 @@ func TestAllErrorsAtOnce(t *testing.T) {
 		t.Errorf("errors.As *KeyError: %+v", ke)
 	}
 	// One bad value is reported once, not once per rule it breaks.
-	_, err = load("", nil, nil, []string{"model.name=mf", "model.history_weight=inf"})
-	if n := strings.Count(err.Error(), "model.history_weight:"); n != 1 {
-		t.Errorf("model.history_weight reported %d times:\n%v", n, err)
+	_, err = load("", nil, nil, []string{"model.name=mf", "model.history.weight=inf"})
+	if n := strings.Count(err.Error(), "model.history.weight:"); n != 1 {
+		t.Errorf("model.history.weight reported %d times:\n%v", n, err)
 	}
 }
 

@@ -40,27 +40,9 @@ type Config struct {
 	NegWeight float64 `mapstructure:"neg_weight"`
 	// Temperature of the sampled softmax. Default 0.1.
 	Temperature float64 `mapstructure:"temperature"`
-	// HistoryWeight is w of SimpleX's behaviour aggregation (MF only): the
-	// user's query vector is (1−w)·e_u + w·mean(e_j over the user's train
-	// items)·M. 0 (default) is plain MF; 1 uses the items alone. See also
-	// HistoryDegreePower and HistoryEmbedOnly.
-	HistoryWeight float64 `mapstructure:"history_weight"`
-	// HistoryMax caps the train items averaged per user per step (a uniform
-	// sample); 0 (default) averages all of them. Embed always uses all.
-	HistoryMax int `mapstructure:"history_max"`
-	// HistoryLinear learns the d×d matrix M of the aggregation (initialised
-	// to the identity); false keeps M = I. Default false.
-	HistoryLinear bool `mapstructure:"history_linear"`
-	// HistoryDegreePower β weights history item j by deg_j^−β in the
-	// aggregation (a weighted mean, the weights normalised to sum 1), so
-	// popular items count less; 0.5 is LightGCN's symmetric normalisation.
-	// Default 0: the plain mean.
-	HistoryDegreePower float64 `mapstructure:"history_degree_power"`
-	// HistoryEmbedOnly applies the aggregation only when embedding (eval,
-	// export, serve): training is plain MF at plain MF's cost, and each
-	// exported user vector mixes in the weighted mean of its train items.
-	// Default false.
-	HistoryEmbedOnly bool `mapstructure:"history_embed_only"`
+	// History is SimpleX's behaviour aggregation on MF's user side
+	// (`model.history:`). Its zero value is plain MF.
+	History History `mapstructure:"history"`
 	// Dropout is the dropout rate on MF's user query vectors during
 	// training, in [0,1). Default 0.
 	Dropout float64 `mapstructure:"dropout"`
@@ -104,6 +86,34 @@ type Config struct {
 	// id-embedding tables (MF, DeepWalk, LightGCN, NGCF). Default 0.1.
 	InitStd float64 `mapstructure:"init_std"`
 }
+
+// History configures SimpleX's behaviour aggregation (MF only, user_item
+// examples): the user's query vector is (1−w)·e_u + w·mean(e_j over the
+// user's train items)·M. Weight 0 turns it off and makes the other fields
+// irrelevant (they are ignored, not refused).
+type History struct {
+	// Weight is w: 0 (default) is plain MF; 1 uses the items alone.
+	Weight float64 `mapstructure:"weight"`
+	// DegreePower β weights history item j by deg_j^−β in the aggregation
+	// (a weighted mean, the weights normalised to sum 1), so popular items
+	// count less; 0.5 is LightGCN's symmetric normalisation. Default 0: the
+	// plain mean.
+	DegreePower float64 `mapstructure:"degree_power"`
+	// Max caps the train items averaged per user per step (a uniform
+	// sample); 0 (default) averages all of them. Embed always uses all.
+	Max int `mapstructure:"max"`
+	// Linear learns the d×d matrix M of the aggregation (initialised to the
+	// identity); false keeps M = I. Default false.
+	Linear bool `mapstructure:"linear"`
+	// EmbedOnly applies the aggregation only when embedding (eval, export,
+	// serve): training is plain MF at plain MF's cost, and each exported
+	// user vector mixes in the weighted mean of its train items. Default
+	// false.
+	EmbedOnly bool `mapstructure:"embed_only"`
+}
+
+// Active reports whether the aggregation is on (Weight > 0).
+func (h History) Active() bool { return h.Weight > 0 }
 
 // Info is what a model needs to know about the data set.
 type Info struct {

@@ -141,8 +141,8 @@ func TestPlantedCommunities(t *testing.T) {
 	}{
 		{Config{Model: "mf", LR: 0.01, Seed: 1}, 30, 0.3},
 		{Config{Model: "mf", Loss: "softmax", Normalize: true, InBatch: true, Temperature: 0.2, LR: 0.01, Seed: 1}, 30, 0.3},
-		{Config{Model: "mf", Loss: "ccl", Normalize: true, Margin: 0.5, NegWeight: 20, HistoryWeight: 0.5,
-			HistoryMax: 8, HistoryLinear: true, Dropout: 0.1, LR: 0.01, Seed: 1}, 30, 0.3},
+		{Config{Model: "mf", Loss: "ccl", Normalize: true, Margin: 0.5, NegWeight: 20, History: History{Weight: 0.5,
+			Max: 8, Linear: true}, Dropout: 0.1, LR: 0.01, Seed: 1}, 30, 0.3},
 		{Config{Model: "lightgcn", LR: 0.01, Seed: 1}, 30, 0.3},
 		{Config{Model: "ngcf", LR: 0.005, Layers: 2, Dim: 16, Seed: 1}, 30, 0.25},
 		{Config{Model: "deepwalk", LR: 0.01, Seed: 1}, 30, 0.25},
@@ -200,7 +200,7 @@ func TestStateLoadResume(t *testing.T) {
 		{Model: "mf"}, {Model: "mf", Optimizer: "adagrad", LRSchedule: "cosine", DecaySteps: 5},
 		{Model: "deepwalk", Optimizer: "sgd"}, {Model: "lightgcn", Layers: 2},
 		{Model: "ngcf", Layers: 2, Dim: 8, L2: 1e-3}, {Model: "mf", Loss: "softmax", InBatch: true, Normalize: true},
-		{Model: "mf", Loss: "ccl", Normalize: true, HistoryWeight: 0.5, HistoryMax: 3, HistoryLinear: true, Dropout: 0.2},
+		{Model: "mf", Loss: "ccl", Normalize: true, History: History{Weight: 0.5, Max: 3, Linear: true}, Dropout: 0.2},
 	} {
 		t.Run(cfg.Model+"/"+cfg.Optimizer, func(t *testing.T) {
 			cfg.Seed = 5
@@ -219,7 +219,7 @@ func TestStateLoadResume(t *testing.T) {
 			snap := a.State()
 			cfg2 := cfg
 			cfg2.Seed = 99 // different init: everything must come from the snapshot
-			if cfg.Dropout > 0 || cfg.HistoryMax > 0 {
+			if cfg.Dropout > 0 || cfg.History.Max > 0 {
 				// the tower's sample and dropout streams are keyed by
 				// model.seed, which a resumed run shares (config hash)
 				cfg2.Seed = cfg.Seed

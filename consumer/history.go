@@ -19,15 +19,15 @@ import (
 //
 // where S_u is the user's train items (all of them, or a uniform sample of
 // at most maxItems per step), M a learnable d×d matrix (identity and fixed
-// when linear is off), w = model.history_weight, and r a dropout mask
-// (entries 0 or 1/(1−p), training only). With model.history_degree_power β
+// when linear is off), w = model.history.weight, and r a dropout mask
+// (entries 0 or 1/(1−p), training only). With model.history.degree_power β
 // the mean is weighted: h̄_u = Σ_j a_j e_j with a_j ∝ deg_j^−β, Σ_j a_j = 1.
 // Embed uses every train item and no dropout, so the exported user vector
 // is the expectation of the training one. The item rows e_j of S_u receive
 // gradient a_j·w·(g·Mᵀ) (a_j = 1/|S_u| for the plain mean) and M receives
 // w·h̄ᵀg: sparse rows like every other table row of the batch.
 //
-// With model.history_embed_only the aggregation is left out of training
+// With model.history.embed_only the aggregation is left out of training
 // (trainW = 0) and applied only by users(), at embedding time: a
 // parameter-free item-based smoothing of a plain MF model.
 type userTower struct {
@@ -60,45 +60,47 @@ type userTower struct {
 
 // newUserTower returns nil when the config asks for plain MF.
 func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optimizer, error)) (*userTower, error) {
-	if cfg.HistoryWeight == 0 && (cfg.HistoryEmbedOnly || cfg.HistoryDegreePower != 0) {
-		return nil, fmt.Errorf("model.history_embed_only/history_degree_power: need model.history_weight > 0")
+	if cfg.History.Weight == 0 {
+		// Off: the other history keys are irrelevant (only dropout may
+		// still ask for the tower).
+		cfg.History = History{}
 	}
-	if cfg.HistoryWeight == 0 && cfg.Dropout == 0 {
+	if cfg.History.Weight == 0 && cfg.Dropout == 0 {
 		return nil, nil
 	}
-	if cfg.HistoryWeight < 0 || cfg.HistoryWeight > 1 {
-		return nil, fmt.Errorf("model.history_weight: must be in [0,1], got %g", cfg.HistoryWeight)
+	if cfg.History.Weight < 0 || cfg.History.Weight > 1 {
+		return nil, fmt.Errorf("model.history.weight: must be in [0,1], got %g", cfg.History.Weight)
 	}
 	if cfg.Dropout < 0 || cfg.Dropout >= 1 {
 		return nil, fmt.Errorf("model.dropout: must be in [0,1), got %g", cfg.Dropout)
 	}
-	if cfg.HistoryDegreePower < 0 {
-		return nil, fmt.Errorf("model.history_degree_power: must be ≥ 0, got %g", cfg.HistoryDegreePower)
+	if cfg.History.DegreePower < 0 {
+		return nil, fmt.Errorf("model.history.degree_power: must be ≥ 0, got %g", cfg.History.DegreePower)
 	}
-	if cfg.HistoryEmbedOnly && (cfg.HistoryLinear || cfg.HistoryMax != 0) {
-		return nil, fmt.Errorf("model.history_embed_only: history_linear and history_max act in training, which embed-only leaves out")
+	if cfg.History.EmbedOnly && (cfg.History.Linear || cfg.History.Max != 0) {
+		return nil, fmt.Errorf("model.history.embed_only: history.linear and history.max act in training, which embed-only leaves out")
 	}
-	if cfg.HistoryMax < 0 {
-		return nil, fmt.Errorf("model.history_max: must be ≥ 0, got %d", cfg.HistoryMax)
+	if cfg.History.Max < 0 {
+		return nil, fmt.Errorf("model.history.max: must be ≥ 0, got %d", cfg.History.Max)
 	}
-	if cfg.HistoryWeight > 0 && info.Graph == nil {
-		return nil, fmt.Errorf("model.history_weight: behaviour aggregation needs the training graph")
+	if cfg.History.Weight > 0 && info.Graph == nil {
+		return nil, fmt.Errorf("model.history.weight: behaviour aggregation needs the training graph")
 	}
 	d := cfg.Dim
-	t := &userTower{w: float32(cfg.HistoryWeight), trainW: float32(cfg.HistoryWeight), maxItems: cfg.HistoryMax,
+	t := &userTower{w: float32(cfg.History.Weight), trainW: float32(cfg.History.Weight), maxItems: cfg.History.Max,
 		dropout: float32(cfg.Dropout), g: info.Graph, U: info.NumUsers, d: d, seed: cfg.Seed, threads: cfg.Threads}
-	if cfg.HistoryEmbedOnly {
+	if cfg.History.EmbedOnly {
 		t.trainW = 0
 	}
-	if cfg.HistoryDegreePower != 0 {
+	if cfg.History.DegreePower != 0 {
 		t.iw = make([]float32, info.NumItems)
 		for j := range t.iw {
 			if deg := info.Graph.ItemDegree(uint32(j)); deg > 0 {
-				t.iw[j] = float32(math.Pow(float64(deg), -cfg.HistoryDegreePower))
+				t.iw[j] = float32(math.Pow(float64(deg), -cfg.History.DegreePower))
 			}
 		}
 	}
-	if cfg.HistoryWeight > 0 && cfg.HistoryLinear {
+	if cfg.History.Weight > 0 && cfg.History.Linear {
 		t.M = make([]float32, d*d)
 		for i := range d {
 			t.M[i*d+i] = 1
@@ -138,7 +140,7 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 	t.ptr[0] = 0
 	for k, u := range query {
 		if int(u) >= t.U {
-			return fmt.Errorf("model.history_weight/dropout: query %d is node %d, not a user (needs producer.examples.kind user_item)", k, u)
+			return fmt.Errorf("model.history.weight/dropout: query %d is node %d, not a user (needs producer.examples.kind user_item)", k, u)
 		}
 		n := 0
 		if t.trainW > 0 {

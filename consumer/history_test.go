@@ -43,12 +43,12 @@ func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
 // mask (fixed by the step) are the same in every evaluation.
 func TestUserTowerGradient(t *testing.T) {
 	cases := []Config{
-		{HistoryWeight: 0.6, HistoryLinear: true, HistoryMax: 3, Dropout: 0.3},
-		{HistoryWeight: 0.6, HistoryLinear: true, HistoryMax: 3, HistoryDegreePower: 0.5},
-		{HistoryWeight: 0.7, HistoryDegreePower: 1.5},
-		{HistoryWeight: 0.5, HistoryEmbedOnly: true, Dropout: 0.2},
-		{HistoryWeight: 1},
-		{HistoryWeight: 0.25, HistoryLinear: true},
+		{History: History{Weight: 0.6, Linear: true, Max: 3}, Dropout: 0.3},
+		{History: History{Weight: 0.6, Linear: true, Max: 3, DegreePower: 0.5}},
+		{History: History{Weight: 0.7, DegreePower: 1.5}},
+		{History: History{Weight: 0.5, EmbedOnly: true}, Dropout: 0.2},
+		{History: History{Weight: 1}},
+		{History: History{Weight: 0.25, Linear: true}},
 		{Dropout: 0.5},
 	}
 	for _, cfg := range cases {
@@ -144,8 +144,8 @@ func TestUserTowerGradient(t *testing.T) {
 // user vectors are exactly what training scores with.
 func TestUserTowerUsersMatchForward(t *testing.T) {
 	for _, cfg := range []Config{
-		{HistoryWeight: 0.4, HistoryLinear: true},
-		{HistoryWeight: 0.4, HistoryLinear: true, HistoryDegreePower: 0.75},
+		{History: History{Weight: 0.4, Linear: true}},
+		{History: History{Weight: 0.4, Linear: true, DegreePower: 0.75}},
 	} {
 		usersMatchForward(t, cfg)
 	}
@@ -178,7 +178,7 @@ func usersMatchForward(t *testing.T, cfg Config) {
 // user's items, the same for the same step and (almost surely) different
 // across steps.
 func TestUserTowerSample(t *testing.T) {
-	tw, info := towerFixture(t, Config{HistoryWeight: 1, HistoryMax: 2})
+	tw, info := towerFixture(t, Config{History: History{Weight: 1, Max: 2}})
 	d := tw.d
 	table := initNormal((info.NumUsers+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{4} // degree 5
@@ -216,16 +216,16 @@ func TestUserTowerSample(t *testing.T) {
 func TestNewUserTowerRejects(t *testing.T) {
 	g, _ := graph.Build(1, 1, []graph.Edge{{}})
 	info := Info{NumUsers: 1, NumItems: 1, Graph: g}
-	for _, cfg := range []Config{{HistoryWeight: 1.5}, {Dropout: 1}, {HistoryWeight: 0.5, HistoryMax: -1},
-		{HistoryWeight: 0.5, HistoryDegreePower: -1}, {HistoryDegreePower: 0.5}, {HistoryEmbedOnly: true, Dropout: 0.1},
-		{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryLinear: true},
-		{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryMax: 8}} {
+	for _, cfg := range []Config{{History: History{Weight: 1.5}}, {Dropout: 1}, {History: History{Weight: 0.5, Max: -1}},
+		{History: History{Weight: 0.5, DegreePower: -1}},
+		{History: History{Weight: 0.5, EmbedOnly: true, Linear: true}},
+		{History: History{Weight: 0.5, EmbedOnly: true, Max: 8}}} {
 		cfg.Model = "mf"
 		if _, err := New(cfg, info); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
-	if _, err := New(Config{Model: "mf", HistoryWeight: 0.5}, Info{NumUsers: 1, NumItems: 1}); err == nil {
+	if _, err := New(Config{Model: "mf", History: History{Weight: 0.5}}, Info{NumUsers: 1, NumItems: 1}); err == nil {
 		t.Error("history without a graph accepted")
 	}
 }
@@ -236,7 +236,7 @@ func TestNewUserTowerRejects(t *testing.T) {
 func TestUserTowerWeightedUsers(t *testing.T) {
 	for _, beta := range []float64{0, 0.5, 2} {
 		const w = 0.3
-		tw, info := towerFixture(t, Config{HistoryWeight: w, HistoryDegreePower: beta})
+		tw, info := towerFixture(t, Config{History: History{Weight: w, DegreePower: beta}})
 		d, U := tw.d, info.NumUsers
 		table := initNormal((U+info.NumItems)*d, 1, 5, 1)
 		users := slices.Clone(table[:U*d])
@@ -261,11 +261,11 @@ func TestUserTowerWeightedUsers(t *testing.T) {
 	}
 }
 
-// TestUserTowerEmbedOnly: with history_embed_only, training sees plain MF
+// TestUserTowerEmbedOnly: with history.embed_only, training sees plain MF
 // (the query rows are untouched, no history row gets a gradient) while the
 // exported user vectors mix in the history.
 func TestUserTowerEmbedOnly(t *testing.T) {
-	tw, info := towerFixture(t, Config{HistoryWeight: 0.5, HistoryEmbedOnly: true, HistoryDegreePower: 0.5})
+	tw, info := towerFixture(t, Config{History: History{Weight: 0.5, EmbedOnly: true, DegreePower: 0.5}})
 	d, U := tw.d, info.NumUsers
 	table := initNormal((U+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{0, 1, 2, 3, 4, 5}
@@ -299,7 +299,7 @@ func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
 	info := Info{NumUsers: U, NumItems: I, Graph: g}
 	base := Config{Model: "mf", Loss: "ccl", Normalize: true, Seed: 5}
 	smooth := base
-	smooth.HistoryWeight, smooth.HistoryDegreePower, smooth.HistoryEmbedOnly = 0.5, 0.5, true
+	smooth.History.Weight, smooth.History.DegreePower, smooth.History.EmbedOnly = 0.5, 0.5, true
 	plain, err := New(base, info)
 	if err != nil {
 		t.Fatal(err)
@@ -330,5 +330,33 @@ func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
 	ee, _ := emb.Embed(ctx)
 	if !slices.Equal(ep.Items, ee.Items) || slices.Equal(ep.Users, ee.Users) {
 		t.Fatal("embed-only should change the exported users and only them")
+	}
+}
+
+// TestHistoryWeightZeroIsOff: weight 0 turns the aggregation off whatever the
+// other history keys say, so one key switches a smoothed recipe to plain MF.
+func TestHistoryWeightZeroIsOff(t *testing.T) {
+	g, _ := graph.Build(2, 2, []graph.Edge{{User: 0, Item: 0}, {User: 1, Item: 1}})
+	info := Info{NumUsers: 2, NumItems: 2, Graph: g}
+	rest := History{DegreePower: 0.5, EmbedOnly: true, Max: 4, Linear: true}
+	for _, tc := range []struct {
+		name    string
+		dropout float64
+	}{{"no dropout", 0}, {"dropout", 0.2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tw, err := newUserTower(Config{Model: "mf", Dim: 4, History: rest, Dropout: tc.dropout}, info, nil)
+			if err != nil {
+				t.Fatalf("weight 0 with %+v: %v", rest, err)
+			}
+			if tc.dropout == 0 {
+				if tw != nil {
+					t.Fatalf("weight 0 built a user tower: %+v", tw)
+				}
+				return
+			}
+			if tw == nil || tw.w != 0 || tw.trainW != 0 || tw.iw != nil || tw.M != nil || tw.maxItems != 0 {
+				t.Fatalf("weight 0 with dropout: tower %+v still aggregates", tw)
+			}
+		})
 	}
 }

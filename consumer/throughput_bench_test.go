@@ -41,7 +41,7 @@ func BenchmarkModelStep(b *testing.B) {
 		{"mf-ccl-d64", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
 		{"mf-ccl-d192", Config{Model: "mf", Dim: 192, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
 		{"mf-ccl-d64-tower", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150,
-			HistoryWeight: 0.5, HistoryMax: 32}, 512, 1000, 0},
+			History: History{Weight: 0.5, Max: 32}}, 512, 1000, 0},
 		{"deepwalk-sgns", Config{Model: "deepwalk", Dim: 64, Loss: "sgns"}, 2048, 64, 0},
 		{"lightgcn-softmax", Config{Model: "lightgcn", Dim: 64, Layers: 3, Loss: "softmax", Temperature: 1, L2: 5e-2}, 8192, 2048, 0},
 		{"ngcf-bpr", Config{Model: "ngcf", Dim: 64, Layers: 3, Loss: "bpr"}, 4096, 64, 0},

@@ -80,7 +80,7 @@ type Spec struct {
 	// Aggregators are the model.aggregator values the model implements.
 	Aggregators []string
 	// UserTower is true for the model with SimpleX's user tower
-	// (model.history_weight, model.dropout).
+	// (model.history.weight, model.dropout).
 	UserTower bool
 	// CUDA is true when the CUDA consumer (package cuda) implements the
 	// model; every other model trains on CPU only.

@@ -428,7 +428,7 @@ func TestReembedBestOnForcedResume(t *testing.T) {
 	users0 := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "users.npy"))
 	items0 := mustRead(t, filepath.Join(run, BestDir, export.EmbeddingsDir, "items.npy"))
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{Config: loadCfg(t, append(sets, "model.history_weight=0.5", "model.history_embed_only=true")...),
+	res, err := Run(context.Background(), Options{Config: loadCfg(t, append(sets, "model.history.weight=0.5", "model.history.embed_only=true")...),
 		StoreDir: store, RunDir: run, Force: true, Out: &out})
 	if err != nil {
 		t.Fatal(err)

@@ -120,8 +120,8 @@ type workload struct {
 // cpuOnlyReason names the model keys set to a feature the CUDA consumer
 // lacks (SimpleX's user tower), or "".
 func cpuOnlyReason(m consumer.Config) string {
-	if m.HistoryWeight != 0 || m.Dropout != 0 {
-		return "model.history_weight/model.dropout (SimpleX user tower) have no CUDA kernel"
+	if m.History.Weight != 0 || m.Dropout != 0 {
+		return "model.history.weight/model.dropout (SimpleX user tower) have no CUDA kernel"
 	}
 	return ""
 }

@@ -119,9 +119,9 @@ func TestSelectDeviceCPUOnly(t *testing.T) {
 		wantErr error
 	}{
 		{"plain mf bpr auto execs", "auto", consumer.Config{Model: "mf", Loss: "bpr"}, execCUDA, nil},
-		{"history auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", HistoryWeight: 0.5}, runCPU, nil},
+		{"history auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", History: consumer.History{Weight: 0.5}}, runCPU, nil},
 		{"dropout auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
-		{"history cuda fails", "cuda", consumer.Config{Model: "mf", Loss: "bpr", HistoryWeight: 0.5}, 0, errNoCUDAConsumer},
+		{"history cuda fails", "cuda", consumer.Config{Model: "mf", Loss: "bpr", History: consumer.History{Weight: 0.5}}, 0, errNoCUDAConsumer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
