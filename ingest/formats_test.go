@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -207,6 +208,65 @@ func TestSplits(t *testing.T) {
 	t.Run("bad ratio", func(t *testing.T) {
 		if _, _, err := ApplySplit(es, nu+1, Split{Kind: SplitRandom, TestRatio: 1}); err == nil {
 			t.Error("ratio 1 accepted")
+		}
+	})
+	t.Run("cold items", func(t *testing.T) {
+		s := Split{Kind: SplitColdItems, ColdRatio: 0.2, Seed: 3}
+		tr, te, err := ApplySplit(es, nu+1, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr)+len(te) != len(es) || len(te) == 0 {
+			t.Fatalf("train %d + test %d, want %d with some test", len(tr), len(te), len(es))
+		}
+		items := map[uint32]bool{}
+		for _, e := range es {
+			items[e.Item] = true
+		}
+		cold, err := ColdItems(es, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int(math.Round(0.2 * float64(len(items)))); len(cold) != want {
+			t.Errorf("%d cold items of %d, want %d", len(cold), len(items), want)
+		}
+		isCold := map[uint32]bool{}
+		for _, i := range cold {
+			isCold[i] = true
+		}
+		for _, e := range tr {
+			if isCold[e.Item] {
+				t.Fatalf("train edge %+v touches cold item %d", e, e.Item)
+			}
+		}
+		for _, e := range te {
+			if !isCold[e.Item] {
+				t.Fatalf("test edge %+v on warm item %d", e, e.Item)
+			}
+		}
+		// The cold set depends on the item set and seed, not the edge order.
+		rev := slices.Clone(es)
+		slices.Reverse(rev)
+		if c2, _ := ColdItems(rev, s); !slices.Equal(cold, c2) {
+			t.Errorf("reversed edges chose %v, want %v", c2, cold)
+		}
+		if c3, _ := ColdItems(es, Split{Kind: SplitColdItems, ColdRatio: 0.2, Seed: 4}); slices.Equal(cold, c3) {
+			t.Error("different seeds chose the same cold items")
+		}
+	})
+	t.Run("cold items bad input", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			es   []dataset.Interaction
+			r    float64
+		}{
+			{"ratio 0", es, 0},
+			{"ratio 1", es, 1},
+			{"one item", []dataset.Interaction{{User: 0, Item: 4}, {User: 1, Item: 4}}, 0.5},
+		} {
+			if _, _, err := ApplySplit(tc.es, nu+1, Split{Kind: SplitColdItems, ColdRatio: tc.r, Seed: 1}); err == nil {
+				t.Errorf("%s: no error", tc.name)
+			}
 		}
 	})
 }

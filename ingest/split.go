@@ -21,6 +21,11 @@ const (
 	SplitRandom SplitKind = "random"
 	// SplitLast holds out each user's LastN latest interactions by time.
 	SplitLast SplitKind = "last"
+	// SplitColdItems holds out a ColdRatio share of the items, chosen at
+	// random from Seed, with every interaction that touches them: no train
+	// interaction touches a cold item, so a model meets them only through
+	// their features (the cold-start protocol).
+	SplitColdItems SplitKind = "cold-items"
 )
 
 // Split says how to derive a test set when the source has none.
@@ -37,11 +42,15 @@ type Split struct {
 	// LastN is the number of latest interactions per user SplitLast holds
 	// out, at least 1.
 	LastN int
+	// ColdRatio is the share of items SplitColdItems holds out, in (0, 1).
+	ColdRatio float64
 }
 
 // DefaultSplit is a per-user random 80/20 holdout with seed 1, the default
 // for movielens and csv sources without a test file.
-func DefaultSplit() Split { return Split{Kind: SplitRandom, TestRatio: 0.2, Seed: 1, LastN: 1} }
+func DefaultSplit() Split {
+	return Split{Kind: SplitRandom, TestRatio: 0.2, Seed: 1, LastN: 1, ColdRatio: 0.2}
+}
 
 // validate checks the split is usable when no test file is given.
 func (s Split) validate(haveTest bool) error {
@@ -58,8 +67,12 @@ func (s Split) validate(haveTest bool) error {
 		if s.LastN < 1 {
 			return fmt.Errorf("last-n %d must be at least 1", s.LastN)
 		}
+	case SplitColdItems:
+		if !(s.ColdRatio > 0 && s.ColdRatio < 1) {
+			return fmt.Errorf("cold ratio %v must be in (0, 1)", s.ColdRatio)
+		}
 	default:
-		return fmt.Errorf("unknown split %q (want given, random or last)", s.Kind)
+		return fmt.Errorf("unknown split %q (want given, random, last or cold-items)", s.Kind)
 	}
 	return nil
 }
@@ -77,6 +90,9 @@ func (s Split) validate(haveTest bool) error {
 func ApplySplit(es []dataset.Interaction, numUsers int, s Split) (train, test []dataset.Interaction, err error) {
 	if err := s.validate(false); err != nil {
 		return nil, nil, err
+	}
+	if s.Kind == SplitColdItems {
+		return coldItemSplit(es, s)
 	}
 	// Group edge indices by user (counting sort, stable).
 	start := make([]int, numUsers+1)
@@ -151,6 +167,53 @@ func ApplySplit(es []dataset.Interaction, numUsers int, s Split) (train, test []
 	test = make([]dataset.Interaction, 0, nt)
 	for i, e := range es {
 		if isTest[i] {
+			test = append(test, e)
+		} else {
+			train = append(train, e)
+		}
+	}
+	return train, test, nil
+}
+
+// ColdItems returns the cold items SplitColdItems holds out of es, sorted:
+// round(ColdRatio·n) of the n distinct items that es mentions (at least
+// one, and at most n-1), chosen by a Fisher–Yates shuffle of the sorted
+// item ids under a PCG generator seeded with (Seed, n). The choice depends
+// on the set of items only, not on the edge order.
+func ColdItems(es []dataset.Interaction, s Split) ([]uint32, error) {
+	if !(s.ColdRatio > 0 && s.ColdRatio < 1) {
+		return nil, fmt.Errorf("cold ratio %v must be in (0, 1)", s.ColdRatio)
+	}
+	items := make([]uint32, len(es))
+	for i, e := range es {
+		items[i] = e.Item
+	}
+	slices.Sort(items)
+	items = slices.Compact(items)
+	n := len(items)
+	if n < 2 {
+		return nil, fmt.Errorf("split cold-items needs at least 2 items with interactions, have %d", n)
+	}
+	k := min(max(int(math.Round(s.ColdRatio*float64(n))), 1), n-1)
+	rng := rand.New(rand.NewPCG(s.Seed, uint64(n)))
+	for i := 0; i < k; i++ {
+		j := i + rng.IntN(n-i)
+		items[i], items[j] = items[j], items[i]
+	}
+	cold := slices.Clone(items[:k])
+	slices.Sort(cold)
+	return cold, nil
+}
+
+// coldItemSplit sends every interaction of a cold item to test and the
+// rest to train, keeping the input order within each part.
+func coldItemSplit(es []dataset.Interaction, s Split) (train, test []dataset.Interaction, err error) {
+	cold, err := ColdItems(es, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range es {
+		if _, ok := slices.BinarySearch(cold, e.Item); ok {
 			test = append(test, e)
 		} else {
 			train = append(train, e)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/featurestore"
@@ -18,7 +20,7 @@ import (
 )
 
 func newEvalCmd() *cobra.Command {
-	var store, runDir, which string
+	var store, runDir, which, itemsSel, baseline string
 	var asJSON, force bool
 	var ks []int
 	cmd := &cobra.Command{
@@ -42,61 +44,132 @@ The store must be the one the run was trained on: its fingerprint is checked
 against the one the run records (RUN/embeddings/manifest.json, else the newest
 checkpoint), and a different or regenerated store is refused unless --force.
 A run stopped before its first evaluation has no embeddings yet; resume it
-with the same train command.`,
+with the same train command.
+
+--items cold ranks only the cold items, those without a train interaction
+(the items ingest --split cold-items held out), and counts only test items
+among them; users without such a test item are skipped. --baseline content
+needs no run: it scores the content-only baseline from the store's item
+features (a user is the mean of its train items' feature rows, scores are
+cosine similarities).`,
 		Example: `  trainerd eval --store store/gowalla --run-dir runs/lightgcn-1 --json
-  trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50`,
+  trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50
+  trainerd eval --store store/ml-cold --run-dir runs/pinsage --items cold
+  trainerd eval --store store/ml-cold --baseline content --items cold`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEvalCmd(cmd, store, runDir, which, ks, asJSON, force, cmd.OutOrStdout())
+			return runEvalCmd(cmd, evalArgs{store: store, runDir: runDir, which: which, items: itemsSel, baseline: baseline,
+				ks: ks, asJSON: asJSON, force: force}, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&store, "store", "", "feature store directory holding the train and test split (required)")
-	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/users.npy and items.npy (required)")
+	cmd.Flags().StringVar(&runDir, "run-dir", "", "run directory holding embeddings/users.npy and items.npy (required unless --baseline)")
 	cmd.Flags().IntSliceVar(&ks, "k", []int{eval.DefaultK}, "cutoff K; repeat or comma-separate for several")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (the default output is a table)")
 	cmd.Flags().BoolVar(&force, "force", false, "evaluate even if the store's fingerprint differs from the run's training store")
 	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
+	cmd.Flags().StringVar(&itemsSel, "items", "all", "candidate items: all, or cold (only items without a train interaction, and only test items among them)")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "score a baseline instead of a run: content (cosine of item features to the mean of the user's train items')")
 	addProgressFlag(cmd, nil)
 	_ = cmd.MarkFlagRequired("store")
-	_ = cmd.MarkFlagRequired("run-dir")
 	return cmd
 }
 
-func runEvalCmd(cmd *cobra.Command, storeDir, runDir, which string, ks []int, asJSON, force bool, w io.Writer) error {
-	if len(ks) == 0 {
+// evalArgs holds the flags of `trainerd eval`.
+type evalArgs struct {
+	store, runDir, which, items, baseline string
+	ks                                    []int
+	asJSON, force                         bool
+}
+
+func runEvalCmd(cmd *cobra.Command, a evalArgs, w io.Writer) error {
+	if len(a.ks) == 0 {
 		return fmt.Errorf("eval: --k needs at least one value")
+	}
+	switch a.items {
+	case "all", "cold":
+	default:
+		return fmt.Errorf("eval: --items %q: want all or cold", a.items)
+	}
+	switch {
+	case a.baseline != "" && a.baseline != "content":
+		return fmt.Errorf("eval: --baseline %q: want content", a.baseline)
+	case a.baseline != "" && a.runDir != "":
+		return fmt.Errorf("eval: --baseline %s scores the store alone; drop --run-dir", a.baseline)
+	case a.baseline == "" && a.runDir == "":
+		return errors.New(`eval: required flag(s) "run-dir" not set (or give --baseline content)`)
 	}
 	display, err := commandProgress(cmd)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	emb, err := loadRun(runDir, which)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	s, err := openRunStore(runDir, storeDir, emb, force)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	train, test, err := loadSplits(s, storeDir)
-	s.Close()
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	if emb.NumUsers() != train.NumUsers || emb.NumItems() != train.NumItems {
-		return fmt.Errorf("eval: embeddings in %s are %d users × %d items but the store has %d × %d",
-			export.Dir(runDir), emb.NumUsers(), emb.NumItems(), train.NumUsers, train.NumItems)
+	var users, items []float32
+	var dim int
+	var train, test *graph.Bipartite
+	if a.baseline != "" {
+		s, err := featurestore.Open(a.store, featurestore.Options{ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		train, test, err = loadSplits(s, a.store)
+		var feat []float32
+		if err == nil {
+			dim = s.Schema(dataset.Item).Dim()
+			if dim > 0 {
+				feat, err = s.FeatureMatrix(dataset.Item)
+			}
+		}
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if users, items, err = eval.ContentEmbeddings(train, feat, dim); err != nil {
+			return fmt.Errorf("eval: store %s: %w", a.store, err)
+		}
+	} else {
+		emb, err := loadRun(a.runDir, a.which)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		s, err := openRunStore(a.runDir, a.store, emb, a.force)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		train, test, err = loadSplits(s, a.store)
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if emb.NumUsers() != train.NumUsers || emb.NumItems() != train.NumItems {
+			return fmt.Errorf("eval: embeddings in %s are %d users × %d items but the store has %d × %d",
+				export.Dir(a.runDir), emb.NumUsers(), emb.NumItems(), train.NumUsers, train.NumItems)
+		}
+		users, items, dim = emb.Users, emb.Items, emb.Dim
 	}
 	start := time.Now()
 	task := display.Start("eval", "users", 0)
-	m, err := eval.Evaluate(cmd.Context(), emb.Users, emb.Items, emb.Dim, train, test, eval.Options{K: ks[0], Ks: ks[1:],
-		Progress: func(users, total int) { task.SetTotal(int64(total)); task.Add(int64(users)) }})
+	opts := eval.Options{K: a.ks[0], Ks: a.ks[1:],
+		Progress: func(users, total int) { task.SetTotal(int64(total)); task.Add(int64(users)) }}
+	var m eval.Metrics
+	if a.items == "cold" {
+		cold := eval.ColdItems(train)
+		if len(cold) == 0 {
+			task.Finish()
+			return fmt.Errorf("eval: --items cold: every item of store %s has train interactions (ingest --split cold-items holds some out)", a.store)
+		}
+		m, err = eval.EvaluateItems(cmd.Context(), users, items, dim, train, test, cold, opts)
+		if m != nil {
+			m["items"] = float64(len(cold))
+		}
+	} else {
+		m, err = eval.Evaluate(cmd.Context(), users, items, dim, train, test, opts)
+	}
 	task.Finish()
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	slog.Info("eval: done", "users", m.Users(), "dim", emb.Dim, "elapsed", time.Since(start).Round(time.Millisecond))
-	if asJSON {
+	slog.Info("eval: done", "users", m.Users(), "dim", dim, "items", a.items, "elapsed", time.Since(start).Round(time.Millisecond))
+	if a.asJSON {
 		return json.NewEncoder(w).Encode(m)
 	}
 	keys := make([]string, 0, len(m))
@@ -106,8 +179,8 @@ func runEvalCmd(cmd *cobra.Command, storeDir, runDir, which string, ks []int, as
 	slices.Sort(keys)
 	for _, k := range keys {
 		v := strconv.FormatFloat(m[k], 'f', 6, 64)
-		if k == "users" {
-			v = strconv.Itoa(m.Users())
+		if k == "users" || k == "items" {
+			v = strconv.Itoa(int(m[k]))
 		}
 		fmt.Fprintf(w, "%-14s %s\n", k, v)
 	}

@@ -36,6 +36,7 @@ type ingestFlags struct {
 	testRatio float64
 	seed      uint64
 	lastN     int
+	coldRatio float64
 	// progress is --progress: auto ("" too), on or off.
 	progress string
 }
@@ -72,7 +73,11 @@ Splits, when no --test file is given:
   --split random --test-ratio R --seed S   per-user random holdout (default
                                            for movielens and csv: 0.2, seed 1)
   --split last --last-n N                  each user's N latest interactions
-Every split leaves each user at least one train interaction.
+  --split cold-items --cold-ratio R --seed S   hold out R of the items
+                                           (default 0.2) with all their
+                                           interactions: no train edge
+                                           touches a cold item
+The random and last splits leave each user at least one train interaction.
 
 On a terminal a progress line on stderr shows the share of the input read,
 the rate, the rows so far and an ETA, then the commit's elapsed time
@@ -106,10 +111,11 @@ is always printed at the end.`,
 	fl.StringSliceVar(&f.numericCols, "numeric-cols", nil, "csv: feature columns that must be numeric (error instead of one-hot)")
 	fl.StringVar(&f.delimiter, "delimiter", ",", `csv: field delimiter, one character; '\t' or "tab" for tabs`)
 	fl.BoolVar(&f.header, "header", true, "csv: files start with a header line")
-	fl.StringVar(&f.split, "split", "", "given, random or last (default: given with --test, else random for movielens and csv)")
+	fl.StringVar(&f.split, "split", "", "given, random, last or cold-items (default: given with --test, else random for movielens and csv)")
 	fl.Float64Var(&f.testRatio, "test-ratio", 0.2, "random split: share of each user's interactions held out")
-	fl.Uint64Var(&f.seed, "seed", 1, "random split: seed")
+	fl.Uint64Var(&f.seed, "seed", 1, "random and cold-items splits: seed")
 	fl.IntVar(&f.lastN, "last-n", 1, "last split: latest interactions per user held out")
+	fl.Float64Var(&f.coldRatio, "cold-ratio", 0.2, "cold-items split: share of the items held out with all their interactions")
 	addProgressFlag(cmd, &f.progress)
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("format")
@@ -118,7 +124,7 @@ is always printed at the end.`,
 
 // resolveSplit turns the split flags into an ingest.Split for the format.
 func (f ingestFlags) resolveSplit() (ingest.Split, error) {
-	s := ingest.Split{Kind: ingest.SplitKind(f.split), TestRatio: f.testRatio, Seed: f.seed, LastN: f.lastN}
+	s := ingest.Split{Kind: ingest.SplitKind(f.split), TestRatio: f.testRatio, Seed: f.seed, LastN: f.lastN, ColdRatio: f.coldRatio}
 	switch {
 	case f.test != "" && s.Kind != "" && s.Kind != ingest.SplitGiven:
 		return s, fmt.Errorf("--split %s conflicts with --test; drop one", s.Kind)
