@@ -286,3 +286,15 @@ func TestProgressCallback(t *testing.T) {
 		}
 	}
 }
+
+// TestDensePreset: the dense preset has the shape it promises (about 670k
+// train edges over 6040 users and 3600 items after duplicates merge).
+func TestDensePreset(t *testing.T) {
+	ds, _ := mustGen(t, preset(t, "dense"))
+	if ds.NumUsers() != 6040 || ds.NumItems() != 3600 {
+		t.Fatalf("dense: %d users, %d items; want 6040, 3600", ds.NumUsers(), ds.NumItems())
+	}
+	if n := len(ds.Train); n < 640_000 || n > 700_000 {
+		t.Fatalf("dense: %d train edges, want about 670k", n)
+	}
+}

@@ -46,6 +46,7 @@ it either way).
 Presets (size flags given on the command line override them):
   tiny    200 users, 300 items, 3k edges, 5 communities, feature dims 8
   small   5k users, 8k items, 150k edges, 20 communities, feature dims 32
+  dense   6040 users, 3600 items, 1.02M edges (~670k train after merging), 20 communities, feature dims 32
   large   1M users, 500k items, 20M edges, 1000 communities, feature dims 16`,
 		Example: `  trainerd gen --store store/tiny --preset tiny
   trainerd gen --store store/small --preset small --seed 7
