@@ -490,6 +490,7 @@ type convNet[F float] struct {
 	dz                        []F
 	grad                      map[string][]F
 	gradNames                 []string
+	avxRows                   bool // gatherIDRows64 fills 64-wide id rows
 }
 
 // newConvNet binds the network to the parameters by name (params[name]
@@ -498,6 +499,7 @@ type convNet[F float] struct {
 func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Team) (*convNet[F], error) {
 	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
+	n.avxRows = hasGatherAVX()
 	var zero F
 	_, f32 := any(zero).(float32)
 	avx := gatherGo
@@ -576,9 +578,13 @@ func (n *convNet[F]) setHops(sizes []int, t int, nbrIdx [][]int32, nbrW [][]floa
 func (n *convNet[F]) fillInput(lo, hi int) {
 	d := n.arch.dim
 	if n.arch.useID {
-		for r := lo; r < hi; r++ {
-			id := int(n.ids[r])
-			copy(n.x[r*d:r*d+d], n.emb[id*d:id*d+d])
+		if x32, ok := any(n.x).([]float32); ok && d == 64 && hi > lo && n.avxRows {
+			gatherIDRows64(&x32[lo*d], &any(n.emb).([]float32)[0], n.ids[lo:hi])
+		} else {
+			for r := lo; r < hi; r++ {
+				id := int(n.ids[r])
+				copy(n.x[r*d:r*d+d], n.emb[id*d:id*d+d])
+			}
 		}
 	}
 	if fd := n.arch.featDim; fd > 0 {

@@ -64,3 +64,10 @@ func reluMaskAVX512(x *float32, mask *uint16, n int)
 //
 //go:noescape
 func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool)
+
+// gatherIDRows64 copies the 64-wide rows ids of table into dst, in order,
+// prefetching a few rows ahead (AVX). It checks nothing: every id must be
+// a row of table and dst must hold len(ids) rows.
+//
+//go:noescape
+func gatherIDRows64(dst, table *float32, ids []uint32)

@@ -407,3 +407,55 @@ kstore:
 	VMOVUPS Z7, 448(DI)
 	VZEROUPPER
 	RET
+
+// func gatherIDRows64(dst, table *float32, ids []uint32)
+//
+// dst[i·64 : +64] = table[ids[i]·64 : +64] for every i, with the rows of
+// ids[i+8] prefetched while row i is copied (the ids are random rows of a
+// table far larger than the caches).
+TEXT ·gatherIDRows64(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ table+8(FP), SI
+	MOVQ ids_base+16(FP), R8
+	MOVQ ids_len+24(FP), CX
+	XORQ R9, R9                // i
+
+rloop:
+	CMPQ R9, CX
+	JGE rdone
+	LEAQ 8(R9), R10
+	CMPQ R10, CX
+	JGE rcopy
+	MOVL (R8)(R10*4), AX
+	SHLQ $8, AX
+	PREFETCHT0 0(SI)(AX*1)
+	PREFETCHT0 64(SI)(AX*1)
+	PREFETCHT0 128(SI)(AX*1)
+	PREFETCHT0 192(SI)(AX*1)
+
+rcopy:
+	MOVL (R8)(R9*4), AX
+	SHLQ $8, AX
+	VMOVUPS 0(SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y1
+	VMOVUPS 64(SI)(AX*1), Y2
+	VMOVUPS 96(SI)(AX*1), Y3
+	VMOVUPS 128(SI)(AX*1), Y4
+	VMOVUPS 160(SI)(AX*1), Y5
+	VMOVUPS 192(SI)(AX*1), Y6
+	VMOVUPS 224(SI)(AX*1), Y7
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ $256, DI
+	INCQ R9
+	JMP rloop
+
+rdone:
+	VZEROUPPER
+	RET

@@ -25,8 +25,12 @@ func normBackAVX2(gm, y, nrm *float32, rows, w int) { panic("consumer: normBackA
 // hasReluMaskAVX512 is false off amd64 (or with the purego tag).
 func hasReluMaskAVX512() bool { return false }
 
-func reluMaskAVX512(x *float32, mask *uint16, n int) { panic("consumer: reluMaskAVX512 without AVX-512") }
+func reluMaskAVX512(x *float32, mask *uint16, n int) {
+	panic("consumer: reluMaskAVX512 without AVX-512")
+}
 
 func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool) {
 	panic("consumer: reluGradColSumMaskAVX512 without AVX-512")
 }
+
+func gatherIDRows64(dst, table *float32, ids []uint32) { panic("consumer: gatherIDRows64 without AVX") }

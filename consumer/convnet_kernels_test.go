@@ -271,3 +271,29 @@ func TestConvNetMaskBitsSameBits(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherIDRows64: the id-row kernel copies exactly the listed rows, in
+// order, repeats and the table's last row included.
+func TestGatherIDRows64(t *testing.T) {
+	if !hasGatherAVX() {
+		t.Skip("no AVX on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	const rows, d = 100, 64
+	table := kernelMatrix(r, rows*d)
+	for _, n := range []int{1, 7, 9, 300} {
+		ids := make([]uint32, n)
+		for i := range ids {
+			ids[i] = uint32(r.IntN(rows))
+		}
+		ids[n-1] = rows - 1
+		want, got := make([]float32, n*d), kernelMatrix(r, n*d)
+		for i, id := range ids {
+			copy(want[i*d:i*d+d], table[int(id)*d:int(id)*d+d])
+		}
+		gatherIDRows64(&got[0], &table[0], ids)
+		if !bitsEqual(want, got) {
+			t.Errorf("n=%d: rows differ from a copy loop", n)
+		}
+	}
+}
