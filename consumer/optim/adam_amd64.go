@@ -18,3 +18,9 @@ func hasAdamAVX() bool { return cpu.X86.HasAVX }
 //
 //go:noescape
 func adamRowAVX(p, m, v, g []float32, c *adamConsts)
+
+// prefetchRow asks the CPU to bring the n floats at p into the cache; it
+// reads nothing and never faults.
+//
+//go:noescape
+func prefetchRow(p *float32, n int)

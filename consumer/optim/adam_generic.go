@@ -9,3 +9,6 @@ func hasAdamAVX() bool { return false }
 func adamRowAVX(p, m, v, g []float32, c *adamConsts) {
 	panic("optim: adamRowAVX without AVX")
 }
+
+// prefetchRow does nothing without the assembly.
+func prefetchRow(p *float32, n int) {}

@@ -251,7 +251,21 @@ func (a *Adam) Update(param []float32, rows []int32, grads []float32, lr float32
 // scanOf updates the table rows [lo,hi) that u lists (a.pos), in row
 // order, and clears their pos entries.
 func (a *Adam) scanOf(u *update, lo, hi int) {
+	d := a.Dim
+	// the gradient rows come in the batch's order, random in the table's:
+	// prefetch the one of a row a few rows ahead
+	const ahead = 16
+	for r := lo; r < min(lo+ahead, hi); r++ {
+		if k := a.pos[r]; k >= 0 {
+			prefetchRow(&u.grads[int(k)*d], d)
+		}
+	}
 	for r := lo; r < hi; r++ {
+		if r+ahead < hi {
+			if k := a.pos[r+ahead]; k >= 0 {
+				prefetchRow(&u.grads[int(k)*d], d)
+			}
+		}
 		if k := a.pos[r]; k >= 0 {
 			a.pos[r] = -1
 			a.rowK(u, r, int(k))
