@@ -55,6 +55,9 @@ type metaRecord struct {
 	InteractionBlock int       `json:"interaction_block"`
 	AdjBlock         int       `json:"adj_block"`
 	CreatedAt        time.Time `json:"created_at"`
+	// Lineage lists the versions this one grew from by Append, oldest
+	// first; empty for a data set committed whole.
+	Lineage []Ancestor `json:"lineage,omitempty"`
 }
 
 // Summary reports one Commit: the committed data set's Stats plus the wall
@@ -167,6 +170,19 @@ type commitEnv struct {
 }
 
 func commit(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv) (sum *Summary, err error) {
+	return commitChild(ctx, dir, ds, env, nil)
+}
+
+// childOf names the version a Commit grows from (Append): the commit fails
+// unless dir/CURRENT still names it once the commit lock is held, and the
+// new version records lineage.
+type childOf struct {
+	version string
+	lineage []Ancestor
+}
+
+// commitChild is commit, for a child version when parent is non-nil.
+func commitChild(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv, parent *childOf) (sum *Summary, err error) {
 	start := time.Now()
 	log := slog.Default()
 	if ds == nil {
@@ -191,7 +207,18 @@ func commit(ctx context.Context, dir string, ds *dataset.Dataset, env commitEnv)
 	defer unlock()
 	removeMatching(dir, stagingPrefix, "", log) // left by a crashed Commit
 
-	p, err := planVersion(ds)
+	var lineage []Ancestor
+	if parent != nil {
+		raw, err := os.ReadFile(filepath.Join(dir, currentFile))
+		if err != nil {
+			return nil, fmt.Errorf("featurestore: append to %s: %w", dir, err)
+		}
+		if cur := strings.TrimSpace(string(raw)); cur != parent.version {
+			return nil, fmt.Errorf("featurestore: append to %s: the store changed to version %s while appending to %s; append again", dir, cur, parent.version)
+		}
+		lineage = parent.lineage
+	}
+	p, err := planVersion(ds, lineage...)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +409,7 @@ type versionPlan struct {
 // planVersion builds the train graph and meta record of ds and bounds the
 // sizes of every key writeDataset will write (block values at their raw,
 // uncompressed size, which sealBlock never exceeds by more than its header).
-func planVersion(ds *dataset.Dataset) (*versionPlan, error) {
+func planVersion(ds *dataset.Dataset, lineage ...Ancestor) (*versionPlan, error) {
 	p := &versionPlan{ds: ds, meta: metaRecord{
 		FormatVersion:    FormatVersion,
 		Name:             ds.Name,
@@ -395,6 +422,7 @@ func planVersion(ds *dataset.Dataset) (*versionPlan, error) {
 		InteractionBlock: InteractionBlock,
 		AdjBlock:         AdjBlock,
 		CreatedAt:        time.Now().UTC(),
+		Lineage:          lineage,
 	}}
 	edges := make([]graph.Edge, len(ds.Train))
 	for i, e := range ds.Train {
@@ -615,6 +643,7 @@ func (m metaRecord) stats(version string, bytes int64) Stats {
 		Version:        version,
 		BytesOnDisk:    bytes,
 		CreatedAt:      m.CreatedAt,
+		Lineage:        slices.Clone(m.Lineage),
 	}
 }
 
