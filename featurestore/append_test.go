@@ -100,7 +100,7 @@ func TestAppend(t *testing.T) {
 	}
 	// A grandchild keeps the whole lineage.
 	more := &dataset.Dataset{Name: "x", UserIDs: []string{"new-user-a"}, ItemIDs: []string{parent.ItemIDs[0]},
-		Train: []dataset.Interaction{{User: 0, Item: 0, Weight: 1}},
+		Train:        []dataset.Interaction{{User: 0, Item: 0, Weight: 1}},
 		UserFeatures: &dataset.Features{Schema: parent.UserFeatures.Schema, Data: make([]float32, 3)},
 		ItemFeatures: &dataset.Features{Schema: parent.ItemFeatures.Schema, Data: make([]float32, 5)}}
 	if _, err := Append(ctx, dir, more); err != nil {
