@@ -349,8 +349,8 @@ func TestConvNetThreadsBitIdentical(t *testing.T) {
 
 // TestConvNetNoAllocs: once its buffers have grown, the hand-written
 // part of a training step (batch check, hops, forward, backward)
-// allocates nothing, with one thread and with a team. (Package loss and
-// the optimisers build closures and goroutines per call.)
+// allocates nothing, with one thread and with a team, and neither does a
+// whole step (loss and optimisers on the model's team included).
 func TestConvNetNoAllocs(t *testing.T) {
 	if linalg.Backend() == "gonum" {
 		t.Skip("gonum's GEMM starts goroutines (allocating) on large products; with OpenBLAS installed this checks the network's own allocations")
@@ -386,6 +386,15 @@ func TestConvNetNoAllocs(t *testing.T) {
 				pass()
 				if a := testing.AllocsPerRun(5, pass); a != 0 {
 					t.Errorf("%v allocations per pass, want 0", a)
+				}
+				step := func() {
+					if _, err := m.Step(context.Background(), b); err != nil {
+						t.Fatal(err)
+					}
+				}
+				step()
+				if a := testing.AllocsPerRun(5, step); a != 0 {
+					t.Errorf("%v allocations per step, want 0", a)
 				}
 			})
 		}
