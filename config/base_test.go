@@ -29,11 +29,11 @@ func TestBaseOverlay(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"a.yaml": "model:\n  name: mf\n  dim: 64\n  lr: 0.01\nproducer:\n  layers: 0\ntrain:\n  epochs: 5\n  eval_k: 10\n" +
-			"curriculum:\n  lr:\n    kind: steps\n    values: [[0, 0.01], [3, 0.005]]\n",
-		"b.yaml":     "base: a.yaml\nmodel:\n  lr: 0.02\ncurriculum:\n  lr:\n    values: [[0, 0.02]]\n",
+			"curriculum:\n  margin:\n    kind: steps\n    values: [[0, 0.01], [3, 0.005]]\n",
+		"b.yaml":     "base: a.yaml\nmodel:\n  lr: 0.02\ncurriculum:\n  margin:\n    values: [[0, 0.02]]\n",
 		"sub/c.yaml": "base: ../b.yaml\ntrain:\n  epochs: 7\n",
 		"flat.yaml": "model:\n  name: mf\n  dim: 64\n  lr: 0.02\nproducer:\n  layers: 0\ntrain:\n  epochs: 7\n  eval_k: 10\n" +
-			"curriculum:\n  lr:\n    kind: steps\n    values: [[0, 0.02]]\n",
+			"curriculum:\n  margin:\n    kind: steps\n    values: [[0, 0.02]]\n",
 	})
 	got, err := Load(filepath.Join(dir, "sub", "c.yaml"), []string{"model.dim=32"})
 	if err != nil {

@@ -10,7 +10,7 @@
 //
 // Environment variables: every key k has TRAINERD_<K> where K is k upper-cased
 // with "." replaced by "_", e.g. TRAINERD_MODEL_LR for model.lr and
-// TRAINERD_CURRICULUM_LR_KIND for curriculum.lr.kind. Values are parsed as the
+// TRAINERD_CURRICULUM_MARGIN_KIND for curriculum.margin.kind. Values are parsed as the
 // key's type. A TRAINERD_* variable that names no key is refused (a misspelled
 // key must not be ignored), except the few non-config variables NonConfigEnv
 // lists (TRAINERD_DATA, the tests' data directory, is why the data section is
@@ -227,12 +227,12 @@ func (w *wrapped) Unwrap() []error {
 
 // Base returns the unscheduled values the curriculum starts from: no hard
 // negatives, the rank window [producer.hard.rank_lo, producer.hard.rank_hi),
-// producer.negatives.pool_size, model.lr and model.margin. They are the same
+// producer.negatives.pool_size and model.margin. They are the same
 // values the producer falls back to when an epoch's params leave them zero.
 func (c *Config) Base() curriculum.Params {
 	return curriculum.Params{
 		RankLo: c.Producer.Hard.RankLo, RankHi: c.Producer.Hard.RankHi,
-		PoolSize: c.Producer.Negatives.PoolSize, LR: c.Model.LR, Margin: c.Model.Margin,
+		PoolSize: c.Producer.Negatives.PoolSize, Margin: c.Model.Margin,
 	}
 }
 

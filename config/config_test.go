@@ -44,7 +44,10 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown model key", "model:\n  lrr: 0.1\n", nil, "model.lrr", ErrUnknownKey, "unknown key"},
 		{"unknown section", "modle:\n  lr: 0.1\n", nil, "modle", ErrUnknownKey, "unknown key"},
 		{"unknown nested", "producer:\n  walk:\n    beta: 1\n", nil, "producer.walk.beta", ErrUnknownKey, "unknown key"},
-		{"unknown curriculum", "curriculum:\n  lr:\n    kind: constant\n    valeu: 1\n", nil, "curriculum.lr.valeu", ErrUnknownKey, "unknown key"},
+		{"unknown curriculum", "curriculum:\n  margin:\n    kind: constant\n    valeu: 1\n", nil, "curriculum.margin.valeu", ErrUnknownKey, "unknown key"},
+		{"curriculum lr removed", "curriculum:\n  lr: {kind: cosine, start: 0.002, end: 0.0002, over: 12}\n", nil, "curriculum.lr", ErrUnknownKey, "model.lr_schedule"},
+		{"curriculum lr removed --set", "", []string{"curriculum.lr.kind=cosine"}, "curriculum.lr.kind", ErrUnknownKey, "model.lr_schedule"},
+		{"bad lr unit", "", []string{"model.lr_unit=batch"}, "model.lr_unit", ErrInvalid, "batch"},
 		{"unknown --set", "", []string{"model.lrr=0.1"}, "model.lrr", ErrUnknownKey, "unknown key"},
 		{"dim not int", "model:\n  dim: abc\n", nil, "model.dim", ErrType, `want an integer, got "abc"`},
 		{"dim float", "model:\n  dim: 1.5\n", nil, "model.dim", ErrType, "want an integer, got 1.5"},
@@ -53,7 +56,7 @@ func TestBadConfigs(t *testing.T) {
 		{"section scalar", "train: 5\n", nil, "train", ErrType, "want a mapping"},
 		{"device list", "train:\n  device: [cpu]\n", nil, "train.device", ErrType, "want a string"},
 		{"seed negative", "train:\n  seed: -1\n", nil, "train.seed", ErrType, "non-negative integer"},
-		{"steps bad row", "curriculum:\n  lr:\n    kind: steps\n    values: [[0, x]]\n", nil, "curriculum.lr.values[0][1]", ErrType, "want a number"},
+		{"steps bad row", "curriculum:\n  margin:\n    kind: steps\n    values: [[0, x]]\n", nil, "curriculum.margin.values[0][1]", ErrType, "want a number"},
 		{"lr negative", "model:\n  lr: -1\n", nil, "model.lr", ErrInvalid, "must be > 0, got -1"},
 		{"dim zero", "", []string{"model.dim=0"}, "model.dim", ErrInvalid, "must be > 0, got 0"},
 		{"history weight above one", "model:\n  name: mf\n  history: {weight: 1.5}\n", nil, "model.history.weight", ErrInvalid, "must be ≤ 1, got 1.5"},
@@ -92,7 +95,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad addr", "http:\n  addr: localhost\n", nil, "http.addr", ErrInvalid, "host:port"},
 		{"layers mismatch", "model:\n  layers: 3\nproducer:\n  layers: 2\n", nil, "producer.layers", ErrInvalid, "model.layers"},
 		{"layers vs model default", "", []string{"producer.layers=3"}, "producer.layers", ErrInvalid, "model.layers 0 = 2, producer.layers 3"},
-		{"curriculum kind", "curriculum:\n  lr:\n    kind: exp\n", nil, "curriculum.lr.kind", ErrInvalid, "exp"},
+		{"curriculum kind", "curriculum:\n  margin:\n    kind: exp\n", nil, "curriculum.margin.kind", ErrInvalid, "exp"},
 		{"curriculum cosine", "curriculum:\n  margin:\n    kind: cosine\n    start: 0.2\n", nil, "curriculum.margin.over", ErrInvalid, "over"},
 		{"curriculum unit", "", []string{"curriculum.unit=hour"}, "curriculum.unit", ErrInvalid, "hour"},
 	}
@@ -127,7 +130,7 @@ func TestLayering(t *testing.T) {
 	t.Setenv("TRAINERD_PRODUCER_QUEUE", "3")
 	t.Setenv("TRAINERD_DATA", "/somewhere") // a section-named variable must not shadow dataset.*
 	t.Setenv("TRAINERD_MODEL_NORMALIZE", "false")
-	cfg, err := Load(path, []string{"train.epochs=7", "curriculum.lr.kind=steps", "curriculum.lr.values=[[0, 1e-3], [10, 5e-4]]"})
+	cfg, err := Load(path, []string{"train.epochs=7", "curriculum.margin.kind=steps", "curriculum.margin.values=[[0, 0.1], [10, 0.2]]"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +142,8 @@ func TestLayering(t *testing.T) {
 	want.Producer.Queue = 3
 	want.Model.Normalize = false
 	want.Train.Epochs = 7 // --set beats file
-	want.Curriculum.LR.Kind = "steps"
-	want.Curriculum.LR.Values = [][]float64{{0, 1e-3}, {10, 5e-4}}
+	want.Curriculum.Margin.Kind = "steps"
+	want.Curriculum.Margin.Values = [][]float64{{0, 0.1}, {10, 0.2}}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("got  %+v\nwant %+v", *cfg, want)
 	}
@@ -166,7 +169,7 @@ producer: {workers: 3, seed: 42, examples: {kind: walks, window: 5}, walk: {alph
 dataset: {store: "dir with: colon"}
 curriculum:
   unit: step
-  lr: {kind: cosine, start: 0.001, end: 1e-5, over: 1000}
+  margin: {kind: cosine, start: 0.001, end: 1e-5, over: 1000}
   rank_window: {kind: steps, values: [[0, 2000, 5000], [500, 1000, 3000]]}
   hard_negatives: {kind: linear, slope: 1, cap: 6}
 `)
@@ -319,22 +322,22 @@ func TestProducerErrorsJoined(t *testing.T) {
 }
 
 // TestBase checks that the curriculum starts from the producer's pool size
-// and rank window and the model's lr and margin.
+// and rank window and the model's margin.
 func TestBase(t *testing.T) {
 	cfg, err := Load("", []string{"producer.negatives.pool_size=123", "producer.hard.rank_lo=40",
-		"producer.hard.rank_hi=90", "model.lr=0.02", "model.margin=0.3"})
+		"producer.hard.rank_hi=90", "model.margin=0.3"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := cfg.Base()
-	if b.PoolSize != 123 || b.RankLo != 40 || b.RankHi != 90 || b.LR != 0.02 || b.Margin != 0.3 || b.HardPer != 0 {
+	if b.PoolSize != 123 || b.RankLo != 40 || b.RankHi != 90 || b.Margin != 0.3 || b.HardPer != 0 {
 		t.Fatalf("Base() = %+v", b)
 	}
 	s, err := cfg.Schedule()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := s.At(3, 100); p.PoolSize != 123 || p.RankLo != 40 || p.RankHi != 90 || p.LR != 0.02 {
+	if p := s.At(3, 100); p.PoolSize != 123 || p.RankLo != 40 || p.RankHi != 90 || p.Margin != 0.3 {
 		t.Fatalf("unscheduled At(3) = %+v, want the base", p)
 	}
 }

@@ -25,7 +25,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(""), "model.lr=inf", "")
 	f.Add([]byte("model:\n  l2: .inf\n"), "", "TRAINERD_MODEL_TEMPERATURE=inf")
 	f.Add([]byte("model: {dim: 1000000000}\n"), "producer.layers=7", "TRAINERD_MODEL_LRR=5")
-	f.Add([]byte("curriculum:\n  lr: {kind: steps, values: [[0, 1e-3], [2, .nan]]}\n"), "curriculum.lr.values=[[0, 1e400]]", "TRAINERD_DATA=/x")
+	f.Add([]byte("curriculum:\n  margin: {kind: steps, values: [[0, 1e-3], [2, .nan]]}\n"), "curriculum.margin.values=[[0, 1e400]]", "TRAINERD_DATA=/x")
 	f.Add([]byte("producer: {negatives: {pool_size: 0}}\n"), "model.in_batch=true", "TRAINERD_PRODUCER_QUEUE=")
 	f.Add([]byte("a: &a [*a]\n"), "train.seed=18446744073709551616", "TRAINERD_TRAIN_SEED=-1")
 	f.Fuzz(func(t *testing.T, raw []byte, set, env string) {

@@ -146,7 +146,7 @@ func NonConfigEnv() []string {
 // at path (skipped when path is ""; merged over the file its `base:` key
 // names, see BaseKey), then TRAINERD_* environment variables,
 // then sets, each "dotted.key=value" with value parsed as YAML (so
-// "curriculum.lr.values=[[0, 1e-3], [10, 5e-4]]" works). The result is
+// "curriculum.margin.values=[[0, 0.1], [10, 0.2]]" works). The result is
 // resolved (Resolve) and validated (Validate). Errors are *KeyError naming
 // the full key (or, for an environment variable that names no key, the
 // variable) where one is at fault; every unknown key, wrong type and invalid

@@ -2,14 +2,17 @@ package config
 
 import "strings"
 
-// movedKeys maps each key that has left the schema to what replaces it, so
-// Load's error tells a user of an old config what to write instead of only
-// "unknown key". It returns a new map on each call.
+// movedKeys maps each key (or section) that has left the schema to what
+// replaces it, so Load's error tells a user of an old config what to
+// write instead of only "unknown key". It returns a new map on each call.
 func movedKeys() map[string]string {
 	m := map[string]string{}
 	for _, k := range []string{"weight", "degree_power", "max", "linear", "embed_only"} {
 		m["model.history_"+k] = "moved to model.history." + k
 	}
+	m["curriculum.lr"] = "removed: the learning rate has one scheduler, model.lr_schedule (constant | step | cosine) " +
+		"with model.lr, model.min_lr, model.warmup_epochs and model.decay_epochs (0 = the whole run); " +
+		"model.lr_unit: epoch holds the rate for each epoch as curriculum.lr with unit epoch did"
 	return m
 }
 

@@ -81,14 +81,13 @@ func referenceDocs() map[string]refDoc {
 		"model.dropout":              {doc: []string{"dropout on MF user vectors in training, in [0,1) (mf only)"}},
 		"model.l2":                   {doc: []string{"L2 weight on the embeddings a batch uses (≥ 0)"}},
 		"model.optimizer":            {doc: []string{"adam | sgd | adagrad"}},
-		"model.lr":                   {doc: []string{"base learning rate (> 0); when curriculum.lr is set it overrides this per step"}},
+		"model.lr":                   {doc: []string{"base learning rate (> 0), the peak of model.lr_schedule"}},
 		"model.seed":                 {doc: []string{"parameter initialisation seed"}},
 		"model.threads":              {doc: []string{"goroutines per step, ≤ 1024; 0 = GOMAXPROCS"}},
 		"model.in_batch":             {doc: []string{"other examples' positives as extra negatives"}},
 		"model.lr_schedule": {doc: []string{
-			"constant | step | cosine: the consumer's own schedule of lr, used when",
-			"curriculum.lr is unset (kind \"\"); when curriculum.lr is set, the trainer",
-			"passes its value to the model (SetHyper) before every step instead",
+			"constant | step | cosine: the one learning-rate schedule (warm-up and decay",
+			"in epochs of the run below, or in steps)",
 		}},
 		"model.warmup_epochs": {doc: []string{
 			"warm-up in epochs of the run (× batches per epoch); not with warmup_steps",
@@ -96,6 +95,10 @@ func referenceDocs() map[string]refDoc {
 		"model.decay_epochs": {doc: []string{
 			"decay period / cosine length in epochs; not with decay_steps. Neither set: a cosine",
 			"spans the whole run (train.epochs less the warm-up)",
+		}},
+		"model.lr_unit": {doc: []string{
+			"step | epoch: the rate changes every step, or is held for each epoch at the",
+			"schedule's value at the epoch's first step",
 		}},
 		"model.warmup_steps": {doc: []string{"linear learning-rate warm-up steps"}},
 		"model.decay_steps":  {doc: []string{"step-decay period, or cosine length"}},
@@ -175,10 +178,6 @@ func referenceDocs() map[string]refDoc {
 			"unset: producer.hard.rank_lo/rank_hi",
 		}},
 		"curriculum.pool_size": {bare: true, doc: []string{"shared pool size; unset: producer.negatives.pool_size"}},
-		"curriculum.lr": {bare: true, doc: []string{
-			"learning rate; when set, overrides model.lr at every step (the trainer",
-			"calls the model's SetHyper with it), else model.lr_schedule applies",
-		}},
 		"curriculum.margin": {bare: true, doc: []string{"max-margin Δ; unset: model.margin"}},
 		"http.addr":         {doc: []string{"metrics/status server; 127.0.0.1:0 = loopback, free port (logged); \"\" = off"}},
 	}

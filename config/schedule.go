@@ -1,6 +1,11 @@
 package config
 
-import "math"
+import (
+	"math"
+
+	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/consumer/optim"
+)
 
 // validateSchedule checks the run-relative learning-rate schedule keys of
 // model.lr_schedule: a warm-up or decay length is given in steps or in
@@ -37,4 +42,23 @@ func (c *Config) RunSchedule(batchesPerEpoch int) (warmupSteps, decaySteps int) 
 		decaySteps = max(1, c.Train.Epochs*batchesPerEpoch-warmupSteps)
 	}
 	return warmupSteps, decaySteps
+}
+
+// LRSchedule is the model's learning-rate schedule resolved for a data set
+// with batchesPerEpoch batches per epoch (RunSchedule's step counts).
+func (c *Config) LRSchedule(batchesPerEpoch int) optim.Schedule {
+	m := c.Model
+	warmup, decay := c.RunSchedule(batchesPerEpoch)
+	return optim.Schedule{Kind: m.LRSchedule, Base: m.LR, Warmup: warmup, DecaySteps: decay, DecayRate: m.DecayRate, MinLR: m.MinLR}
+}
+
+// EpochLR is the learning rate of every step of epoch (1-based) when
+// model.lr_unit is epoch: the schedule's value at the epoch's first step.
+// ok is false for lr_unit step, where the model follows its schedule at
+// every step itself.
+func (c *Config) EpochLR(batchesPerEpoch, epoch int) (lr float64, ok bool) {
+	if c.Model.LRUnit != consumer.LRUnitEpoch {
+		return 0, false
+	}
+	return c.LRSchedule(batchesPerEpoch).LR(max(epoch-1, 0) * batchesPerEpoch), true
 }

@@ -136,8 +136,8 @@ func TestPrintDiff(t *testing.T) {
 		not  []string // keys it must not print
 	}{
 		{"defaults", nil, []string{"{}"}, []string{"model:", "train:"}},
-		{"mf", []string{"model.name=mf", "producer.layers=0", "model.lr=0.01", "train.validation.fraction=0.2", "curriculum.lr.kind=constant", "curriculum.lr.value=0.5"},
-			[]string{"model:", `  name: "mf"`, "  lr: 0.01", "train:", "  validation:", "    fraction: 0.2", "curriculum:", "  lr:", `    kind: "constant"`, "    value: 0.5"},
+		{"mf", []string{"model.name=mf", "producer.layers=0", "model.lr=0.01", "train.validation.fraction=0.2", "curriculum.margin.kind=constant", "curriculum.margin.value=0.5"},
+			[]string{"model:", `  name: "mf"`, "  lr: 0.01", "train:", "  validation:", "    fraction: 0.2", "curriculum:", "  margin:", `    kind: "constant"`, "    value: 0.5"},
 			[]string{"layers", "dim:", "seed:", "select", "start:"}},
 		{"list", []string{"curriculum.hard_negatives.kind=steps", "curriculum.hard_negatives.values=[[0, 1], [2, 3]]"},
 			[]string{"  hard_negatives:", "    values: [[0.0, 1.0], [2.0, 3.0]]"}, []string{"model:"}},

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/curriculum"
 	"github.com/trainerd/trainerd/modelspec"
 )
@@ -179,7 +180,7 @@ func (l *errList) err() error {
 }
 
 // nonFinite reports every float in v (a struct, slice or scalar value) that
-// is NaN or ±Inf, naming its full key ("model.lr", "curriculum.lr.values[1][0]").
+// is NaN or ±Inf, naming its full key ("model.lr", "curriculum.margin.values[1][0]").
 func nonFinite(v reflect.Value, key string, add func(error)) {
 	switch v.Kind() {
 	case reflect.Struct:
@@ -261,6 +262,7 @@ func (c *Config) Validate() error {
 		{"model.loss", m.Loss, names(losses)},
 		{"model.optimizer", m.Optimizer, []string{"adam", "sgd", "adagrad"}},
 		{"model.lr_schedule", m.LRSchedule, schedules},
+		{"model.lr_unit", m.LRUnit, []string{"", consumer.LRUnitStep, consumer.LRUnitEpoch}},
 	}
 	for _, e := range enums {
 		found := false

@@ -62,7 +62,7 @@ func TestNonFinite(t *testing.T) {
 		{"env every_minutes Infinity", "", []string{"TRAINERD_CHECKPOINT_EVERY_MINUTES=Infinity"}, nil, "checkpoint.every_minutes"},
 		{"producer alpha", "", nil, []string{"producer.walk.alpha=.inf"}, "producer.walk.alpha"},
 		{"producer power", "", nil, []string{"producer.negatives.power=inf"}, "producer.negatives.power"},
-		{"curriculum list", "curriculum:\n  lr: {kind: steps, values: [[0, 0.001], [3, .inf]]}\n", nil, nil, "curriculum.lr.values[1][1]"},
+		{"curriculum list", "curriculum:\n  margin: {kind: steps, values: [[0, 0.001], [3, .inf]]}\n", nil, nil, "curriculum.margin.values[1][1]"},
 		{"curriculum slope", "", nil, []string{"curriculum.hard_negatives.kind=linear", "curriculum.hard_negatives.slope=-.inf"}, "curriculum.hard_negatives.slope"},
 	}
 	for _, tt := range tests {

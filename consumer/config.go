@@ -65,6 +65,10 @@ type Config struct {
 	// LRSchedule is constant, step or cosine (package consumer/optim).
 	// Default constant.
 	LRSchedule string `mapstructure:"lr_schedule"`
+	// LRUnit is how often the rate changes: step (default, every step) or
+	// epoch (the trainer holds each epoch at the schedule's value at the
+	// epoch's first step and hands it to the model through SetHyper).
+	LRUnit string `mapstructure:"lr_unit"`
 	// WarmupSteps ramps the learning rate linearly over the first steps.
 	// Default 0 (none).
 	WarmupSteps int `mapstructure:"warmup_steps"`
@@ -144,9 +148,18 @@ func Default() Config {
 		Model: spec.Name, Dim: 64, Normalize: true,
 		Loss: spec.DefaultLoss.String(), Margin: 0.1, NegWeight: 1, Temperature: 0.1,
 		Optimizer: "adam", LR: 0.001, Seed: 1,
-		LRSchedule: modelspec.ScheduleConstant.String(), DecayRate: 0.1, InitStd: 0.1,
+		LRSchedule: modelspec.ScheduleConstant.String(), LRUnit: LRUnitStep, DecayRate: 0.1, InitStd: 0.1,
 	}
 }
+
+// model.lr_unit values.
+const (
+	// LRUnitStep changes the learning rate at every step.
+	LRUnitStep = "step"
+	// LRUnitEpoch holds the learning rate for each epoch at the schedule's
+	// value at the epoch's first step.
+	LRUnitEpoch = "epoch"
+)
 
 // DefaultOtherLR is model.lr's default for the optimisers other than
 // Default's (sgd and adagrad).

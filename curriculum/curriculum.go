@@ -1,7 +1,8 @@
 // Package curriculum owns the declarative training schedules: how the number
 // of hard negatives per example, the personalized-PageRank rank window hard
-// negatives are drawn from, the shared negative pool size, the learning rate
-// and the max-margin Δ change over epochs or steps.
+// negatives are drawn from, the shared negative pool size and the max-margin
+// Δ change over epochs or steps. The learning rate has its own scheduler,
+// model.lr_schedule (package config, consumer/optim).
 //
 // A Schedule is pure: Schedule.At(epoch, step) depends on nothing but its
 // arguments, so resuming from a checkpoint needs only the (epoch, step)
@@ -58,8 +59,6 @@ type Config struct {
 	RankWindow Window `mapstructure:"rank_window"`
 	// PoolSize is the size of the shared negative pool.
 	PoolSize Spec `mapstructure:"pool_size"`
-	// LR is the learning rate.
-	LR Spec `mapstructure:"lr"`
 	// Margin is the Δ of the max-margin loss.
 	Margin Spec `mapstructure:"margin"`
 }
@@ -109,7 +108,6 @@ type Params struct {
 	RankLo   int
 	RankHi   int
 	PoolSize int
-	LR       float64
 	Margin   float64
 }
 
@@ -136,7 +134,7 @@ func New(cfg Config, base Params) (*Schedule, error) {
 func (s *Schedule) Config() Config { return s.cfg }
 
 // Validate checks every schedule; errors name the full key, e.g.
-// "curriculum.lr.over: must be > 0 for kind cosine, got 0".
+// "curriculum.margin.over: must be > 0 for kind cosine, got 0".
 func (c Config) Validate() error {
 	switch c.Unit {
 	case "", UnitEpoch, UnitStep:
@@ -152,7 +150,6 @@ func (c Config) Validate() error {
 	}{
 		{"curriculum.hard_negatives", c.HardNegatives, true, 0, false},
 		{"curriculum.pool_size", c.PoolSize, true, 0, false},
-		{"curriculum.lr", c.LR, false, 0, true},
 		{"curriculum.margin", c.Margin, false, 0, false},
 	}
 	for _, ch := range checks {
@@ -318,9 +315,6 @@ func (s *Schedule) At(epoch, step int) Params {
 	if s.cfg.PoolSize.Kind != "" {
 		out.PoolSize = max(floorInt(s.cfg.PoolSize.eval(p)), 0)
 	}
-	if s.cfg.LR.Kind != "" {
-		out.LR = s.cfg.LR.eval(p)
-	}
 	if s.cfg.Margin.Kind != "" {
 		out.Margin = math.Max(s.cfg.Margin.eval(p), 0)
 	}
@@ -397,7 +391,7 @@ func (s *Schedule) Table(w io.Writer, epochs, stepsPerEpoch int) error {
 	if byStep {
 		header += "step\t"
 	}
-	fmt.Fprintln(tw, header+"hard/ex\trank_lo\trank_hi\tpool\tlr\tmargin\t")
+	fmt.Fprintln(tw, header+"hard/ex\trank_lo\trank_hi\tpool\tmargin\t")
 	for e := 1; e <= epochs; e++ {
 		step := (e - 1) * stepsPerEpoch
 		p := s.At(e, step)
@@ -405,7 +399,7 @@ func (s *Schedule) Table(w io.Writer, epochs, stepsPerEpoch int) error {
 		if byStep {
 			fmt.Fprintf(tw, "%d\t", step)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.6g\t%.6g\t\n", p.HardPer, p.RankLo, p.RankHi, p.PoolSize, p.LR, p.Margin)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.6g\t\n", p.HardPer, p.RankLo, p.RankHi, p.PoolSize, p.Margin)
 	}
 	return tw.Flush()
 }

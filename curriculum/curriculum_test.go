@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var base = Params{HardPer: 0, RankLo: 2000, RankHi: 5000, PoolSize: 500, LR: 1e-3, Margin: 0.1}
+var base = Params{HardPer: 0, RankLo: 2000, RankHi: 5000, PoolSize: 500, Margin: 0.1}
 
 func TestAt(t *testing.T) {
 	tests := []struct {
@@ -22,11 +22,11 @@ func TestAt(t *testing.T) {
 		{"pinsage hard capped", Config{HardNegatives: Spec{Kind: KindLinear, Slope: 1, Cap: 6}}, 30, 0, with(base, func(p *Params) { p.HardPer = 6 })},
 		{"half slope floors", Config{HardNegatives: Spec{Kind: KindLinear, Slope: 0.5}}, 4, 0, with(base, func(p *Params) { p.HardPer = 1 })},
 		{"step unit uses step", Config{Unit: UnitStep, HardNegatives: Spec{Kind: KindLinear, Slope: 0.01, Cap: 3}}, 1, 250, with(base, func(p *Params) { p.HardPer = 2 })},
-		{"cosine start", Config{LR: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 1, 0, with(base, func(p *Params) { p.LR = 1e-3 })},
-		{"cosine middle", Config{LR: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 6, 0, with(base, func(p *Params) { p.LR = 5.5e-4 })},
-		{"cosine after end", Config{LR: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 40, 0, with(base, func(p *Params) { p.LR = 1e-4 })},
-		{"steps lr", Config{LR: Spec{Kind: KindSteps, Values: [][]float64{{0, 1e-3}, {10, 5e-4}}}}, 11, 0, with(base, func(p *Params) { p.LR = 5e-4 })},
-		{"steps lr before", Config{LR: Spec{Kind: KindSteps, Values: [][]float64{{0, 1e-3}, {10, 5e-4}}}}, 10, 0, with(base, func(p *Params) { p.LR = 1e-3 })},
+		{"cosine margin start", Config{Margin: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 1, 0, with(base, func(p *Params) { p.Margin = 1e-3 })},
+		{"cosine margin middle", Config{Margin: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 6, 0, with(base, func(p *Params) { p.Margin = 5.5e-4 })},
+		{"cosine margin after end", Config{Margin: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 10}}, 40, 0, with(base, func(p *Params) { p.Margin = 1e-4 })},
+		{"steps margin", Config{Margin: Spec{Kind: KindSteps, Values: [][]float64{{0, 1e-3}, {10, 5e-4}}}}, 11, 0, with(base, func(p *Params) { p.Margin = 5e-4 })},
+		{"steps margin before", Config{Margin: Spec{Kind: KindSteps, Values: [][]float64{{0, 1e-3}, {10, 5e-4}}}}, 10, 0, with(base, func(p *Params) { p.Margin = 1e-3 })},
 		{"constant margin", Config{Margin: Spec{Kind: KindConstant, Value: 0.3}}, 3, 0, with(base, func(p *Params) { p.Margin = 0.3 })},
 		{"constant window", Config{RankWindow: Window{Kind: KindConstant, Lo: 100, Hi: 200}}, 3, 0, with(base, func(p *Params) { p.RankLo, p.RankHi = 100, 200 })},
 		{"linear window floor", Config{RankWindow: Window{Kind: KindLinear, Lo: 2000, Hi: 5000, Slope: -500, MinLo: 500}}, 5, 0, with(base, func(p *Params) { p.RankLo, p.RankHi = 500, 3500 })},
@@ -40,10 +40,10 @@ func TestAt(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := s.At(tt.epoch, tt.step)
-			if math.Abs(got.LR-tt.want.LR) > 1e-12 {
-				t.Fatalf("LR = %g, want %g", got.LR, tt.want.LR)
+			if math.Abs(got.Margin-tt.want.Margin) > 1e-12 {
+				t.Fatalf("Margin = %g, want %g", got.Margin, tt.want.Margin)
 			}
-			got.LR = tt.want.LR
+			got.Margin = tt.want.Margin
 			if got != tt.want {
 				t.Fatalf("At(%d,%d) = %+v, want %+v", tt.epoch, tt.step, got, tt.want)
 			}
@@ -65,10 +65,9 @@ func TestValidate(t *testing.T) {
 		key  string
 	}{
 		{"bad unit", Config{Unit: "minute"}, "curriculum.unit"},
-		{"bad kind", Config{LR: Spec{Kind: "exp"}}, "curriculum.lr.kind"},
-		{"cosine no over", Config{LR: Spec{Kind: KindCosine, Start: 1, End: 0.1}}, "curriculum.lr.over"},
-		{"negative lr", Config{LR: Spec{Kind: KindConstant, Value: -1}}, "curriculum.lr.value"},
-		{"zero lr", Config{LR: Spec{Kind: KindConstant}}, "curriculum.lr.value"},
+		{"bad kind", Config{Margin: Spec{Kind: "exp"}}, "curriculum.margin.kind"},
+		{"cosine no over", Config{Margin: Spec{Kind: KindCosine, Start: 1, End: 0.1}}, "curriculum.margin.over"},
+		{"negative margin", Config{Margin: Spec{Kind: KindConstant, Value: -1}}, "curriculum.margin.value"},
 		{"unused field", Config{HardNegatives: Spec{Kind: KindConstant, Value: 1, Slope: 2}}, "curriculum.hard_negatives.slope"},
 		{"steps empty", Config{Margin: Spec{Kind: KindSteps}}, "curriculum.margin.values"},
 		{"steps first at", Config{Margin: Spec{Kind: KindSteps, Values: [][]float64{{1, 0.1}}}}, "curriculum.margin.values[0]"},
@@ -77,7 +76,6 @@ func TestValidate(t *testing.T) {
 		{"window hi<=lo", Config{RankWindow: Window{Kind: KindConstant, Lo: 10, Hi: 10}}, "curriculum.rank_window"},
 		{"window no kind", Config{RankWindow: Window{Lo: 10, Hi: 20}}, "curriculum.rank_window.kind"},
 		{"hard negative start", Config{HardNegatives: Spec{Kind: KindLinear, Start: -1}}, "curriculum.hard_negatives.start"},
-		{"lr decreasing no cap", Config{LR: Spec{Kind: KindLinear, Start: 1, Slope: -0.1}}, "curriculum.lr.cap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +91,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	s, err := New(Config{HardNegatives: Spec{Kind: KindLinear, Slope: 1, Cap: 2}, LR: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 4}}, base)
+	s, err := New(Config{HardNegatives: Spec{Kind: KindLinear, Slope: 1, Cap: 2}, Margin: Spec{Kind: KindCosine, Start: 1e-3, End: 1e-4, Over: 4}}, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +110,7 @@ func TestTable(t *testing.T) {
 		}
 	}
 	if f := strings.Fields(lines[5]); f[5] != "0.0001" {
-		t.Fatalf("epoch 5 lr = %s, want 0.0001", f[5])
+		t.Fatalf("epoch 5 margin = %s, want 0.0001", f[5])
 	}
 }
 

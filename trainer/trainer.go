@@ -321,17 +321,18 @@ func edges(g *graph.Bipartite) int {
 	return g.NumEdges()
 }
 
-// hyper is the curriculum's learning rate and margin at (epoch, step); a
-// schedule left unset gives 0, which keeps the model's own value (and its
-// model.lr_schedule).
+// hyper is what the trainer overrides in the model at (epoch, step): with
+// model.lr_unit epoch the learning rate, the model's schedule held for the
+// epoch (config.EpochLR); the curriculum's margin when it schedules one.
+// Zero fields keep the model's own value (with lr_unit step the model
+// follows model.lr_schedule at every step itself).
 func (j *job) hyper(epoch, step int) consumer.Hyper {
-	p := j.sched.At(epoch, step)
 	var h consumer.Hyper
-	if j.cfg.Curriculum.LR.Kind != "" {
-		h.LR = p.LR
+	if lr, ok := j.cfg.EpochLR(j.sampler.BatchesPerEpoch(), epoch); ok {
+		h.LR = lr
 	}
 	if j.cfg.Curriculum.Margin.Kind != "" {
-		h.Margin = p.Margin
+		h.Margin = j.sched.At(epoch, step).Margin
 	}
 	return h
 }
