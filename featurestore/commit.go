@@ -643,7 +643,6 @@ func (m metaRecord) stats(version string, bytes int64) Stats {
 		Version:        version,
 		BytesOnDisk:    bytes,
 		CreatedAt:      m.CreatedAt,
-		Lineage:        slices.Clone(m.Lineage),
 	}
 }
 

@@ -40,9 +40,6 @@ type Stats struct {
 	// BytesOnDisk is the size of the version directory's files (0 in memory).
 	BytesOnDisk int64     `json:"bytes_on_disk"`
 	CreatedAt   time.Time `json:"created_at"`
-	// Lineage lists the versions the data set grew from by Append, oldest
-	// first; empty for a data set committed whole.
-	Lineage []Ancestor `json:"lineage,omitempty"`
 }
 
 // Store reads one committed data set. All methods are safe for concurrent
