@@ -136,6 +136,20 @@ type Model struct {
 	hash     string
 	params   string // checkpoints.ParamsSHA256 of ck, computed once
 	log      *slog.Logger
+	// grownFrom is the run's store as recorded in the store's lineage when
+	// the store grew from it by Append; nil when it is the run's store.
+	grownFrom *featurestore.Ancestor
+}
+
+// GrownFrom returns the run's training store (fingerprint and node
+// counts) when the store given grew from it by Append: nodes with dense
+// ids below those counts are the trained ones, the rest new. ok is false
+// when the store is the run's own.
+func (m *Model) GrownFrom() (a featurestore.Ancestor, ok bool) {
+	if m.grownFrom == nil {
+		return featurestore.Ancestor{}, false
+	}
+	return *m.grownFrom, true
 }
 
 // Open loads the run: it selects the checkpoint, checks the config hash and
@@ -211,7 +225,15 @@ func trainingGraph(cfg *config.Config, st *featurestore.Store, full *graph.Bipar
 // (validation edges held out), sampler and model configs, features.
 func (m *Model) wire(o Options) error {
 	cfg, st, ck := o.Config, m.store, m.ck
-	if err := ck.Check(m.hash, st.Fingerprint(), o.Force); err != nil {
+	// A store grown by Append from the run's store (featurestore.Append)
+	// is accepted as the run's store: its old nodes keep their ids and
+	// rows, and its new nodes are embedded from their features and edges.
+	fp := st.Fingerprint()
+	if a, ok := st.DescendsFrom(ck.Fingerprint); ok && fp != ck.Fingerprint {
+		fp = ck.Fingerprint
+		m.grownFrom = &a
+	}
+	if err := ck.Check(m.hash, fp, o.Force); err != nil {
 		return fmt.Errorf("infer: store %s with the given config: %w", o.StoreDir, err)
 	}
 	stats := st.Stats()
@@ -263,6 +285,13 @@ func (m *Model) wire(o Options) error {
 		state[i] = consumer.Tensor(t)
 	}
 	if err := m.model.Load(state); err != nil {
+		if a := m.grownFrom; a != nil {
+			return fmt.Errorf("infer: store %s grew from the run's store (%d users, %d items) to %d users, %d items, and %s "+
+				"(model.inputs %q) cannot embed the new nodes: its id tables have rows for the training store's nodes only; "+
+				"only PinSage and GraphSAGE with model.inputs features embed nodes from their features and neighbourhoods "+
+				"(use the run's own store, or train with model.inputs features): %w",
+				o.StoreDir, a.Users, a.Items, stats.Users, stats.Items, mcfg.Model, mcfg.Inputs, err)
+		}
 		return fmt.Errorf("infer: load %s into %s over store %s (%d users, %d items): %w",
 			ck.Path, mcfg.Model, o.StoreDir, stats.Users, stats.Items, err)
 	}
@@ -271,6 +300,10 @@ func (m *Model) wire(o Options) error {
 	m.params = checkpoints.ParamsSHA256(ck.Tensors)
 	ck.Tensors = nil
 	m.nodes, _ = m.model.(NodeEmbedder)
+	if a := m.grownFrom; a != nil {
+		m.log.Info("infer: store grew from the run's store", "store", o.StoreDir, "trained_users", a.Users, "trained_items", a.Items,
+			"new_users", stats.Users-a.Users, "new_items", stats.Items-a.Items)
+	}
 	m.log.Info("infer: run loaded", "checkpoint", ck.Path, "epoch", ck.Epoch, "step", ck.Step, "model", mcfg.Model,
 		"users", stats.Users, "items", stats.Items, "neighbor_epoch", m.epoch, "per_node", m.nodes != nil)
 	return nil

@@ -254,6 +254,12 @@ func TestSplits(t *testing.T) {
 			t.Error("different seeds chose the same cold items")
 		}
 	})
+	t.Run("none keeps everything in train", func(t *testing.T) {
+		tr, te, err := ApplySplit(es, nu+1, Split{Kind: SplitNone})
+		if err != nil || len(te) != 0 || !slices.Equal(tr, es) {
+			t.Fatalf("split none: %d train %d test, %v", len(tr), len(te), err)
+		}
+	})
 	t.Run("cold items bad input", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string

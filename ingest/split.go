@@ -26,6 +26,10 @@ const (
 	// interaction touches a cold item, so a model meets them only through
 	// their features (the cold-start protocol).
 	SplitColdItems SplitKind = "cold-items"
+	// SplitNone keeps every interaction in train: for additions to a
+	// trained store (ingest --append), whose edges are the new nodes'
+	// neighbourhoods rather than a test set.
+	SplitNone SplitKind = "none"
 )
 
 // Split says how to derive a test set when the source has none.
@@ -67,12 +71,13 @@ func (s Split) validate(haveTest bool) error {
 		if s.LastN < 1 {
 			return fmt.Errorf("last-n %d must be at least 1", s.LastN)
 		}
+	case SplitNone:
 	case SplitColdItems:
 		if !(s.ColdRatio > 0 && s.ColdRatio < 1) {
 			return fmt.Errorf("cold ratio %v must be in (0, 1)", s.ColdRatio)
 		}
 	default:
-		return fmt.Errorf("unknown split %q (want given, random, last or cold-items)", s.Kind)
+		return fmt.Errorf("unknown split %q (want given, random, last, cold-items or none)", s.Kind)
 	}
 	return nil
 }
@@ -86,13 +91,18 @@ func (s Split) validate(haveTest bool) error {
 // interactions with the latest Time (ties broken by input order). Both
 // always leave a user at least one train interaction, so a user with a single
 // interaction has no test interaction. SplitLast fails when no interaction
-// has a non-zero Time.
+// has a non-zero Time. SplitColdItems is described at ColdItems; it may
+// leave a user whose every interaction touches a cold item without train
+// interactions. SplitNone returns every interaction as train.
 func ApplySplit(es []dataset.Interaction, numUsers int, s Split) (train, test []dataset.Interaction, err error) {
 	if err := s.validate(false); err != nil {
 		return nil, nil, err
 	}
-	if s.Kind == SplitColdItems {
+	switch s.Kind {
+	case SplitColdItems:
 		return coldItemSplit(es, s)
+	case SplitNone:
+		return slices.Clone(es), nil, nil
 	}
 	// Group edge indices by user (counting sort, stable).
 	start := make([]int, numUsers+1)

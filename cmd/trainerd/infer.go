@@ -58,7 +58,12 @@ already embedded from the same checkpoint is not embedded again).
 
 The config is the run's training config: --config/--set as given to train, else
 RUN/config.yaml when the run recorded one. Its hash and the store's fingerprint
-must match the checkpoint's (--force uses them anyway).
+must match the checkpoint's (--force uses them anyway). A store grown from the
+run's store by ingest --append is accepted too: its old nodes keep their ids,
+and PinSage or GraphSAGE trained with model.inputs features embed its new
+nodes from their features and sampled neighbourhoods in the grown graph with
+the trained weights; models with id tables (MF, LightGCN, NGCF, walk, or
+inputs id/both) have no rows for new nodes and are refused.
 
 Batch array jobs: --shards N takes the shard index from $JOB_COMPLETION_INDEX,
 which a Kubernetes Indexed Job (completionMode: Indexed, completions: N) sets

@@ -37,6 +37,8 @@ type ingestFlags struct {
 	seed      uint64
 	lastN     int
 	coldRatio float64
+	// appendTo is --append: grow the existing store instead of replacing it.
+	appendTo bool
 	// progress is --progress: auto ("" too), on or off.
 	progress string
 }
@@ -77,7 +79,18 @@ Splits, when no --test file is given:
                                            (default 0.2) with all their
                                            interactions: no train edge
                                            touches a cold item
+  --split none                             every interaction is train (the
+                                           default with --append)
 The random and last splits leave each user at least one train interaction.
+
+--append grows the store instead of replacing it: users and items whose
+external id the store lacks get new dense ids after the existing ones, with
+the input's feature rows (the store's feature schema must match: same
+columns, dims and labels); existing nodes keep their ids and rows; the input's
+interactions are added to train (and test, with --test or a --split). The new
+version records the old one's fingerprint, so infer and serve accept it with
+a run trained on the old one and embed the new nodes from their features and
+edges. Numeric features are not rescaled: give them as the store has them.
 
 On a terminal a progress line on stderr shows the share of the input read,
 the rate, the rows so far and an ETA, then the commit's elapsed time
@@ -111,10 +124,11 @@ is always printed at the end.`,
 	fl.StringSliceVar(&f.numericCols, "numeric-cols", nil, "csv: feature columns that must be numeric (error instead of one-hot)")
 	fl.StringVar(&f.delimiter, "delimiter", ",", `csv: field delimiter, one character; '\t' or "tab" for tabs`)
 	fl.BoolVar(&f.header, "header", true, "csv: files start with a header line")
-	fl.StringVar(&f.split, "split", "", "given, random, last or cold-items (default: given with --test, else random for movielens and csv)")
+	fl.StringVar(&f.split, "split", "", "given, random, last, cold-items or none (default: given with --test, else none with --append, else random for movielens and csv)")
 	fl.Float64Var(&f.testRatio, "test-ratio", 0.2, "random split: share of each user's interactions held out")
 	fl.Uint64Var(&f.seed, "seed", 1, "random and cold-items splits: seed")
 	fl.IntVar(&f.lastN, "last-n", 1, "last split: latest interactions per user held out")
+	fl.BoolVar(&f.appendTo, "append", false, "add the input's new users, items and interactions to the existing store as a new version")
 	fl.Float64Var(&f.coldRatio, "cold-ratio", 0.2, "cold-items split: share of the items held out with all their interactions")
 	addProgressFlag(cmd, &f.progress)
 	_ = cmd.MarkFlagRequired("store")
@@ -132,6 +146,8 @@ func (f ingestFlags) resolveSplit() (ingest.Split, error) {
 		s.Kind = ingest.SplitGiven
 	case s.Kind == ingest.SplitGiven:
 		return s, errors.New("--split given needs --test FILE")
+	case s.Kind == "" && f.appendTo:
+		s.Kind = ingest.SplitNone
 	case s.Kind == "" && f.format == "lightgcn":
 		return s, errors.New("lightgcn needs --test FILE, or --split random to hold out part of --train")
 	case s.Kind == "":
@@ -258,14 +274,21 @@ func runIngest(ctx context.Context, f ingestFlags, stdout, stderr io.Writer) err
 	}
 	parsed := time.Since(start)
 	stopCommit := display.Start("commit", "", 0).Follow(nil)
-	sum, err := featurestore.Commit(ctx, f.store, ds)
+	var sum *featurestore.Summary
+	verb := "ingested"
+	if f.appendTo {
+		verb = "appended"
+		sum, err = featurestore.Append(ctx, f.store, ds)
+	} else {
+		sum, err = featurestore.Commit(ctx, f.store, ds)
+	}
 	stopCommit()
 	if err != nil {
 		return fmt.Errorf("ingest: commit to %s: %w", f.store, err)
 	}
-	fmt.Fprintf(stdout, "ingested %q into %s: %d users, %d items, %d train + %d test edges, feature dims user %d item %d; "+
+	fmt.Fprintf(stdout, "%s %q into %s: %d users, %d items, %d train + %d test edges, feature dims user %d item %d; "+
 		"parse %.2f s, commit %.2f s, total %.2f s; store %s (%s, version %s)\n",
-		ds.Name, f.store, sum.Users, sum.Items, sum.TrainEdges, sum.TestEdges, sum.UserFeatureDim, sum.ItemFeatureDim,
+		verb, ds.Name, f.store, sum.Users, sum.Items, sum.TrainEdges, sum.TestEdges, sum.UserFeatureDim, sum.ItemFeatureDim,
 		parsed.Seconds(), sum.Seconds, time.Since(start).Seconds(), obs.FormatBytes(sum.BytesOnDisk), shortFP(sum.Fingerprint), sum.Version)
 	return nil
 }

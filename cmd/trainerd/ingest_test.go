@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/ingest"
 	"github.com/trainerd/trainerd/internal/testfixture"
@@ -202,5 +203,73 @@ func TestIngestInputLimitsCLI(t *testing.T) {
 				t.Errorf("store changed:\n before %+v %s\n after  %+v %s", before, fp, after, fp2)
 			}
 		})
+	}
+}
+
+// TestIngestAppend: --append grows a csv store by new users and items with
+// features, keeping old ids; the new version names the old as its parent;
+// a feature schema that differs is refused and leaves the store as it was.
+func TestIngestAppend(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := ingestFlags{store: store, format: "csv", progress: noBar, header: true, delimiter: ",", featureIDCol: "0",
+		userCol: "user", itemCol: "item", split: "none",
+		edges:        write("e.csv", "user,item\nu1,i1\nu1,i2\nu2,i2\nu3,i3\n"),
+		itemFeatures: write("if.csv", "item,price\ni1,1.5\ni2,2\ni3,3\n")}
+	var out, errw bytes.Buffer
+	if err := runIngest(context.Background(), base, &out, &errw); err != nil {
+		t.Fatal(err)
+	}
+	_, fp0 := storeState(t, store)
+
+	add := base
+	add.appendTo, add.split = true, ""
+	add.edges = write("e2.csv", "user,item\nu4,i1\nu4,i9\nu1,i9\n")
+	add.itemFeatures = write("if2.csv", "item,price\ni1,1.5\ni9,7\n")
+	out.Reset()
+	if err := runIngest(context.Background(), add, &out, &errw); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "appended") || !strings.Contains(out.String(), "4 users, 4 items, 7 train + 0 test edges") {
+		t.Errorf("summary %q", out.String())
+	}
+	s, err := featurestore.Open(store, featurestore.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t    dataset.NodeType
+		ext  string
+		want uint32
+	}{{dataset.User, "u1", 0}, {dataset.User, "u3", 2}, {dataset.User, "u4", 3}, {dataset.Item, "i3", 2}, {dataset.Item, "i9", 3}} {
+		if got, err := s.DenseID(c.t, c.ext); err != nil || got != c.want {
+			t.Errorf("%s %s: dense %d (%v), want %d", c.t, c.ext, got, err, c.want)
+		}
+	}
+	row := make([]float32, 1)
+	if err := s.FetchFeatures(dataset.Item, []uint32{3}, row); err != nil || row[0] != 7 {
+		t.Errorf("i9's price %v (%v), want 7", row, err)
+	}
+	if a, ok := s.DescendsFrom(fp0); !ok || a.Users != 3 || a.Items != 3 {
+		t.Errorf("DescendsFrom(old) = %+v %v", a, ok)
+	}
+	s.Close()
+	before, fp1 := storeState(t, store)
+
+	bad := add
+	bad.itemFeatures = write("if3.csv", "item,colour\ni10,red\n")
+	bad.edges = write("e3.csv", "user,item\nu5,i10\n")
+	if err := runIngest(context.Background(), bad, &out, &errw); err == nil || !strings.Contains(err.Error(), "item features") {
+		t.Fatalf("append with another schema: %v", err)
+	}
+	if after, fp2 := storeState(t, store); fp2 != fp1 || after != before {
+		t.Error("a refused append changed the store")
 	}
 }
