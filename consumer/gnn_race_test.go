@@ -1,0 +1,7 @@
+//go:build race
+
+package consumer
+
+// raceEnabled: the race detector makes sync.Pool drop items, so pooled
+// code allocates and allocation counts mean nothing.
+const raceEnabled = true
