@@ -117,6 +117,26 @@ func TestGrownStore(t *testing.T) {
 	if slices.Equal(row(2), row(3)) {
 		t.Error("new items with equal features and different neighbourhoods embed equally: the neighbourhood is not used")
 	}
+	// With similar cold neighbours new-i1 (no edges) takes the
+	// neighbourhood of new-i0, whose features it shares: equal embeddings.
+	sim, err := Open(Options{Config: cfg, RunDir: run, StoreDir: grown, ColdNeighbors: ColdNeighborsSimilar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	zs, _, err := sim.Embed(ctx, []uint32{item(0), item(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < dim; j++ {
+		if math.Abs(float64(zs[j]-zs[dim+j])) > 1e-5 {
+			t.Fatalf("similar cold neighbours: new-i1 %v, want new-i0's %v", zs[dim:], zs[:dim])
+		}
+	}
+	if _, err := Open(Options{Config: cfg, RunDir: run, StoreDir: grown, ColdNeighbors: "nearest"}); err == nil || !strings.Contains(err.Error(), "want none or similar") {
+		t.Errorf("unknown cold neighbours: %v", err)
+	}
+
 	mf := loadCfg(t, mfSets...)
 	mfRun := trainRun(t, mf, store)
 	if _, err := Open(Options{Config: mf, RunDir: mfRun, StoreDir: grown}); err == nil || !strings.Contains(err.Error(), "cannot embed the new nodes") {

@@ -44,6 +44,13 @@ type Options struct {
 	// Force uses a config or store that does not match the checkpoint,
 	// with a warning.
 	Force bool
+	// ColdNeighbors says how nodes without train edges (new nodes of a
+	// grown store, held-out cold items) are embedded: ColdNeighborsNone
+	// ("" too) from their features and an empty neighbourhood,
+	// ColdNeighborsSimilar with the neighbourhood of the most similar node
+	// by features that has edges. Only models that sample neighbourhoods
+	// (PinSage, GraphSAGE) use it.
+	ColdNeighbors string
 	// NewModel builds the model; nil means consumer.New (CPU).
 	NewModel func(consumer.Config, consumer.Info) (consumer.Model, error)
 	// Logger receives structured logs; nil means slog.Default().
@@ -274,9 +281,24 @@ func (m *Model) wire(o Options) error {
 		return fmt.Errorf("infer: model: %w", err)
 	}
 	m.epoch = neighborEpoch(ck.Position)
+	var proxies map[uint32]uint32
+	switch o.ColdNeighbors {
+	case "", ColdNeighborsNone:
+	case ColdNeighborsSimilar:
+		if info.UserFeatDim+info.ItemFeatDim == 0 {
+			return fmt.Errorf("infer: cold neighbours %q need store features, and %s has none the model reads", o.ColdNeighbors, o.StoreDir)
+		}
+		proxies = globalProxies(g, info.UserFeatures, info.UserFeatDim, info.ItemFeatures, info.ItemFeatDim)
+		m.log.Info("infer: nodes without train edges take the neighbourhood of their most similar node", "nodes", len(proxies))
+	default:
+		return fmt.Errorf("infer: cold neighbours %q: want %s or %s", o.ColdNeighbors, ColdNeighborsNone, ColdNeighborsSimilar)
+	}
 	if ns, ok := m.model.(consumer.NeighborSetter); ok {
 		epoch := m.epoch
 		ns.SetNeighbors(func(node uint32, nbr []uint32, w []float32) int {
+			if p, ok := proxies[node]; ok {
+				node = p
+			}
 			return sampler.Neighborhood(epoch, node, nbr, w)
 		}, sampler.Config().Neighbors.T)
 	}

@@ -17,10 +17,11 @@ import (
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/infer"
 )
 
 func newEvalCmd() *cobra.Command {
-	var store, runDir, which, itemsSel, baseline string
+	var store, runDir, which, itemsSel, baseline, embDir string
 	var asJSON, force bool
 	var ks []int
 	cmd := &cobra.Command{
@@ -51,14 +52,15 @@ with the same train command.
 among them; users without such a test item are skipped. --baseline content
 needs no run: it scores the content-only baseline from the store's item
 features (a user is the mean of its train items' feature rows, scores are
-cosine similarities).`,
+cosine similarities). --embeddings DIR scores a merged trainerd infer output
+instead of a run (its store fingerprint must be the store's).`,
 		Example: `  trainerd eval --store store/gowalla --run-dir runs/lightgcn-1 --json
   trainerd eval --store store/gowalla --run-dir runs/mf --k 20 --k 50
   trainerd eval --store store/ml-cold --run-dir runs/pinsage --items cold
   trainerd eval --store store/ml-cold --baseline content --items cold`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runEvalCmd(cmd, evalArgs{store: store, runDir: runDir, which: which, items: itemsSel, baseline: baseline,
+			return runEvalCmd(cmd, evalArgs{store: store, runDir: runDir, which: which, items: itemsSel, baseline: baseline, embDir: embDir,
 				ks: ks, asJSON: asJSON, force: force}, cmd.OutOrStdout())
 		},
 	}
@@ -70,6 +72,7 @@ cosine similarities).`,
 	cmd.Flags().StringVar(&which, "checkpoint", checkpointBest, checkpointFlagHelp)
 	cmd.Flags().StringVar(&itemsSel, "items", "all", "candidate items: all, or cold (only items without a train interaction, and only test items among them)")
 	cmd.Flags().StringVar(&baseline, "baseline", "", "score a baseline instead of a run: content (cosine of item features to the mean of the user's train items')")
+	cmd.Flags().StringVar(&embDir, "embeddings", "", "score a merged trainerd infer output directory instead of a run")
 	addProgressFlag(cmd, nil)
 	_ = cmd.MarkFlagRequired("store")
 	return cmd
@@ -78,6 +81,7 @@ cosine similarities).`,
 // evalArgs holds the flags of `trainerd eval`.
 type evalArgs struct {
 	store, runDir, which, items, baseline string
+	embDir                                string
 	ks                                    []int
 	asJSON, force                         bool
 }
@@ -91,13 +95,21 @@ func runEvalCmd(cmd *cobra.Command, a evalArgs, w io.Writer) error {
 	default:
 		return fmt.Errorf("eval: --items %q: want all or cold", a.items)
 	}
+	sources := 0
+	for _, v := range []string{a.runDir, a.baseline, a.embDir} {
+		if v != "" {
+			sources++
+		}
+	}
 	switch {
+	case sources > 1:
+		return errors.New("eval: --run-dir, --baseline and --embeddings are exclusive: give one")
 	case a.baseline != "" && a.baseline != "content":
 		return fmt.Errorf("eval: --baseline %q: want content", a.baseline)
 	case a.baseline != "" && a.runDir != "":
 		return fmt.Errorf("eval: --baseline %s scores the store alone; drop --run-dir", a.baseline)
-	case a.baseline == "" && a.runDir == "":
-		return errors.New(`eval: required flag(s) "run-dir" not set (or give --baseline content)`)
+	case sources == 0:
+		return errors.New(`eval: required flag(s) "run-dir" not set (or give --baseline content or --embeddings DIR)`)
 	}
 	display, err := commandProgress(cmd)
 	if err != nil {
@@ -106,7 +118,32 @@ func runEvalCmd(cmd *cobra.Command, a evalArgs, w io.Writer) error {
 	var users, items []float32
 	var dim int
 	var train, test *graph.Bipartite
-	if a.baseline != "" {
+	switch {
+	case a.embDir != "":
+		emb, _, err := infer.Read(a.embDir)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		s, err := featurestore.Open(a.store, featurestore.Options{ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		fp := s.Fingerprint()
+		train, test, err = loadSplits(s, a.store)
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if fp != emb.Fingerprint && !a.force {
+			return fmt.Errorf("eval: embeddings in %s were computed over store fingerprint %.12s, not store %s's %.12s (--force to score anyway)",
+				a.embDir, emb.Fingerprint, a.store, fp)
+		}
+		if emb.NumUsers() != train.NumUsers || emb.NumItems() != train.NumItems {
+			return fmt.Errorf("eval: embeddings in %s are %d users × %d items but the store has %d × %d",
+				a.embDir, emb.NumUsers(), emb.NumItems(), train.NumUsers, train.NumItems)
+		}
+		users, items, dim = emb.Users, emb.Items, emb.Dim
+	case a.baseline != "":
 		s, err := featurestore.Open(a.store, featurestore.Options{ReadOnly: true})
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)
@@ -126,7 +163,7 @@ func runEvalCmd(cmd *cobra.Command, a evalArgs, w io.Writer) error {
 		if users, items, err = eval.ContentEmbeddings(train, feat, dim); err != nil {
 			return fmt.Errorf("eval: store %s: %w", a.store, err)
 		}
-	} else {
+	default:
 		emb, err := loadRun(a.runDir, a.which)
 		if err != nil {
 			return fmt.Errorf("eval: %w", err)

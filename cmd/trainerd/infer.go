@@ -23,6 +23,7 @@ const jobIndexEnv = "JOB_COMPLETION_INDEX"
 
 type inferFlags struct {
 	runDir, store, cfgPath, out, shard, which string
+	coldNeighbors                             string
 	sets                                      []string
 	shards, topK                              int
 	merge, force                              bool
@@ -63,7 +64,10 @@ run's store by ingest --append is accepted too: its old nodes keep their ids,
 and PinSage or GraphSAGE trained with model.inputs features embed its new
 nodes from their features and sampled neighbourhoods in the grown graph with
 the trained weights; models with id tables (MF, LightGCN, NGCF, walk, or
-inputs id/both) have no rows for new nodes and are refused.
+inputs id/both) have no rows for new nodes and are refused. A node without
+train edges has an empty neighbourhood; --cold-neighbors similar gives it the
+sampled neighbourhood of the node of its type, with edges, whose features are
+most similar (cosine; ties to the higher degree).
 
 Batch array jobs: --shards N takes the shard index from $JOB_COMPLETION_INDEX,
 which a Kubernetes Indexed Job (completionMode: Indexed, completions: N) sets
@@ -90,6 +94,7 @@ shard manifests) finds them. Other schedulers: pass --shard "$TASK_INDEX/N".`,
 	fl.IntVar(&f.topK, "topk", 0, "also write each of the shard's users' top-K items (needs every shard embedded)")
 	fl.StringVar(&f.which, "checkpoint", infer.CheckpointBest, "which model: best (the checkpoint train.select picked on the validation split, "+
 		"RUN/best; the latest for a run without a validation split) or latest (the newest valid checkpoint)")
+	fl.StringVar(&f.coldNeighbors, "cold-neighbors", infer.ColdNeighborsNone, "neighbourhood of nodes without train edges: none (features alone) or similar (that of the most similar node by features)")
 	fl.BoolVar(&f.merge, "merge", false, "check that every shard in --out is present and write OUT/manifest.json")
 	fl.BoolVar(&f.force, "force", false, "use a config or store whose hash or fingerprint differs from the checkpoint's")
 	_ = cmd.MarkFlagRequired("out")
@@ -174,7 +179,7 @@ func runInferCmd(cmd *cobra.Command, f inferFlags, w io.Writer) error {
 		store = cfg.Dataset.Store
 	}
 	start := time.Now()
-	m, err := infer.Open(infer.Options{Config: cfg, RunDir: f.runDir, StoreDir: store, Checkpoint: f.which, Force: f.force})
+	m, err := infer.Open(infer.Options{Config: cfg, RunDir: f.runDir, StoreDir: store, Checkpoint: f.which, Force: f.force, ColdNeighbors: f.coldNeighbors})
 	if err != nil {
 		return err
 	}

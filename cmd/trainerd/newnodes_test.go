@@ -84,7 +84,21 @@ func TestNewNodesServed(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"user":"new-u0"`) {
 		t.Fatalf("new user: %d %s", rec.Code, rec.Body.String())
 	}
+	msg, err := execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--embeddings", out, "--json", "--progress", "off")
+	if err != nil || !strings.Contains(msg, `"recall@20"`) {
+		t.Fatalf("eval --embeddings: %v\n%s", err, msg)
+	}
+	msg, err = execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--baseline", "content", "--json", "--progress", "off")
+	if err != nil || !strings.Contains(msg, `"recall@20"`) {
+		t.Fatalf("eval --baseline content: %v\n%s", err, msg)
+	}
+	if _, err := execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--baseline", "content", "--run-dir", run); err == nil {
+		t.Error("eval with --baseline and --run-dir: no error")
+	}
 	appendNodes(t, store, "1")
+	if _, err := execCmd(t, context.Background(), newEvalCmd(), "--store", store, "--embeddings", out); err == nil || !strings.Contains(err.Error(), "computed over store fingerprint") {
+		t.Errorf("eval --embeddings over a store that grew again: %v", err)
+	}
 	if _, err := inferredModel(out, store, false); err == nil || !strings.Contains(err.Error(), "infer over the store again") {
 		t.Fatalf("infer output over a store that grew again: %v", err)
 	}
