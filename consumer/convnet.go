@@ -491,41 +491,6 @@ type convNet[F float] struct {
 	grad                      map[string][]F
 	gradNames                 []string
 	avxRows                   bool // gatherIDRows64 fills 64-wide id rows
-	// the dense pair's row blocks on the team, and its per-block partial
-	// gradients
-	dn               densePair[F]
-	dG1p, dg1p, dG2p []F
-}
-
-// densePair runs the blocks of the dense pair's forward (phMsg) and
-// backward (phDOut) passes over rowBlock rows of Layers[0].
-type densePair[F float] struct {
-	n     *convNet[F]
-	phase int
-	dout  []F
-}
-
-// Block implements parallel.Job.
-func (p *densePair[F]) Block(i, _ int) {
-	n := p.n
-	K := len(n.layers)
-	lo, hi := blockRows(i, n.hops[0].n)
-	zw, hd, od := n.arch.layers[K-1].out, n.arch.hidden, n.arch.outDim
-	z := n.layers[K-1].out[lo*zw : hi*zw]
-	y1 := n.y1[lo*hd : hi*hd]
-	switch p.phase {
-	case phMsg:
-		gemm(false, false, hi-lo, hd, zw, z, zw, n.G1, hd, 0, y1, hd)
-		addBias(y1, n.g1, true)
-		gemm(false, false, hi-lo, od, hd, y1, hd, n.G2, od, 0, n.out[lo*od:hi*od], od)
-	case phDOut:
-		dout, dy1 := p.dout[lo*od:hi*od], n.dy1[lo*hd:hi*hd]
-		gemm(true, false, hd, od, hi-lo, y1, hd, dout, od, 0, n.dG2p[i*len(n.G2):(i+1)*len(n.G2)], od)
-		gemm(false, true, hi-lo, hd, od, dout, od, n.G2, od, 0, dy1, hd)
-		reluGradColSum(n.dg1p[i*hd:(i+1)*hd], dy1, y1, false)
-		gemm(true, false, zw, hd, hi-lo, z, zw, dy1, hd, 0, n.dG1p[i*len(n.G1):(i+1)*len(n.G1)], hd)
-		gemm(false, true, hi-lo, zw, hd, dy1, hd, n.G1, hd, 0, n.dz[lo*zw:hi*zw], zw)
-	}
 }
 
 // newConvNet binds the network to the parameters by name (params[name]
@@ -535,7 +500,6 @@ func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Tea
 	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
 	n.avxRows = hasGatherAVX()
-	n.dn.n = n
 	var zero F
 	_, f32 := any(zero).(float32)
 	avx := gatherGo
@@ -661,11 +625,13 @@ func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
 		n.out = h
 		return h
 	}
-	N := n.hops[0].n
-	n.y1 = grow(n.y1, N*n.arch.hidden)
-	n.out = grow(n.out, N*n.arch.outDim)
-	n.dn.phase = phMsg
-	n.team.Run(&n.dn, blocks(N))
+	N, zw := n.hops[0].n, n.arch.layers[K-1].out
+	hd, od := n.arch.hidden, n.arch.outDim
+	n.y1 = grow(n.y1, N*hd)
+	gemm(false, false, N, hd, zw, h, zw, n.G1, hd, 0, n.y1, hd)
+	addBias(n.y1, n.g1, true)
+	n.out = grow(n.out, N*od)
+	gemm(false, false, N, od, hd, n.y1, hd, n.G2, od, 0, n.out, od)
 	return n.out
 }
 
@@ -677,20 +643,15 @@ func (n *convNet[F]) backward(dout []F) []F {
 	g := dout
 	if n.arch.dense {
 		N, zw := n.hops[0].n, n.arch.layers[K-1].out
-		hd := n.arch.hidden
-		nb := blocks(N)
+		hd, od := n.arch.hidden, n.arch.outDim
+		z := n.layers[K-1].out
+		gemm(true, false, hd, od, N, n.y1, hd, dout, od, 0, n.dG2, od)
 		n.dy1 = grow(n.dy1, N*hd)
+		gemm(false, true, N, hd, od, dout, od, n.G2, od, 0, n.dy1, hd)
+		reluGradColSum(n.dg1, n.dy1, n.y1, false)
+		gemm(true, false, zw, hd, N, z, zw, n.dy1, hd, 0, n.dG1, hd)
 		n.dz = grow(n.dz, N*zw)
-		n.dG1p = grow(n.dG1p, nb*len(n.G1))
-		n.dg1p = grow(n.dg1p, nb*hd)
-		n.dG2p = grow(n.dG2p, nb*len(n.G2))
-		n.dn.dout = dout
-		n.dn.phase = phDOut
-		n.team.Run(&n.dn, nb)
-		n.dn.dout = nil
-		sumBlocks(n.dG1, n.dG1p, hd, 0, zw)
-		sumBlocks(n.dg1, n.dg1p, hd, 0, 1)
-		sumBlocks(n.dG2, n.dG2p, n.arch.outDim, 0, hd)
+		gemm(false, true, N, zw, hd, n.dy1, hd, n.G1, hd, 0, n.dz, zw)
 		g = n.dz
 	}
 	for l := K - 1; l >= 0; l-- {
