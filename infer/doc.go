@@ -17,12 +17,13 @@
 // A store grown by featurestore.Append (trainerd ingest --append) from the
 // run's store is accepted in its place: its lineage names the run's store,
 // whose nodes keep their dense ids. The model is rebuilt over the grown
-// store, so PinSage and GraphSAGE with model.inputs features embed the new
-// nodes from their features and their sampled neighbourhoods in the grown
-// graph with the trained weights (Model.GrownFrom tells old from new).
-// Models with id tables (MF, LightGCN, NGCF, random walk, and PinSage or
-// GraphSAGE with inputs id or both) have no rows for new nodes and are
-// refused with a message saying so.
+// store, so PinSage and GraphSAGE reading features embed the new nodes from
+// their features and their sampled neighbourhoods in the grown graph with
+// the trained weights (Model.GrownFrom tells old from new); with
+// model.inputs both a new node's id row is zero (consumer.GrowIDTable).
+// Models whose embeddings are id tables (MF, LightGCN, NGCF, random walk,
+// and PinSage or GraphSAGE with inputs id) have nothing for new nodes and
+// are refused with a message saying so.
 //
 // # Shards
 //

@@ -143,3 +143,60 @@ func TestGrownStore(t *testing.T) {
 		t.Fatalf("MF over a grown store: %v; want a refusal naming the new nodes", err)
 	}
 }
+
+// TestGrownStoreBothInputs: PinSage with inputs both over a grown store
+// keeps the trained id rows of old nodes, gives new nodes zero id rows and
+// embeds them from features and neighbourhoods; inputs id is refused.
+func TestGrownStoreBothInputs(t *testing.T) {
+	store := genStore(t, 0, 0, 0)
+	grown := growStore(t, store)
+	cfg := loadCfg(t, append(slices.Clone(pinsageSets), "model.inputs=both")...)
+	run := trainRun(t, cfg, store)
+	base, err := Open(Options{Config: cfg, RunDir: run, StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	m, err := Open(Options{Config: cfg, RunDir: run, StoreDir: grown})
+	if err != nil {
+		t.Fatalf("Open over the grown store: %v", err)
+	}
+	defer m.Close()
+	emb := func(mm *Model) []float32 {
+		for _, ts := range mm.model.State() {
+			if ts.Name == "param/emb" {
+				return ts.Data
+			}
+		}
+		t.Fatal("no param/emb in the state")
+		return nil
+	}
+	old, grownEmb := emb(base), emb(m)
+	nu, ni, d := base.NumUsers(), base.NumItems(), len(old)/(base.NumUsers()+base.NumItems())
+	U := nu + 2
+	if len(grownEmb) != (U+ni+3)*d {
+		t.Fatalf("grown id table has %d values, want %d", len(grownEmb), (U+ni+3)*d)
+	}
+	if !slices.Equal(grownEmb[:nu*d], old[:nu*d]) || !slices.Equal(grownEmb[U*d:(U+ni)*d], old[nu*d:]) {
+		t.Error("old id rows moved or changed")
+	}
+	for _, r := range [][2]int{{nu, U}, {U + ni, U + ni + 3}} {
+		for _, v := range grownEmb[r[0]*d : r[1]*d] {
+			if v != 0 {
+				t.Fatalf("new nodes %d..%d have non-zero id rows", r[0], r[1])
+			}
+		}
+	}
+	z, dim, err := m.Embed(context.Background(), []uint32{uint32(U + ni), uint32(U + ni + 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(z[:dim], z[dim:]) {
+		t.Error("new items with equal features and different neighbourhoods embed equally")
+	}
+	idCfg := loadCfg(t, append(slices.Clone(pinsageSets), "model.inputs=id")...)
+	idRun := trainRun(t, idCfg, store)
+	if _, err := Open(Options{Config: idCfg, RunDir: idRun, StoreDir: grown}); err == nil || !strings.Contains(err.Error(), "cannot embed the new nodes") {
+		t.Fatalf("inputs id over a grown store: %v; want a refusal", err)
+	}
+}

@@ -306,12 +306,20 @@ func (m *Model) wire(o Options) error {
 	for i, t := range ck.Tensors {
 		state[i] = consumer.Tensor(t)
 	}
+	_, perNode := m.model.(NodeEmbedder)
+	if a := m.grownFrom; a != nil && perNode && info.UserFeatDim+info.ItemFeatDim > 0 {
+		// PinSage/GraphSAGE reading features: a new node's id row (inputs
+		// both) is zero, so it is embedded from features and neighbourhood.
+		if state, err = consumer.GrowIDTable(state, a.Users, a.Items, stats.Users, stats.Items); err != nil {
+			return fmt.Errorf("infer: %s over store %s grown from %d users, %d items: %w", ck.Path, o.StoreDir, a.Users, a.Items, err)
+		}
+	}
 	if err := m.model.Load(state); err != nil {
 		if a := m.grownFrom; a != nil {
 			return fmt.Errorf("infer: store %s grew from the run's store (%d users, %d items) to %d users, %d items, and %s "+
 				"(model.inputs %q) cannot embed the new nodes: its id tables have rows for the training store's nodes only; "+
-				"only PinSage and GraphSAGE with model.inputs features embed nodes from their features and neighbourhoods "+
-				"(use the run's own store, or train with model.inputs features): %w",
+				"only PinSage and GraphSAGE reading features (model.inputs features or both) embed nodes from their features and neighbourhoods "+
+				"(use the run's own store, or train such a model): %w",
 				o.StoreDir, a.Users, a.Items, stats.Users, stats.Items, mcfg.Model, mcfg.Inputs, err)
 		}
 		return fmt.Errorf("infer: load %s into %s over store %s (%d users, %d items): %w",

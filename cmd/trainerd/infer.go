@@ -61,10 +61,10 @@ The config is the run's training config: --config/--set as given to train, else
 RUN/config.yaml when the run recorded one. Its hash and the store's fingerprint
 must match the checkpoint's (--force uses them anyway). A store grown from the
 run's store by ingest --append is accepted too: its old nodes keep their ids,
-and PinSage or GraphSAGE trained with model.inputs features embed its new
-nodes from their features and sampled neighbourhoods in the grown graph with
-the trained weights; models with id tables (MF, LightGCN, NGCF, walk, or
-inputs id/both) have no rows for new nodes and are refused. A node without
+and PinSage or GraphSAGE reading features (model.inputs features, or both with
+a zero id row for each new node) embed its new nodes from their features and
+sampled neighbourhoods in the grown graph with the trained weights; models that
+are id tables (MF, LightGCN, NGCF, walk, or inputs id) are refused. A node without
 train edges has an empty neighbourhood; --cold-neighbors similar gives it the
 sampled neighbourhood of the node of its type, with edges, whose features are
 most similar (cosine; ties to the higher degree).
