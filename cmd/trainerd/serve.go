@@ -55,7 +55,7 @@ The store must be the one the run was trained on: its fingerprint is checked
 against the one the run records, and another store is refused unless --force.
 
 New nodes: after ingest --append grew the store, embed it with trainerd infer
-(features-only PinSage/GraphSAGE) and serve the merged output with
+(PinSage/GraphSAGE reading features) and serve the merged output with
 --embeddings DIR instead of --run-dir; the store must be the one infer read.
 POST /reload, or SIGHUP, loads the run (or --embeddings) and the store again
 and switches to them at once, so a server picks up new nodes without a
