@@ -23,7 +23,7 @@
 // codec below.
 //
 //	"\x00format"          format version, big-endian uint32 (FormatVersion)
-//	"\x00meta"            JSON metaRecord: name, counts, feature dims, fingerprint, block sizes
+//	"\x00meta"            JSON metaRecord: name, counts, feature dims, fingerprint, block sizes, lineage (Append)
 //	's' t                 feature schema of type t, JSON (dataset.Schema)
 //	'n' t N(block)        block value: external ids of dense ids [block*IDBlock, (block+1)*IDBlock),
 //	                      each as uvarint length + bytes

@@ -65,11 +65,11 @@ func (r *Reloader) Reload(ctx context.Context) (ReloadResponse, error) {
 	defer r.mu.Unlock()
 	m, err := r.load(ctx)
 	if err != nil {
-		return ReloadResponse{}, fmt.Errorf("serve: reload: %w", err)
+		return ReloadResponse{}, fmt.Errorf("serve: load model: %w", err)
 	}
 	h, err := NewHandler(m, r.opts)
 	if err != nil {
-		return ReloadResponse{}, fmt.Errorf("serve: reload: %w", err)
+		return ReloadResponse{}, fmt.Errorf("serve: load model: %w", err)
 	}
 	r.cur.Store(h)
 	g := r.gen.Add(1)

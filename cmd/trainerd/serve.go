@@ -131,24 +131,24 @@ with a warning naming it: anyone who can reach the host can then query the model
 func runModel(runDir, store, which string, force bool) (serve.Model, error) {
 	emb, err := loadRun(runDir, which)
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	s, err := featurestore.Open(store, featurestore.Options{ReadOnly: true})
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	defer s.Close()
 	if a, ok := s.DescendsFrom(emb.Fingerprint); ok && a.Fingerprint != s.Fingerprint() {
-		return serve.Model{}, fmt.Errorf("serve: store %s grew from run %s's store (%d users, %d items) to %d users, %d items; "+
+		return serve.Model{}, fmt.Errorf("store %s grew from run %s's store (%d users, %d items) to %d users, %d items; "+
 			"the run's embeddings have no rows for the new nodes: embed them with `trainerd infer --run-dir %s --store %s --out DIR --shard 0/1`, "+
 			"`trainerd infer --merge --out DIR`, and serve --embeddings DIR", store, runDir, a.Users, a.Items, s.Stats().Users, s.Stats().Items, runDir, store)
 	}
 	if err := checkStore(runDir, emb.Fingerprint, store, s.Fingerprint(), force); err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	train, err := modelData(s, store, emb)
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	return serve.Model{Dim: emb.Dim, Users: emb.Users, Items: emb.Items, UserIDs: emb.UserIDs, ItemIDs: emb.ItemIDs, Train: train}, nil
 }
@@ -159,23 +159,23 @@ func runModel(runDir, store, which string, force bool) (serve.Model, error) {
 func inferredModel(embDir, store string, force bool) (serve.Model, error) {
 	emb, _, err := infer.Read(embDir)
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	s, err := featurestore.Open(store, featurestore.Options{ReadOnly: true})
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	defer s.Close()
 	if fp := s.Fingerprint(); fp != emb.Fingerprint {
 		if !force {
-			return serve.Model{}, fmt.Errorf("serve: embeddings in %s were computed over store fingerprint %.12s but store %s is now %.12s: "+
+			return serve.Model{}, fmt.Errorf("embeddings in %s were computed over store fingerprint %.12s but store %s is now %.12s: "+
 				"run trainerd infer over the store again, then reload (or --force)", embDir, emb.Fingerprint, store, fp)
 		}
 		slog.Warn("serve: embeddings were computed over another store (forced)", "embeddings", embDir, "store", store)
 	}
 	train, err := modelData(s, store, emb)
 	if err != nil {
-		return serve.Model{}, fmt.Errorf("serve: %w", err)
+		return serve.Model{}, err
 	}
 	return serve.Model{Dim: emb.Dim, Users: emb.Users, Items: emb.Items, UserIDs: emb.UserIDs, ItemIDs: emb.ItemIDs, Train: train}, nil
 }
