@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // testSampler makes Batches the way the producer will: shuffled train
@@ -23,28 +23,28 @@ type testSampler struct {
 	rng     *rand.Rand
 }
 
-func (s *testSampler) epoch(ep int) []*producer.Batch {
+func (s *testSampler) epoch(ep int) []*batch.Batch {
 	perm := s.rng.Perm(len(s.edges))
-	var out []*producer.Batch
+	var out []*batch.Batch
 	for lo, idx := 0, 0; lo < len(perm); lo, idx = lo+s.B, idx+1 {
 		hi := min(lo+s.B, len(perm))
-		b := &producer.Batch{Epoch: ep, Index: idx, HardPer: s.H}
+		b := &batch.Batch{Epoch: ep, Index: idx, HardPer: s.H}
 		pos := map[uint32]bool{}
 		for _, k := range perm[lo:hi] {
 			e := s.edges[k]
 			b.Query = append(b.Query, e.User)
-			it := producer.GlobalItem(s.U, e.Item)
+			it := batch.GlobalItem(s.U, e.Item)
 			b.Pos = append(b.Pos, it)
 			pos[it] = true
 		}
 		for len(b.Neg) < s.P {
-			it := producer.GlobalItem(s.U, uint32(s.rng.IntN(s.I)))
+			it := batch.GlobalItem(s.U, uint32(s.rng.IntN(s.I)))
 			if !pos[it] {
 				b.Neg = append(b.Neg, it)
 			}
 		}
 		for range len(b.Query) * s.H {
-			b.Hard = append(b.Hard, producer.GlobalItem(s.U, uint32(s.rng.IntN(s.I))))
+			b.Hard = append(b.Hard, batch.GlobalItem(s.U, uint32(s.rng.IntN(s.I))))
 		}
 		out = append(out, b)
 	}
@@ -254,7 +254,7 @@ func TestStepRejectsBadBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []*producer.Batch{
+	for _, b := range []*batch.Batch{
 		{Query: []uint32{0}, Pos: []uint32{7}},
 		{Query: []uint32{0}, Pos: []uint32{2, 3}},
 		{Query: []uint32{0}, Pos: []uint32{2}, HardPer: 1},
@@ -265,7 +265,7 @@ func TestStepRejectsBadBatch(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.Step(ctx, &producer.Batch{}); err == nil {
+	if _, err := m.Step(ctx, &batch.Batch{}); err == nil {
 		t.Error("cancelled context accepted")
 	}
 	if _, err := New(Config{Model: "lightgcn"}, Info{NumUsers: 2, NumItems: 2}); err == nil {

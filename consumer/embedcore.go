@@ -8,10 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // embedDefaults fills the zero fields the embedding models (MF, DeepWalk,
@@ -100,7 +100,7 @@ func grow[T any](b []T, n int) []T {
 }
 
 // check validates a batch's ids and shapes.
-func (c *embedCore) check(b *producer.Batch) error {
+func (c *embedCore) check(b *batch.Batch) error {
 	if err := b.Check(c.n); err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -109,7 +109,7 @@ func (c *embedCore) check(b *producer.Batch) error {
 
 // gather copies the rows of F (n × outDim) the batch uses into loss inputs,
 // with the batch's negative masks.
-func (c *embedCore) gather(b *producer.Batch, F []float32) loss.Inputs {
+func (c *embedCore) gather(b *batch.Batch, F []float32) loss.Inputs {
 	d := c.outDim
 	in := &c.in
 	// the producer's false-negative masks (nil in hand-built batches)
@@ -137,7 +137,7 @@ func gatherRows[T uint32 | int32](dst, src []float32, ids []T, d int) {
 }
 
 // scatterDense adds the gradients of g into G (n × outDim), in batch order.
-func (c *embedCore) scatterDense(b *producer.Batch, g loss.Grads, G []float32) {
+func (c *embedCore) scatterDense(b *batch.Batch, g loss.Grads, G []float32) {
 	d := c.outDim
 	add := func(src []float32, ids []uint32) {
 		for k, id := range ids {
@@ -163,7 +163,7 @@ type groupedGrad struct {
 
 // scatterSparse sums the gradients of g, then those of extra, per distinct
 // node into c.rows (in order of first appearance) and c.rowGrad.
-func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra groupedGrad) {
+func (c *embedCore) scatterSparse(b *batch.Batch, g loss.Grads, extra groupedGrad) {
 	d := c.outDim
 	c.rows = c.rows[:0]
 	c.rowGrad = c.rowGrad[:0]
@@ -199,7 +199,7 @@ func (c *embedCore) scatterSparse(b *producer.Batch, g loss.Grads, extra grouped
 
 // distinctRows lists the distinct nodes of a batch in order of first
 // appearance (used for the L2 term of dense models).
-func (c *embedCore) distinctRows(b *producer.Batch) []int32 {
+func (c *embedCore) distinctRows(b *batch.Batch) []int32 {
 	c.rows = c.rows[:0]
 	for _, ids := range [][]uint32{b.Query, b.Pos, b.Neg, b.Hard} {
 		for _, id := range ids {

@@ -14,13 +14,13 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // dparam is one dense parameter with its optimiser.
@@ -456,7 +456,7 @@ func (m *convModel) fill(mc *machine, layers [][]uint32, nbrIdx [][]int32, nbrW 
 }
 
 // check validates a batch against the model.
-func (m *convModel) check(b *producer.Batch) error {
+func (m *convModel) check(b *batch.Batch) error {
 	if err := m.checkBatch(b); err != nil {
 		return fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
@@ -465,7 +465,7 @@ func (m *convModel) check(b *producer.Batch) error {
 
 // checkBatch is check without the batch's name in the errors (formatted
 // only on failure: a step allocates nothing).
-func (m *convModel) checkBatch(b *producer.Batch) error {
+func (m *convModel) checkBatch(b *batch.Batch) error {
 	if b.K() != m.k {
 		return fmt.Errorf("built for %d layers, model has %d (model.layers)", b.K(), m.k)
 	}
@@ -511,7 +511,7 @@ func (m *convModel) checkBatch(b *producer.Batch) error {
 }
 
 // Step implements Model: one forward, loss, backward and update.
-func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
+func (m *convModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return StepStats{}, err
 	}
@@ -555,7 +555,7 @@ func (m *convModel) Step(ctx context.Context, b *producer.Batch) (StepStats, err
 }
 
 // stepNet is Step on the hand-written network.
-func (m *convModel) stepNet(b *producer.Batch) (StepStats, error) {
+func (m *convModel) stepNet(b *batch.Batch) (StepStats, error) {
 	net, d, K := m.net, m.cfg.Dim, m.k
 	m.sizes = grow(m.sizes, K+1)
 	for k := range m.sizes {
@@ -580,7 +580,7 @@ func (m *convModel) stepNet(b *producer.Batch) (StepStats, error) {
 // finishStep applies the id rows' gradient gx (rows of Layers[K], when
 // useID) with the L2 term through the sparse optimiser, and counts the
 // step.
-func (m *convModel) finishStep(b *producer.Batch, gx []float32, lr float32) (StepStats, error) {
+func (m *convModel) finishStep(b *batch.Batch, gx []float32, lr float32) (StepStats, error) {
 	lossV := m.loss.value
 	if m.useID {
 		d := m.cfg.Dim
@@ -636,7 +636,7 @@ func (m *convModel) graphNeighbors(node uint32, nbr []uint32, w []float32) int {
 }
 
 // hopsFor builds the K-hop computation graph of targets with fn and t
-// slots, in the producer's layout (producer.Batch): Layers[k+1] starts with
+// slots, in the producer's layout (batch.Batch): Layers[k+1] starts with
 // Layers[k]; unused slots point at the node itself with weight 0.
 func hopsFor(targets []uint32, k, t int, fn NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
 	layers = make([][]uint32, k+1)

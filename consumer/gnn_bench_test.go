@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // BenchmarkPinSageStep: 2 layers, T=10, batch 512, 500 shared negatives,
@@ -35,7 +35,7 @@ func BenchmarkPinSageStep(b *testing.B) {
 	for u := 0; u < U; u++ {
 		p.train[u] = g.ItemsOf(uint32(u))
 	}
-	batches := make([]*producer.Batch, 4)
+	batches := make([]*batch.Batch, 4)
 	for i := range batches {
 		batches[i] = p.batch(r, m, 512, 500, 10)
 	}

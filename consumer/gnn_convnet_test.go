@@ -12,9 +12,9 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // netCase is one hand-written architecture under test.
@@ -192,7 +192,7 @@ func TestConvNetNumericGradient(t *testing.T) {
 
 // convCaseModel builds the model of case c on the planted graph p, with
 // store features when the case uses them, and a batch for it.
-func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uint64) (*convModel, *producer.Batch) {
+func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uint64) (*convModel, *batch.Batch) {
 	t.Helper()
 	info := Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
 	const ufd, ifd = 3, 5
@@ -223,7 +223,7 @@ func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uin
 // netPass runs the hand-written network forward, the loss and backward on
 // b and returns copies of the output rows, the parameter gradients (in
 // m.params order) and the id rows' gradient.
-func netPass(t testing.TB, m *convModel, b *producer.Batch) (out []float32, grads [][]float32, dx []float32) {
+func netPass(t testing.TB, m *convModel, b *batch.Batch) (out []float32, grads [][]float32, dx []float32) {
 	t.Helper()
 	sizes := make([]int, m.k+1)
 	for k := range sizes {
@@ -249,7 +249,7 @@ func netPass(t testing.TB, m *convModel, b *producer.Batch) (out []float32, grad
 
 // graphPass runs the same through the gorgonia graph (the path the
 // hand-written network replaced).
-func graphPass(t testing.TB, m *convModel, b *producer.Batch) (out []float32, grads [][]float32, dx []float32) {
+func graphPass(t testing.TB, m *convModel, b *batch.Batch) (out []float32, grads [][]float32, dx []float32) {
 	t.Helper()
 	sizes := make([]int, m.k+1)
 	for k := range sizes {

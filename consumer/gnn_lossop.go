@@ -11,8 +11,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/loss"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // gnnLoss is the bridge between a convolutional model's gorgonia graph and
@@ -27,7 +27,7 @@ type gnnLoss struct {
 	// set per step: indices of the batch's rows into Z, and sizes
 	queryIdx, posIdx, negIdx, hardIdx []int32
 	hardPer                           int
-	// the batch's false-negative masks (see producer.Batch)
+	// the batch's false-negative masks (see batch.Batch)
 	negMask, negMaskPtr, inMask, inMaskPtr []int32
 	in                                     loss.Inputs
 	dZ                                     []float32
@@ -37,7 +37,7 @@ type gnnLoss struct {
 
 // setBatch points the loss at batch b's rows of Z (b.QueryIdx, …) and at
 // its negative masks, for the next RunAll.
-func (l *gnnLoss) setBatch(b *producer.Batch) {
+func (l *gnnLoss) setBatch(b *batch.Batch) {
 	l.queryIdx, l.posIdx, l.negIdx, l.hardIdx, l.hardPer = b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx, b.HardPer
 	l.negMask, l.negMaskPtr, l.inMask, l.inMaskPtr = b.NegMask, b.NegMaskPtr, b.InMask, b.InMaskPtr
 	l.err = nil

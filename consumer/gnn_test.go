@@ -10,21 +10,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trainerd/trainerd/producer"
+	"github.com/trainerd/trainerd/batch"
 )
 
-// batch builds a producer.Batch by hand: B random train edges, P shared
+// batch builds a batch.Batch by hand: B random train edges, P shared
 // random item negatives, K hops of T direct-neighbour slots.
-func (p *gnnPlanted) batch(r *rand.Rand, m *convModel, B, P, T int) *producer.Batch {
-	b := &producer.Batch{T: T}
+func (p *gnnPlanted) batch(r *rand.Rand, m *convModel, B, P, T int) *batch.Batch {
+	b := &batch.Batch{T: T}
 	for j := 0; j < B; j++ {
 		u := r.IntN(p.U)
 		it := p.train[u][r.IntN(len(p.train[u]))]
 		b.Query = append(b.Query, uint32(u))
-		b.Pos = append(b.Pos, producer.GlobalItem(p.U, it))
+		b.Pos = append(b.Pos, batch.GlobalItem(p.U, it))
 	}
 	for j := 0; j < P; j++ {
-		b.Neg = append(b.Neg, producer.GlobalItem(p.U, uint32(r.IntN(p.I))))
+		b.Neg = append(b.Neg, batch.GlobalItem(p.U, uint32(r.IntN(p.I))))
 	}
 	var targets []uint32
 	pos := map[uint32]int32{}
@@ -195,7 +195,7 @@ func TestConvStateLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(3, 3))
-			var batches []*producer.Batch
+			var batches []*batch.Batch
 			for i := 0; i < 6; i++ {
 				batches = append(batches, p.batch(r, a.(*convModel), 24, 10, 3))
 			}

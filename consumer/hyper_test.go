@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // TestSetHyper checks that a curriculum's learning rate and margin reach
@@ -46,7 +46,7 @@ func TestSetHyper(t *testing.T) {
 }
 
 // hyperModel builds a small margin-loss model and its first batch.
-func hyperModel(t *testing.T, name string) (Model, *producer.Batch) {
+func hyperModel(t *testing.T, name string) (Model, *batch.Batch) {
 	t.Helper()
 	const U, I = 40, 50
 	edges, _, _ := planted(U, I, 2, 8, 2)

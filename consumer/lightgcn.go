@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // lightGCN is LightGCN: e^(k+1) = Â e^(k) over the whole bipartite training
@@ -64,7 +64,7 @@ func (m *lightGCN) propagate(out, x []float32, nz []bool) {
 func (m *lightGCN) Name() string { return m.name }
 
 // Step implements Model.
-func (m *lightGCN) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
+func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return StepStats{}, err
 	}

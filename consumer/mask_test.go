@@ -7,12 +7,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/trainerd/trainerd/producer"
+	"github.com/trainerd/trainerd/batch"
 )
 
 // maskAll sets b's masks to exclude every pool slot and every in-batch
 // column of every example.
-func maskAll(b *producer.Batch) {
+func maskAll(b *batch.Batch) {
 	B, P := len(b.Query), len(b.Neg)
 	b.NegMask, b.NegMaskPtr, b.InMask, b.InMaskPtr = nil, []int32{0}, nil, []int32{0}
 	for j := 0; j < B; j++ {
@@ -42,18 +42,18 @@ func TestStepPassesMasks(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(3, 3))
-			var b *producer.Batch
+			var b *batch.Batch
 			if m, ok := mi.(*convModel); ok {
 				b = p.batch(r, m, 16, 8, 3)
 			} else {
-				b = &producer.Batch{}
+				b = &batch.Batch{}
 				for j := 0; j < 16; j++ {
 					u := r.IntN(p.U)
 					b.Query = append(b.Query, uint32(u))
-					b.Pos = append(b.Pos, producer.GlobalItem(p.U, p.train[u][r.IntN(len(p.train[u]))]))
+					b.Pos = append(b.Pos, batch.GlobalItem(p.U, p.train[u][r.IntN(len(p.train[u]))]))
 				}
 				for s := 0; s < 8; s++ {
-					b.Neg = append(b.Neg, producer.GlobalItem(p.U, uint32(r.IntN(p.I))))
+					b.Neg = append(b.Neg, batch.GlobalItem(p.U, uint32(r.IntN(p.I))))
 				}
 			}
 			masked := *b

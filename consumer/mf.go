@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // tableModel is one id-embedding table over all global nodes (users
@@ -51,7 +51,7 @@ func (m *tableModel) Name() string { return m.name }
 
 // Step implements Model: gather, loss, scatter per distinct row, sparse
 // optimiser update of those rows only.
-func (m *tableModel) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
+func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return StepStats{}, err
 	}

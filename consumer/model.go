@@ -5,13 +5,13 @@
 // CUDA consumer (package cuda, build tag cuda) implements the same Model.
 //
 // The consumer never reads the store or the graph on its hot path: everything
-// a step needs arrives in a producer.Batch.
+// a step needs arrives in a batch.Batch.
 package consumer
 
 import (
 	"context"
 
-	"github.com/trainerd/trainerd/producer"
+	"github.com/trainerd/trainerd/batch"
 )
 
 // Tensor is one named array of model or optimiser state, float32 row-major.
@@ -39,7 +39,7 @@ type Model interface {
 	// Name is the model's config name ("mf", "lightgcn", "pinsage", ...).
 	Name() string
 	// Step runs forward, backward and one optimiser update on b.
-	Step(ctx context.Context, b *producer.Batch) (StepStats, error)
+	Step(ctx context.Context, b *batch.Batch) (StepStats, error)
 	// Embed computes the embeddings of every user and item for evaluation,
 	// export and serving.
 	Embed(ctx context.Context) (*Embeddings, error)

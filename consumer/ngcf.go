@@ -6,10 +6,10 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // ngcfSlope is the LeakyReLU negative slope of NGCF (as in the paper's code).
@@ -205,7 +205,7 @@ func (m *ngcf) backward() {
 func (m *ngcf) Name() string { return m.name }
 
 // Step implements Model.
-func (m *ngcf) Step(ctx context.Context, b *producer.Batch) (StepStats, error) {
+func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return StepStats{}, err
 	}

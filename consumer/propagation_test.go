@@ -8,8 +8,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // denseNormAdj builds D^-½ A D^-½ as a dense float64 matrix over global ids,
@@ -287,8 +287,8 @@ func gowallaSizeGraph(tb testing.TB) *graph.Bipartite {
 
 // gowallaSizeBatch samples B training edges (user_item examples) and a
 // pool of P uniform negatives.
-func gowallaSizeBatch(g *graph.Bipartite, r *rand.Rand, B, P int) *producer.Batch {
-	b := &producer.Batch{Query: make([]uint32, B), Pos: make([]uint32, B), Neg: make([]uint32, P)}
+func gowallaSizeBatch(g *graph.Bipartite, r *rand.Rand, B, P int) *batch.Batch {
+	b := &batch.Batch{Query: make([]uint32, B), Pos: make([]uint32, B), Neg: make([]uint32, P)}
 	for j := 0; j < B; j++ {
 		k := r.IntN(g.NumEdges())
 		u := sort.Search(g.NumUsers, func(u int) bool { return int(g.UserPtr[u+1]) > k })
@@ -331,7 +331,7 @@ func BenchmarkPropagation(b *testing.B) {
 
 // baselineStep is lightGCN.Step as first written: baselinePropagate
 // forward and backward (dense seed), then the same loss, L2 and dense Adam.
-func baselineStep(m *lightGCN, b *producer.Batch) error {
+func baselineStep(m *lightGCN, b *batch.Batch) error {
 	d, K, th := m.cfg.Dim, m.cfg.Layers, m.cfg.Threads
 	baselinePropagate(m.adj, m.final, m.base, d, K, th)
 	_, g, err := m.loss.Compute(m.gather(b, m.final))
@@ -356,7 +356,7 @@ func BenchmarkLightGCNStep(b *testing.B) {
 	g := gowallaSizeGraph(b)
 	const d, K, B, P = 64, 3, 8192, 512
 	r := rand.New(rand.NewPCG(1, 2))
-	batches := []*producer.Batch{gowallaSizeBatch(g, r, B, P), gowallaSizeBatch(g, r, B, P)}
+	batches := []*batch.Batch{gowallaSizeBatch(g, r, B, P), gowallaSizeBatch(g, r, B, P)}
 	for _, name := range []string{"baseline", "optimised"} {
 		b.Run(name, func(b *testing.B) {
 			mi, err := newLightGCN(Config{Dim: d, Layers: K, Seed: 1, L2: 1e-4}, Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})

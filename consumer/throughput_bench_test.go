@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/linalg"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // BenchmarkModelStep times one training step of every model as the shipped
@@ -55,7 +55,7 @@ func BenchmarkModelStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(1, 2))
-			batches := make([]*producer.Batch, 4)
+			batches := make([]*batch.Batch, 4)
 			for i := range batches {
 				if cm, ok := m.(*convModel); ok {
 					batches[i] = conv.batch(r, cm, tc.B, tc.P, tc.T)

@@ -33,7 +33,7 @@
 // batch's host staging and upload overlap the current step's kernels.
 //
 // The package never reads the store or the graph on its hot path: a step
-// gets everything from a producer.Batch, as on CPU.
+// gets everything from a batch.Batch, as on CPU.
 package cuda
 
 //go:generate nvcc -ptx -arch=compute_80 -O3 -o kernels/trainerd.ptx kernels/trainerd.cu

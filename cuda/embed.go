@@ -12,9 +12,9 @@ import (
 
 	"gorgonia.org/cu"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/consumer/optim"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // initNormal is consumer's initialisation: n values ~ N(0, std²) from PCG
@@ -52,7 +52,7 @@ func (t Timing) WaitFraction() float64 {
 
 // slot is one of the two upload buffers (double buffering).
 type slot struct {
-	batch               *producer.Batch // staged batch, nil when empty
+	batch               *batch.Batch // staged batch, nil when empty
 	shape               LossShape
 	nRows               int // distinct rows
 	host                *Pinned
@@ -316,7 +316,7 @@ func (e *embedGPU) ensure(s LossShape) error {
 
 // check validates a batch's shapes, ids and the collision masks the loss
 // uses (they index score matrices on the device).
-func (e *embedGPU) check(b *producer.Batch) error {
+func (e *embedGPU) check(b *batch.Batch) error {
 	if err := b.Check(e.n); err != nil {
 		return fmt.Errorf("%s (cuda): %w", e.name, err)
 	}
@@ -326,7 +326,7 @@ func (e *embedGPU) check(b *producer.Batch) error {
 	return nil
 }
 
-func shapeOf(b *producer.Batch, d int) LossShape {
+func shapeOf(b *batch.Batch, d int) LossShape {
 	return LossShape{B: len(b.Query), P: len(b.Neg), H: b.HardPer, D: d}
 }
 
@@ -334,7 +334,7 @@ func shapeOf(b *producer.Batch, d int) LossShape {
 // positions, the distinct rows and the collision masks the loss uses, and
 // enqueues the upload on the copy stream (device thread). b must have
 // passed check. On error the slot is left empty.
-func (e *embedGPU) stage(b *producer.Batch, i int) error {
+func (e *embedGPU) stage(b *batch.Batch, i int) error {
 	sl := &e.slots[i]
 	sl.batch = nil
 	s := shapeOf(b, e.d)
@@ -431,7 +431,7 @@ type gradFn func(sl *slot, st cu.Stream) (l2Rows int, err error)
 
 // run does one step for b on the device thread; next, when non-nil, is
 // staged into the other slot while the GPU computes b.
-func (e *embedGPU) run(ctx context.Context, b, next *producer.Batch, body gradFn) (consumer.StepStats, error) {
+func (e *embedGPU) run(ctx context.Context, b, next *batch.Batch, body gradFn) (consumer.StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return consumer.StepStats{}, err
 	}

@@ -99,13 +99,13 @@ func parts(x F32, s LossShape) (q, pos, pool, hard F32) {
 	return
 }
 
-// Masks are a batch's collision masks on the device, in producer.Batch's
+// Masks are a batch's collision masks on the device, in batch.Batch's
 // (and consumer/loss.Inputs') CSR form: example j does not use the pool
 // rows Neg[NegPtr[j]:NegPtr[j+1]] nor, in-batch, the positives of the
 // examples In[InPtr[j]:InPtr[j+1]] as negatives. A pointer list with N == 0
 // means no mask of that kind; otherwise it has B+1 entries. Entries are not
 // checked on the device: callers validate them on the host (see
-// producer.Batch.CheckMasks). The zero Masks masks nothing.
+// batch.Batch.CheckMasks). The zero Masks masks nothing.
 type Masks struct {
 	Neg, NegPtr I32
 	In, InPtr   I32

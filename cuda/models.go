@@ -9,11 +9,11 @@ import (
 
 	"gorgonia.org/cu"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // Model is a consumer.Model trained on the GPU.
@@ -22,7 +22,7 @@ type Model interface {
 	// StepNext is Step(b) that also stages next (the batch the caller will
 	// pass to its following Step/StepNext) into the other upload buffer
 	// while the GPU works on b. next may be nil.
-	StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error)
+	StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error)
 	// Timing returns the device timings accumulated so far.
 	Timing() Timing
 	// Close frees the model's device memory (not the Device).
@@ -80,12 +80,12 @@ func NewMF(dev *Device, cfg consumer.Config, info consumer.Info) (*MF, error) {
 func (m *MF) Name() string { return m.name }
 
 // Step implements consumer.Model.
-func (m *MF) Step(ctx context.Context, b *producer.Batch) (consumer.StepStats, error) {
+func (m *MF) Step(ctx context.Context, b *batch.Batch) (consumer.StepStats, error) {
 	return m.StepNext(ctx, b, nil)
 }
 
 // StepNext implements Model.
-func (m *MF) StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error) {
+func (m *MF) StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error) {
 	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
 		k, s, d := m.dev.Kernels, sl.shape, m.d
 		R := s.Rows()
@@ -229,12 +229,12 @@ func (m *LightGCN) propagate(st cu.Stream, out, x F32) error {
 func (m *LightGCN) Name() string { return m.name }
 
 // Step implements consumer.Model.
-func (m *LightGCN) Step(ctx context.Context, b *producer.Batch) (consumer.StepStats, error) {
+func (m *LightGCN) Step(ctx context.Context, b *batch.Batch) (consumer.StepStats, error) {
 	return m.StepNext(ctx, b, nil)
 }
 
 // StepNext implements Model.
-func (m *LightGCN) StepNext(ctx context.Context, b, next *producer.Batch) (consumer.StepStats, error) {
+func (m *LightGCN) StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error) {
 	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
 		k, s, d := m.dev.Kernels, sl.shape, m.d
 		R := s.Rows()

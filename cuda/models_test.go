@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/modelspec"
-	"github.com/trainerd/trainerd/producer"
 )
 
 // synthGraph makes a bipartite graph with skewed item popularity.
@@ -45,9 +45,9 @@ func synthGraph(tb testing.TB, users, items, edges int, seed uint64) *graph.Bipa
 // synthBatch draws B (user, item) edges, P shared negatives and H hard
 // negatives per example, with the producer's user_item collision masks
 // (addMasks).
-func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *producer.Batch {
+func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *batch.Batch {
 	U := g.NumUsers
-	b := &producer.Batch{Index: index, HardPer: H}
+	b := &batch.Batch{Index: index, HardPer: H}
 	for len(b.Query) < B {
 		u := uint32(rng.IntN(U))
 		its := g.ItemsOf(u)
@@ -55,23 +55,23 @@ func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *produce
 			continue
 		}
 		b.Query = append(b.Query, u)
-		b.Pos = append(b.Pos, producer.GlobalItem(U, its[rng.IntN(len(its))]))
+		b.Pos = append(b.Pos, batch.GlobalItem(U, its[rng.IntN(len(its))]))
 	}
 	for i := 0; i < P; i++ {
-		b.Neg = append(b.Neg, producer.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
+		b.Neg = append(b.Neg, batch.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
 	for i := 0; i < B*H; i++ {
-		b.Hard = append(b.Hard, producer.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
+		b.Hard = append(b.Hard, batch.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
 	addMasks(g, b)
 	return b
 }
 
-// addMasks sets b's NegMask and InMask by brute force as producer.Batch
+// addMasks sets b's NegMask and InMask by brute force as batch.Batch
 // defines them for user_item batches: example j masks every pool slot and
 // every other example whose item is a train item of Query[j] (its own
 // positive included, wherever it occurs in the pool).
-func addMasks(g *graph.Bipartite, b *producer.Batch) {
+func addMasks(g *graph.Bipartite, b *batch.Batch) {
 	U := g.NumUsers
 	slots := map[uint32][]int32{} // pool item → its slots (synthBatch's pool may repeat)
 	for s, v := range b.Neg {
@@ -86,7 +86,7 @@ func addMasks(g *graph.Bipartite, b *producer.Batch) {
 	for j, u := range b.Query {
 		start := len(b.InMask)
 		for _, it := range g.ItemsOf(u) {
-			v := producer.GlobalItem(U, it)
+			v := batch.GlobalItem(U, it)
 			b.NegMask = append(b.NegMask, slots[v]...)
 			for _, k := range holders[v] {
 				if int(k) != j {
@@ -136,7 +136,7 @@ func TestModelsMatchCPU(t *testing.T) {
 			// Same initial parameters by construction; assert it.
 			assertClose(t, "initial table", tensor(t, gm.State(), "param/emb"), to64(tensor(t, cpu.State(), "param/emb")))
 			rng := rand.New(rand.NewPCG(tc.Seed, 5))
-			batches := make([]*producer.Batch, 6)
+			batches := make([]*batch.Batch, 6)
 			var negMasked, inMasked int
 			for i := range batches {
 				batches[i] = synthBatch(g, rng, 64, 40, (i+1)%2, i) // hard negatives on even batches; the first is the largest, so every next one fits and is prefetched
@@ -149,7 +149,7 @@ func TestModelsMatchCPU(t *testing.T) {
 				t.Fatalf("synthetic batches mask %d pool and %d in-batch negatives; want some of each", negMasked, inMasked)
 			}
 			for i, b := range batches {
-				var next *producer.Batch
+				var next *batch.Batch
 				if i+1 < len(batches) {
 					next = batches[i+1]
 				}
@@ -239,7 +239,7 @@ func TestModelRejectsBadBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	for _, b := range []*producer.Batch{
+	for _, b := range []*batch.Batch{
 		{Query: []uint32{1}, Pos: []uint32{50}},             // id out of range
 		{Query: []uint32{1, 2}, Pos: []uint32{25}},          // length mismatch
 		{Query: []uint32{1}, Pos: []uint32{25}, HardPer: 1}, // missing hard
@@ -297,7 +297,7 @@ func BenchmarkStep(b *testing.B) {
 			for _, B := range []int{512, 2048, 8192} {
 				cfg := consumer.Config{Model: model, Dim: 64, Layers: 3, Loss: "bpr", Seed: 1}
 				rng := rand.New(rand.NewPCG(1, uint64(B)))
-				batches := make([]*producer.Batch, 16)
+				batches := make([]*batch.Batch, 16)
 				for i := range batches {
 					batches[i] = synthBatch(ds.g, rng, B, 256, 0, i)
 				}

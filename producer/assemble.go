@@ -3,11 +3,12 @@ package producer
 import (
 	"fmt"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 )
 
 // assemble builds Layers, NbrIdx/NbrW, the index arrays and Feat.
-func (s *Sampler) assemble(sc *scratch, epoch, index int, dst *Batch) error {
+func (s *Sampler) assemble(sc *scratch, epoch, index int, dst *batch.Batch) error {
 	K := s.cfg.Layers
 	T := s.cfg.Neighbors.T
 	dim := s.FeatDim()
@@ -95,7 +96,7 @@ func resize[T any](xs []T, n int) []T {
 
 // features reads the rows of nodes with one FetchFeatures call per node
 // type and scatters them into dst.Feat (user columns, then item columns).
-func (s *Sampler) features(sc *scratch, nodes []uint32, dst *Batch) error {
+func (s *Sampler) features(sc *scratch, nodes []uint32, dst *batch.Batch) error {
 	dim := s.FeatDim()
 	dst.FeatDim = dim
 	if dim == 0 {

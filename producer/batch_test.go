@@ -2,83 +2,11 @@ package producer
 
 import (
 	"math/rand/v2"
-	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
 )
-
-func TestBatchCheck(t *testing.T) {
-	tests := []struct {
-		name string
-		b    Batch
-		want string // "" = valid
-	}{
-		{"valid", Batch{Query: []uint32{0, 1}, Pos: []uint32{5, 6}, Neg: []uint32{7}, Hard: []uint32{8, 9}, HardPer: 1}, ""},
-		{"positives", Batch{Query: []uint32{0, 1}, Pos: []uint32{5}}, "2 queries but 1 positives"},
-		{"hard", Batch{Query: []uint32{0}, Pos: []uint32{5}, Hard: []uint32{8}, HardPer: 2}, "1 hard negatives, want 1×2"},
-		{"range", Batch{Query: []uint32{0}, Pos: []uint32{5}, Neg: []uint32{10}}, "node id 10 out of range (10 nodes)"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.b.Check(10)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestBatchCheckMasks(t *testing.T) {
-	// 3 examples, a pool of 4.
-	base := func() *Batch {
-		return &Batch{Epoch: 2, Index: 7,
-			Query: []uint32{0, 1, 2}, Pos: []uint32{10, 11, 12}, Neg: []uint32{20, 21, 22, 23},
-			NegMask: []int32{0, 3, 3, 1}, NegMaskPtr: []int32{0, 2, 2, 4}, // repeats allowed
-			InMask: []int32{1, 0, 2, 1}, InMaskPtr: []int32{0, 1, 3, 4},
-		}
-	}
-	for _, tc := range []struct {
-		name    string
-		edit    func(b *Batch)
-		inBatch bool
-		ok      bool
-	}{
-		{"valid", func(*Batch) {}, true, true},
-		{"no masks", func(b *Batch) { b.NegMask, b.NegMaskPtr, b.InMask, b.InMaskPtr = nil, nil, nil, nil }, true, true},
-		{"neg entries without ptr", func(b *Batch) { b.NegMaskPtr = nil }, false, false},
-		{"neg ptr too short", func(b *Batch) { b.NegMaskPtr = b.NegMaskPtr[:3] }, false, false},
-		{"neg ptr empty", func(b *Batch) { b.NegMaskPtr = []int32{} }, false, false},
-		{"neg ptr not from 0", func(b *Batch) { b.NegMaskPtr[0] = 1 }, false, false},
-		{"neg ptr end", func(b *Batch) { b.NegMaskPtr[3] = 3 }, false, false},
-		{"neg ptr decreases", func(b *Batch) { b.NegMaskPtr = []int32{0, 3, 2, 4} }, false, false},
-		{"neg ptr passes end", func(b *Batch) { b.NegMaskPtr = []int32{0, 9, 2, 4} }, false, false},
-		{"neg column past pool", func(b *Batch) { b.NegMask[1] = 4 }, false, false},
-		{"neg column negative", func(b *Batch) { b.NegMask[1] = -1 }, false, false},
-		{"in mask ignored without in-batch", func(b *Batch) { b.InMask[0] = 0; b.InMaskPtr = nil }, false, true},
-		{"in mask names own positive", func(b *Batch) { b.InMask[0] = 0 }, true, false},
-		{"in column past batch", func(b *Batch) { b.InMask[3] = 3 }, true, false},
-		{"in entries without ptr", func(b *Batch) { b.InMaskPtr = nil }, true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := base()
-			tc.edit(b)
-			err := b.CheckMasks(tc.inBatch)
-			if (err == nil) != tc.ok {
-				t.Fatalf("CheckMasks: err %v, want ok=%v", err, tc.ok)
-			}
-			if err != nil {
-				t.Log(err)
-			}
-		})
-	}
-}
 
 // The sampler's batches pass: consumers never reject a real batch.
 func TestCheckMasksAcceptsSamplerBatches(t *testing.T) {
@@ -101,7 +29,7 @@ func TestCheckMasksAcceptsSamplerBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b Batch
+		var b batch.Batch
 		neg, in := 0, 0
 		for i := 0; i < s.BatchesPerEpoch(); i++ {
 			if err := s.Batch(0, i, EpochParams{PoolSize: 30}, &b); err != nil {

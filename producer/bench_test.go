@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
@@ -211,7 +212,7 @@ func BenchmarkMinibatch(b *testing.B) {
 					benchPipeline(b, s, 2)
 					return
 				}
-				var dst Batch
+				var dst batch.Batch
 				// Warm the scratch (and, with the cache, the epoch's
 				// neighborhoods of the first batches) outside the timer.
 				if err := s.Batch(0, 0, EpochParams{}, &dst); err != nil {

@@ -9,8 +9,16 @@ import (
 	"github.com/trainerd/trainerd/modelspec"
 )
 
-// Example kinds beyond the two batch.go declares.
+// ExampleKind says what a training example pairs; its String is the
+// producer.examples.kind value.
+type ExampleKind = modelspec.ExampleKind
+
+// The example kinds.
 const (
+	// UserItem examples pair a user (query) with an item it engaged (positive).
+	UserItem = modelspec.UserItem
+	// ItemItem examples pair two related items (PinSage's related pins).
+	ItemItem = modelspec.ItemItem
 	// WalkPair examples are DeepWalk skip-gram pairs: Query is the center
 	// and Pos a context node within the window of one random walk. Both are
 	// global ids of either side, and so is the shared pool Neg (drawn from

@@ -1,12 +1,13 @@
 package producer
 
 import (
+	"github.com/trainerd/trainerd/batch"
 	"math"
 )
 
 // examples fills Query and Pos with the batch's slice of the epoch's
 // shuffled example sequence.
-func (s *Sampler) examples(sc *scratch, epoch, index int, dst *Batch) {
+func (s *Sampler) examples(sc *scratch, epoch, index int, dst *batch.Batch) {
 	B := s.cfg.BatchSize
 	lo := index * B
 	hi := min(lo+B, s.numExamples)

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 )
 
 // hard draws HardPer hard negatives per example from the personalized
 // PageRank rank window [RankLo, RankHi) of its query (see hardFor).
-func (s *Sampler) hard(sc *scratch, epoch, index int, p EpochParams, dst *Batch) error {
+func (s *Sampler) hard(sc *scratch, epoch, index int, p EpochParams, dst *batch.Batch) error {
 	dst.HardPer = p.HardPer
 	dst.Hard = dst.Hard[:0]
 	if p.HardPer == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trainerd/trainerd/batch"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,10 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	tokens chan struct{} // one token per queued or in-progress batch
-	ring   []chan result // batch i arrives in ring[i%q]
-	job    atomic.Int64  // next index to build
-	free   chan *Batch   // released batches for reuse
+	tokens chan struct{}     // one token per queued or in-progress batch
+	ring   []chan result     // batch i arrives in ring[i%q]
+	job    atomic.Int64      // next index to build
+	free   chan *batch.Batch // released batches for reuse
 
 	next int   // next index Next delivers (consumer side only)
 	err  error // sticky error (consumer side only)
@@ -47,7 +48,7 @@ type Pipeline struct {
 }
 
 type result struct {
-	b   *Batch
+	b   *batch.Batch
 	err error
 }
 
@@ -83,7 +84,7 @@ func NewPipeline(ctx context.Context, s *Sampler, workers, queue, epoch, startIn
 		ctx: pctx, cancel: cancel,
 		tokens: make(chan struct{}, queue),
 		ring:   make([]chan result, queue),
-		free:   make(chan *Batch, queue+workers),
+		free:   make(chan *batch.Batch, queue+workers),
 		next:   startIndex,
 	}
 	for i := range pl.ring {
@@ -110,11 +111,11 @@ func (pl *Pipeline) work() {
 			<-pl.tokens
 			return
 		}
-		var b *Batch
+		var b *batch.Batch
 		select {
 		case b = <-pl.free:
 		default:
-			b = new(Batch)
+			b = new(batch.Batch)
 		}
 		t0 := time.Now()
 		err := pl.s.Batch(pl.epoch, i, pl.params, b)
@@ -131,7 +132,7 @@ func (pl *Pipeline) work() {
 // the context given to NewPipeline ends. A
 // producer error is returned (and then returned again by every later call).
 // Next is for one consumer goroutine.
-func (pl *Pipeline) Next(ctx context.Context) (*Batch, error) {
+func (pl *Pipeline) Next(ctx context.Context) (*batch.Batch, error) {
 	if pl.err != nil {
 		return nil, pl.err
 	}
@@ -169,7 +170,7 @@ func (pl *Pipeline) Next(ctx context.Context) (*Batch, error) {
 
 // Release hands a batch back for reuse; b must not be used afterwards.
 // Safe from any goroutine; dropping a batch instead is also fine.
-func (pl *Pipeline) Release(b *Batch) {
+func (pl *Pipeline) Release(b *batch.Batch) {
 	if b == nil {
 		return
 	}

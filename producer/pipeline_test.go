@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"github.com/trainerd/trainerd/batch"
 	"io"
 	"reflect"
 	"runtime"
@@ -11,9 +12,9 @@ import (
 	"time"
 )
 
-func drain(t *testing.T, pl *Pipeline, release bool) []*Batch {
+func drain(t *testing.T, pl *Pipeline, release bool) []*batch.Batch {
 	t.Helper()
-	var out []*Batch
+	var out []*batch.Batch
 	for {
 		b, err := pl.Next(context.Background())
 		if errors.Is(err, io.EOF) {
@@ -30,7 +31,7 @@ func drain(t *testing.T, pl *Pipeline, release bool) []*Batch {
 	}
 }
 
-func cloneBatch(b *Batch) *Batch {
+func cloneBatch(b *batch.Batch) *batch.Batch {
 	c := *b
 	c.Query, c.Pos, c.Neg, c.Hard = append([]uint32(nil), b.Query...), append([]uint32(nil), b.Pos...), append([]uint32(nil), b.Neg...), append([]uint32(nil), b.Hard...)
 	c.Layers = nil

@@ -1,5 +1,7 @@
 package producer
 
+import "github.com/trainerd/trainerd/batch"
+
 // pool draws the shared negative pool: size distinct nodes of the negative
 // domain (items, or all nodes for walk pairs), uniform or ∝ degree^power.
 // For item_item and walks no pool node is a Query[j] or Pos[j] of the batch.
@@ -12,7 +14,7 @@ package producer
 // alone are the catalogue's popular head (over 10k of Gowalla's 41k items at
 // B=8192), so popular items were never negatives, the model never learnt to
 // rank them against each other, and LightGCN with sampled softmax stalled.
-func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *Batch) error {
+func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *batch.Batch) error {
 	mark, gen := sc.mark, sc.gen
 	if s.kind != UserItem {
 		for j, q := range dst.Query {
@@ -55,12 +57,12 @@ func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *Batch) error {
 	return nil
 }
 
-// masks fills NegMask/NegMaskPtr and InMask/InMaskPtr (see Batch) in
+// masks fills NegMask/NegMaskPtr and InMask/InMaskPtr (see batch.Batch) in
 // O(B + Σ_j deg(Query[j]) + mask size): pool items carry their slot
 // (sc.slot, set by pool) and each positive the list of examples that have
 // it (sc.head/sc.next, built here), so one pass over each query's train
 // items finds every collision.
-func (s *Sampler) masks(sc *scratch, dst *Batch) {
+func (s *Sampler) masks(sc *scratch, dst *batch.Batch) {
 	gen := sc.gen
 	B := len(dst.Query)
 	next := resize(sc.next, B)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/modelspec"
@@ -152,7 +153,7 @@ func (s *Sampler) BatchesPerEpoch() int {
 	return (s.numExamples + s.cfg.BatchSize - 1) / s.cfg.BatchSize
 }
 
-// FeatDim is the width of Batch.Feat rows (user dim + item dim; 0 without
+// FeatDim is the width of batch.Batch.Feat rows (user dim + item dim; 0 without
 // a FeatureSource).
 func (s *Sampler) FeatDim() int { return s.userDim + s.itemDim }
 
@@ -273,7 +274,7 @@ func (s *Sampler) Stats() SamplerStats {
 // Batch builds batch index of epoch into dst, reusing dst's slices. The
 // result depends only on the graph, the features, the config, epoch, index
 // and p, never on the caller's goroutine or on other calls.
-func (s *Sampler) Batch(epoch, index int, p EpochParams, dst *Batch) error {
+func (s *Sampler) Batch(epoch, index int, p EpochParams, dst *batch.Batch) error {
 	if epoch < 0 || index < 0 || index >= s.BatchesPerEpoch() {
 		return fmt.Errorf("producer: batch (epoch %d, index %d) out of range (%d batches per epoch)", epoch, index, s.BatchesPerEpoch())
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/graph"
 )
@@ -28,8 +29,8 @@ func newTestSampler(t testing.TB, g *graph.Bipartite, fs FeatureSource, mutate f
 	return s
 }
 
-// checkBatch asserts the documented Batch layout invariants.
-func checkBatch(t *testing.T, s *Sampler, b *Batch) {
+// checkBatch asserts the documented batch.Batch layout invariants.
+func checkBatch(t *testing.T, s *Sampler, b *batch.Batch) {
 	t.Helper()
 	nu := uint32(s.nu)
 	K := s.cfg.Layers
@@ -156,7 +157,7 @@ func TestBatchLayout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestSampler(t, g, tc.fs, tc.mutate)
-			var b Batch
+			var b batch.Batch
 			for _, idx := range []int{0, 1, s.BatchesPerEpoch() - 1} {
 				if err := s.Batch(1, idx, tc.p, &b); err != nil {
 					t.Fatal(err)
@@ -179,7 +180,7 @@ func TestPixieNeighborhoodSide(t *testing.T) {
 	g := genGraph(t, 100, 150, 1500, 0.8, 9)
 	for _, count := range []string{"same", "opposite"} {
 		s := newTestSampler(t, g, nil, func(c *Config) { c.Walk.Count = count; c.Layers = 1 })
-		var b Batch
+		var b batch.Batch
 		if err := s.Batch(0, 0, EpochParams{}, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -205,13 +206,13 @@ func TestEpochCoversEdges(t *testing.T) {
 		t.Fatalf("BatchesPerEpoch %d, want %d", s.BatchesPerEpoch(), want)
 	}
 	var got, first []graph.Edge
-	var b Batch
+	var b batch.Batch
 	for i := 0; i < s.BatchesPerEpoch(); i++ {
 		if err := s.Batch(3, i, EpochParams{}, &b); err != nil {
 			t.Fatal(err)
 		}
 		for j := range b.Query {
-			got = append(got, graph.Edge{User: b.Query[j], Item: LocalItem(s.nu, b.Pos[j])})
+			got = append(got, graph.Edge{User: b.Query[j], Item: batch.LocalItem(s.nu, b.Pos[j])})
 		}
 	}
 	first = slices.Clone(got)
@@ -233,7 +234,7 @@ func TestEpochCoversEdges(t *testing.T) {
 	if err := s.Batch(4, 0, EpochParams{}, &b); err != nil {
 		t.Fatal(err)
 	}
-	if b.Query[0] == first[0].User && b.Pos[0] == GlobalItem(s.nu, first[0].Item) && b.Query[1] == first[1].User {
+	if b.Query[0] == first[0].User && b.Pos[0] == batch.GlobalItem(s.nu, first[0].Item) && b.Query[1] == first[1].User {
 		t.Fatal("epochs 3 and 4 start identically: shuffle ignores the epoch")
 	}
 }
@@ -270,7 +271,7 @@ func TestExamplePairs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestSampler(t, g, nil, func(c *Config) { tc.mutate(c); c.Layers = 0 })
-			var b Batch
+			var b batch.Batch
 			for i := 0; i < min(20, s.BatchesPerEpoch()); i++ {
 				if err := s.Batch(0, i, EpochParams{}, &b); err != nil {
 					t.Fatal(err)
@@ -307,7 +308,7 @@ func TestNegativesAndMasks(t *testing.T) {
 			})
 			// isPos: v is a positive of example j's query (user_item: a
 			// train item of the user; otherwise the query or its positive).
-			var b Batch
+			var b batch.Batch
 			isPos := func(j int, v uint32) bool {
 				if kind == "user_item" {
 					return v >= nu && g.HasEdge(b.Query[j], v-nu)
@@ -444,7 +445,7 @@ func testHardWindow(t *testing.T, cands int) {
 		c.Hard.Steps = steps
 		c.Hard.Candidates = cands
 	})
-	var b Batch
+	var b batch.Batch
 	inWindow, total := 0, 0
 	minRank, maxRank := 1<<30, -1
 	for i := 0; i < 3; i++ {
@@ -501,7 +502,7 @@ func TestBatchDeterministic(t *testing.T) {
 	for _, cache := range []bool{false, true} {
 		s := newTestSampler(t, g, &memFS{id: 3}, func(c *Config) { c.Neighbors.Cache = cache })
 		s2 := newTestSampler(t, g, &memFS{id: 3}, func(c *Config) { c.Neighbors.Cache = cache })
-		var a, b, c Batch
+		var a, b, c batch.Batch
 		p := EpochParams{HardPer: 1}
 		if err := s.Batch(0, 2, p, &a); err != nil {
 			t.Fatal(err)
@@ -528,7 +529,7 @@ func TestBatchDeterministic(t *testing.T) {
 func TestFeatureError(t *testing.T) {
 	g := genGraph(t, 50, 60, 400, 0.8, 1)
 	s := newTestSampler(t, g, &memFS{id: 2, fail: true}, nil)
-	var b Batch
+	var b batch.Batch
 	if err := s.Batch(0, 0, EpochParams{}, &b); err == nil {
 		t.Fatal("want the FetchFeatures error")
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
 )
 
@@ -436,7 +437,7 @@ func TestNeighborhoodMatchesCachedBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b Batch
+	var b batch.Batch
 	if err := s.Batch(2, 0, EpochParams{}, &b); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-package producer
+// Package batch holds Batch, the minibatch the producer builds and the
+// models consume, and the global node-id convention it uses.
+package batch
 
 import (
 	"fmt"
@@ -17,27 +19,16 @@ func GlobalItem(numUsers int, i uint32) uint32 { return uint32(numUsers) + i }
 // LocalItem returns the item id of global id g (g must be ≥ numUsers).
 func LocalItem(numUsers int, g uint32) uint32 { return g - uint32(numUsers) }
 
-// ExampleKind says what a training example pairs; its String is the
-// producer.examples.kind value.
-type ExampleKind = modelspec.ExampleKind
-
-const (
-	// UserItem examples pair a user (query) with an item it engaged (positive).
-	UserItem = modelspec.UserItem
-	// ItemItem examples pair two related items (PinSage's related pins).
-	ItemItem = modelspec.ItemItem
-)
-
 // Batch is one minibatch as the consumer receives it. Batches of one epoch
 // are numbered 0,1,2,... and delivered in that order whatever the number of
 // producers; a Batch is fully determined by (seed, epoch, index).
 //
 // All slices are owned by the Batch. The consumer hands it back through
-// Pipeline.Release (or drops it) when done; after that it must not be used.
+// the producer's Pipeline.Release (or drops it) when done; after that it must not be used.
 type Batch struct {
 	Epoch int
 	Index int
-	Kind  ExampleKind
+	Kind  modelspec.ExampleKind
 
 	// Query and Pos hold B global node ids: example j is (Query[j], Pos[j]).
 	Query []uint32
