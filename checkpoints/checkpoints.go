@@ -29,7 +29,7 @@
 // fail verification are never deleted: pruning moves them to corrupt/.
 //
 // The package never touches the model: tensors are plain named float32
-// arrays. A consumer.Tensor converts with checkpoints.Tensor(t) (identical
+// arrays. A model.Tensor converts with checkpoints.Tensor(t) (identical
 // fields).
 package checkpoints
 

@@ -26,8 +26,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/curriculum"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -37,8 +37,8 @@ import (
 type Config struct {
 	// Dataset is `dataset:`, where the training data lives.
 	Dataset Dataset `mapstructure:"dataset"`
-	// Model is `model:`, the model, loss and optimiser (consumer.Config).
-	Model consumer.Config `mapstructure:"model"`
+	// Model is `model:`, the model, loss and optimiser (model.Config).
+	Model model.Config `mapstructure:"model"`
 	// Producer is `producer:`, the minibatch producers.
 	Producer Producer `mapstructure:"producer"`
 	// Train is `train:`, the training loop.
@@ -127,7 +127,7 @@ type HTTP struct {
 }
 
 // Default returns the default configuration, the one an empty YAML file gives.
-// Its sections are their packages' defaults (consumer.Default,
+// Its sections are their packages' defaults (model.Default,
 // producer.Default, with model-specific values in modelspec). The producer
 // section is producer.Default, with two
 // exceptions: producer.layers is derived from the model (Resolve: the default
@@ -148,7 +148,7 @@ func unresolvedDefault() Config {
 	pc.Walk.StopNodes = 0
 	return Config{
 		Dataset:    Dataset{Store: "store"},
-		Model:      consumer.Default(),
+		Model:      model.Default(),
 		Producer:   Producer{Queue: 8, Config: pc},
 		Train:      Train{Epochs: 10, EvalEvery: 1, EvalK: 20, Seed: 1, Device: "auto", Validation: Validation{Fraction: 0.1}, Select: DefaultSelect},
 		Checkpoint: Checkpoint{EveryMinutes: 10, KeepLast: 3},

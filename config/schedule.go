@@ -3,8 +3,8 @@ package config
 import (
 	"math"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 )
 
 // validateSchedule checks the run-relative learning-rate schedule keys of
@@ -57,7 +57,7 @@ func (c *Config) LRSchedule(batchesPerEpoch int) optim.Schedule {
 // ok is false for lr_unit step, where the model follows its schedule at
 // every step itself.
 func (c *Config) EpochLR(batchesPerEpoch, epoch int) (lr float64, ok bool) {
-	if c.Model.LRUnit != consumer.LRUnitEpoch {
+	if c.Model.LRUnit != model.LRUnitEpoch {
 		return 0, false
 	}
 	return c.LRSchedule(batchesPerEpoch).LR(max(epoch-1, 0) * batchesPerEpoch), true

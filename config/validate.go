@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/curriculum"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -262,7 +262,7 @@ func (c *Config) Validate() error {
 		{"model.loss", m.Loss, names(losses)},
 		{"model.optimizer", m.Optimizer, []string{"adam", "sgd", "adagrad"}},
 		{"model.lr_schedule", m.LRSchedule, schedules},
-		{"model.lr_unit", m.LRUnit, []string{"", consumer.LRUnitStep, consumer.LRUnitEpoch}},
+		{"model.lr_unit", m.LRUnit, []string{"", model.LRUnitStep, model.LRUnitEpoch}},
 	}
 	for _, e := range enums {
 		found := false

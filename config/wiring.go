@@ -1,7 +1,7 @@
 package config
 
 import (
-	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -29,7 +29,7 @@ func (c *Config) SamplerConfig() producer.Config {
 
 // ModelConfig is the model configuration a run builds its model with:
 // model.seed 0 becomes train.seed.
-func (c *Config) ModelConfig() consumer.Config {
+func (c *Config) ModelConfig() model.Config {
 	mc := c.Model
 	if mc.Seed == 0 {
 		mc.Seed = c.Train.Seed

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"fmt"
+	"github.com/trainerd/trainerd/model"
 	"strings"
 )
 
@@ -16,12 +17,12 @@ import (
 // model.inputs both its embedding comes from its features and its
 // neighbourhood alone. A state without an id table is returned unchanged.
 // The input is not modified.
-func GrowIDTable(state []Tensor, oldUsers, oldItems, newUsers, newItems int) ([]Tensor, error) {
+func GrowIDTable(state []model.Tensor, oldUsers, oldItems, newUsers, newItems int) ([]model.Tensor, error) {
 	if newUsers < oldUsers || newItems < oldItems {
 		return nil, fmt.Errorf("grow id table: %d users, %d items is not a growth of %d users, %d items", newUsers, newItems, oldUsers, oldItems)
 	}
 	oldN := oldUsers + oldItems
-	out := make([]Tensor, len(state))
+	out := make([]model.Tensor, len(state))
 	for i, t := range state {
 		out[i] = t
 		if t.Name != "param/emb" && !strings.HasPrefix(t.Name, "opt/emb/") {
@@ -36,7 +37,7 @@ func GrowIDTable(state []Tensor, oldUsers, oldItems, newUsers, newItems int) ([]
 		copy(data, t.Data[:oldUsers*w])
 		copy(data[newUsers*w:], t.Data[oldUsers*w:])
 		shape := append([]int{newUsers + newItems}, t.Shape[1:]...)
-		out[i] = Tensor{Name: t.Name, Shape: shape, Data: data}
+		out[i] = model.Tensor{Name: t.Name, Shape: shape, Data: data}
 	}
 	return out, nil
 }

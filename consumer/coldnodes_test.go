@@ -1,13 +1,14 @@
 package consumer
 
 import (
+	"github.com/trainerd/trainerd/model"
 	"reflect"
 	"testing"
 )
 
 func TestGrowIDTable(t *testing.T) {
 	// 2 users + 1 item, dim 2, grown to 3 users + 2 items.
-	state := []Tensor{
+	state := []model.Tensor{
 		{Name: "param/conv1/W", Shape: []int{1, 2}, Data: []float32{7, 8}},
 		{Name: "param/emb", Shape: []int{3, 2}, Data: []float32{1, 1, 2, 2, 3, 3}},
 		{Name: "opt/emb/adam_steps", Shape: []int{3}, Data: []float32{4, 5, 6}},
@@ -16,7 +17,7 @@ func TestGrowIDTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Tensor{
+	want := []model.Tensor{
 		state[0],
 		{Name: "param/emb", Shape: []int{5, 2}, Data: []float32{1, 1, 2, 2, 0, 0, 3, 3, 0, 0}},
 		{Name: "opt/emb/adam_steps", Shape: []int{5}, Data: []float32{4, 5, 0, 6, 0}},

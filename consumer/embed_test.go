@@ -11,6 +11,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 )
 
 // testSampler makes Batches the way the producer will: shuffled train
@@ -53,7 +54,7 @@ func (s *testSampler) epoch(ep int) []*batch.Batch {
 
 // exactEval is a tiny full-ranking evaluator: recall@k and ndcg@k over users
 // with test items, train items excluded.
-func exactEval(e *Embeddings, train, test [][]uint32, k int) (recall, ndcg float64) {
+func exactEval(e *model.Embeddings, train, test [][]uint32, k int) (recall, ndcg float64) {
 	d := e.Dim
 	nItems := len(e.Items) / d
 	users := 0
@@ -133,19 +134,19 @@ func TestPlantedCommunities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := Info{NumUsers: U, NumItems: I, Graph: g}
+	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
 	cases := []struct {
-		cfg    Config
+		cfg    model.Config
 		epochs int
 		min    float64 // recall@20; random ranking gives ≈ 20/284 ≈ 0.07
 	}{
-		{Config{Model: "mf", LR: 0.01, Seed: 1}, 30, 0.3},
-		{Config{Model: "mf", Loss: "softmax", Normalize: true, InBatch: true, Temperature: 0.2, LR: 0.01, Seed: 1}, 30, 0.3},
-		{Config{Model: "mf", Loss: "ccl", Normalize: true, Margin: 0.5, NegWeight: 20, History: History{Weight: 0.5,
+		{model.Config{Model: "mf", LR: 0.01, Seed: 1}, 30, 0.3},
+		{model.Config{Model: "mf", Loss: "softmax", Normalize: true, InBatch: true, Temperature: 0.2, LR: 0.01, Seed: 1}, 30, 0.3},
+		{model.Config{Model: "mf", Loss: "ccl", Normalize: true, Margin: 0.5, NegWeight: 20, History: model.History{Weight: 0.5,
 			Max: 8, Linear: true}, Dropout: 0.1, LR: 0.01, Seed: 1}, 30, 0.3},
-		{Config{Model: "lightgcn", LR: 0.01, Seed: 1}, 30, 0.3},
-		{Config{Model: "ngcf", LR: 0.005, Layers: 2, Dim: 16, Seed: 1}, 30, 0.25},
-		{Config{Model: "deepwalk", LR: 0.01, Seed: 1}, 30, 0.25},
+		{model.Config{Model: "lightgcn", LR: 0.01, Seed: 1}, 30, 0.3},
+		{model.Config{Model: "ngcf", LR: 0.005, Layers: 2, Dim: 16, Seed: 1}, 30, 0.25},
+		{model.Config{Model: "deepwalk", LR: 0.01, Seed: 1}, 30, 0.25},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cfg.Model+"/"+tc.cfg.Loss, func(t *testing.T) {
@@ -195,12 +196,12 @@ func TestStateLoadResume(t *testing.T) {
 	const U, I = 40, 50
 	edges, _, _ := planted(U, I, 2, 8, 2)
 	g, _ := graph.Build(U, I, edges)
-	info := Info{NumUsers: U, NumItems: I, Graph: g}
-	for _, cfg := range []Config{
+	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
+	for _, cfg := range []model.Config{
 		{Model: "mf"}, {Model: "mf", Optimizer: "adagrad", LRSchedule: "cosine", DecaySteps: 5},
 		{Model: "deepwalk", Optimizer: "sgd"}, {Model: "lightgcn", Layers: 2},
 		{Model: "ngcf", Layers: 2, Dim: 8, L2: 1e-3}, {Model: "mf", Loss: "softmax", InBatch: true, Normalize: true},
-		{Model: "mf", Loss: "ccl", Normalize: true, History: History{Weight: 0.5, Max: 3, Linear: true}, Dropout: 0.2},
+		{Model: "mf", Loss: "ccl", Normalize: true, History: model.History{Weight: 0.5, Max: 3, Linear: true}, Dropout: 0.2},
 	} {
 		t.Run(cfg.Model+"/"+cfg.Optimizer, func(t *testing.T) {
 			cfg.Seed = 5
@@ -250,7 +251,7 @@ func TestStateLoadResume(t *testing.T) {
 
 func TestStepRejectsBadBatch(t *testing.T) {
 	g, _ := graph.Build(2, 2, []graph.Edge{{User: 0, Item: 1}})
-	m, err := New(Config{Model: "mf"}, Info{NumUsers: 2, NumItems: 2, Graph: g})
+	m, err := New(model.Config{Model: "mf"}, model.Info{NumUsers: 2, NumItems: 2, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestStepRejectsBadBatch(t *testing.T) {
 	if _, err := m.Step(ctx, &batch.Batch{}); err == nil {
 		t.Error("cancelled context accepted")
 	}
-	if _, err := New(Config{Model: "lightgcn"}, Info{NumUsers: 2, NumItems: 2}); err == nil {
+	if _, err := New(model.Config{Model: "lightgcn"}, model.Info{NumUsers: 2, NumItems: 2}); err == nil {
 		t.Error("lightgcn without graph accepted")
 	}
 }

@@ -11,14 +11,16 @@ import (
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
 // embedDefaults fills the zero fields the embedding models (MF, DeepWalk,
-// LightGCN, NGCF) use with the defaults of model (a modelspec name).
-func embedDefaults(cfg Config, model string) Config {
-	s, _ := modelspec.Lookup(model)
-	return cfg.WithModelDefaults(s, Info{})
+// LightGCN, NGCF) use with the defaults of the model called name (a
+// modelspec name).
+func embedDefaults(cfg model.Config, name string) model.Config {
+	s, _ := modelspec.Lookup(name)
+	return cfg.WithModelDefaults(s, model.Info{})
 }
 
 // embedCore is what every embedding model shares: the loss, the schedule,
@@ -27,7 +29,7 @@ func embedDefaults(cfg Config, model string) Config {
 // gradients back.
 type embedCore struct {
 	name     string
-	cfg      Config
+	cfg      model.Config
 	numUsers int
 	numItems int
 	n        int // numUsers + numItems
@@ -45,7 +47,7 @@ type embedCore struct {
 	rowGrad []float32
 }
 
-func newEmbedCore(name string, cfg Config, info Info, outDim int) (*embedCore, error) {
+func newEmbedCore(name string, cfg model.Config, info model.Info, outDim int) (*embedCore, error) {
 	if info.NumUsers <= 0 || info.NumItems <= 0 {
 		return nil, fmt.Errorf("%s: need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
 	}
@@ -241,7 +243,7 @@ func (c *embedCore) l2(E []float32, d int, rows []int32, grad []float32, sparse 
 
 // embeddings splits F into users and items, L2-normalising the rows when
 // the model scores by cosine similarity.
-func (c *embedCore) embeddings(F []float32) *Embeddings {
+func (c *embedCore) embeddings(F []float32) *model.Embeddings {
 	d := c.outDim
 	out := make([]float32, len(F))
 	copy(out, F)
@@ -258,23 +260,23 @@ func (c *embedCore) embeddings(F []float32) *Embeddings {
 			}
 		}
 	}
-	return &Embeddings{Dim: d, Users: out[:c.numUsers*d], Items: out[c.numUsers*d:]}
+	return &model.Embeddings{Dim: d, Users: out[:c.numUsers*d], Items: out[c.numUsers*d:]}
 }
 
 // stepTensor exports the step counter.
-func (c *embedCore) stepTensor() Tensor {
-	return Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(c.step)}}
+func (c *embedCore) stepTensor() model.Tensor {
+	return model.Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(c.step)}}
 }
 
-func optTensors(arrs []optim.Array) []Tensor {
-	out := make([]Tensor, len(arrs))
+func optTensors(arrs []optim.Array) []model.Tensor {
+	out := make([]model.Tensor, len(arrs))
 	for i, a := range arrs {
-		out[i] = Tensor{Name: a.Name, Shape: a.Shape, Data: a.Data}
+		out[i] = model.Tensor{Name: a.Name, Shape: a.Shape, Data: a.Data}
 	}
 	return out
 }
 
-func optArrays(ts []Tensor) []optim.Array {
+func optArrays(ts []model.Tensor) []optim.Array {
 	out := make([]optim.Array, len(ts))
 	for i, t := range ts {
 		out[i] = optim.Array{Name: t.Name, Shape: t.Shape, Data: t.Data}
@@ -284,17 +286,17 @@ func optArrays(ts []Tensor) []optim.Array {
 
 // cloneTensors deep-copies state so that later training does not change a
 // returned snapshot.
-func cloneTensors(ts []Tensor) []Tensor {
-	out := make([]Tensor, len(ts))
+func cloneTensors(ts []model.Tensor) []model.Tensor {
+	out := make([]model.Tensor, len(ts))
 	for i, t := range ts {
-		out[i] = Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+		out[i] = model.Tensor{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
 	}
 	return out
 }
 
 // loadParams copies the named parameter tensors and the step counter out
 // of state, checking sizes.
-func (c *embedCore) loadParams(state []Tensor, params map[string][]float32) error {
+func (c *embedCore) loadParams(state []model.Tensor, params map[string][]float32) error {
 	found := 0
 	stepFound := false
 	for _, t := range state {

@@ -4,6 +4,7 @@ package consumer
 
 import (
 	"context"
+	"github.com/trainerd/trainerd/model"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -37,11 +38,11 @@ func TestEmbedNodesMatchesEmbed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.model+"/"+tc.agg+"/"+tc.inputs, func(t *testing.T) {
-			info := Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
+			info := model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
 			if tc.inputs != "id" {
 				info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 			}
-			mi, err := New(Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs,
+			mi, err := New(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs,
 				Normalize: tc.normalize, LR: 0.01, Loss: "bpr", Seed: 5, Layers: 2}, info)
 			if err != nil {
 				t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -59,8 +60,8 @@ type hopNeeds struct {
 // on the layer parameters, Embed and State.
 type convModel struct {
 	name    string
-	cfg     Config
-	info    Info
+	cfg     model.Config
+	info    model.Info
 	spec    convSpec
 	k       int
 	useID   bool
@@ -84,7 +85,7 @@ type convModel struct {
 	train map[string]*machine
 	embed map[string]*machine
 
-	nbrFn  NeighborFunc
+	nbrFn  model.NeighborFunc
 	embedT int
 
 	rows []int32 // scratch: Layers[K] ids for the sparse update
@@ -112,13 +113,13 @@ type hopInputs struct {
 }
 
 // gnnDefaults fills the zero fields the convolutional models use with the
-// defaults of model (a modelspec name).
-func gnnDefaults(cfg Config, model string, info Info) Config {
-	s, _ := modelspec.Lookup(model)
+// defaults of the model called name (a modelspec name).
+func gnnDefaults(cfg model.Config, name string, info model.Info) model.Config {
+	s, _ := modelspec.Lookup(name)
 	return cfg.WithModelDefaults(s, info)
 }
 
-func newConvModel(name string, cfg Config, info Info, spec convSpec) (*convModel, error) {
+func newConvModel(name string, cfg model.Config, info model.Info, spec convSpec) (*convModel, error) {
 	G.Use(linalg.Implementation{})
 	if info.NumUsers <= 0 || info.NumItems <= 0 {
 		return nil, fmt.Errorf("%s: need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
@@ -220,7 +221,7 @@ func netThreads(n int) int {
 func (m *convModel) Name() string { return m.name }
 
 // SetNeighbors implements NeighborSetter.
-func (m *convModel) SetNeighbors(fn NeighborFunc, t int) {
+func (m *convModel) SetNeighbors(fn model.NeighborFunc, t int) {
 	m.nbrFn = fn
 	if t > 0 {
 		m.embedT = t
@@ -511,15 +512,15 @@ func (m *convModel) checkBatch(b *batch.Batch) error {
 }
 
 // Step implements Model: one forward, loss, backward and update.
-func (m *convModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
+func (m *convModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if err := m.check(b); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if len(b.QueryIdx) == 0 {
-		return StepStats{}, nil
+		return model.StepStats{}, nil
 	}
 	if m.net != nil {
 		return m.stepNet(b)
@@ -530,20 +531,20 @@ func (m *convModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error)
 	}
 	mc, err := m.machineFor(sizes, b.T, true)
 	if err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	m.fill(mc, b.Layers, b.NbrIdx, b.NbrW, b.Feat)
 	m.applyMargin(m.loss.loss)
 	m.loss.setBatch(b)
 	mc.vm.Reset()
 	if err := mc.vm.RunAll(); err != nil {
-		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
 	lr := m.lrAt(m.sched, m.step)
 	for i, p := range m.params {
 		gd, ok := mc.grads[i].Value().Data().([]float32)
 		if !ok || len(gd) != len(p.data) {
-			return StepStats{}, fmt.Errorf("%s: gradient of %s has the wrong type or size", m.name, p.name)
+			return model.StepStats{}, fmt.Errorf("%s: gradient of %s has the wrong type or size", m.name, p.name)
 		}
 		p.opt.Update(p.data, nil, gd, lr)
 	}
@@ -555,7 +556,7 @@ func (m *convModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error)
 }
 
 // stepNet is Step on the hand-written network.
-func (m *convModel) stepNet(b *batch.Batch) (StepStats, error) {
+func (m *convModel) stepNet(b *batch.Batch) (model.StepStats, error) {
 	net, d, K := m.net, m.cfg.Dim, m.k
 	m.sizes = grow(m.sizes, K+1)
 	for k := range m.sizes {
@@ -567,7 +568,7 @@ func (m *convModel) stepNet(b *batch.Batch) (StepStats, error) {
 	m.loss.setBatch(b)
 	m.loss.compute(z, m.sizes[0], d)
 	if m.loss.err != nil {
-		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, m.loss.err)
+		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, m.loss.err)
 	}
 	gx := net.backward(m.loss.dZ)
 	lr := m.lrAt(m.sched, m.step)
@@ -580,7 +581,7 @@ func (m *convModel) stepNet(b *batch.Batch) (StepStats, error) {
 // finishStep applies the id rows' gradient gx (rows of Layers[K], when
 // useID) with the L2 term through the sparse optimiser, and counts the
 // step.
-func (m *convModel) finishStep(b *batch.Batch, gx []float32, lr float32) (StepStats, error) {
+func (m *convModel) finishStep(b *batch.Batch, gx []float32, lr float32) (model.StepStats, error) {
 	lossV := m.loss.value
 	if m.useID {
 		d := m.cfg.Dim
@@ -606,9 +607,9 @@ func (m *convModel) finishStep(b *batch.Batch, gx []float32, lr float32) (StepSt
 	}
 	m.step++
 	if math.IsNaN(lossV) || math.IsInf(lossV, 0) {
-		return StepStats{}, fmt.Errorf("%s: batch %d/%d: loss is %v", m.name, b.Epoch, b.Index, lossV)
+		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: loss is %v", m.name, b.Epoch, b.Index, lossV)
 	}
-	return StepStats{Loss: lossV, Examples: len(b.QueryIdx)}, nil
+	return model.StepStats{Loss: lossV, Examples: len(b.QueryIdx)}, nil
 }
 
 // graphNeighbors is Embed's fallback NeighborFunc: up to T direct
@@ -638,7 +639,7 @@ func (m *convModel) graphNeighbors(node uint32, nbr []uint32, w []float32) int {
 // hopsFor builds the K-hop computation graph of targets with fn and t
 // slots, in the producer's layout (batch.Batch): Layers[k+1] starts with
 // Layers[k]; unused slots point at the node itself with weight 0.
-func hopsFor(targets []uint32, k, t int, fn NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
+func hopsFor(targets []uint32, k, t int, fn model.NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
 	layers = make([][]uint32, k+1)
 	layers[0] = append([]uint32(nil), targets...)
 	nbrIdx = make([][]int32, k)
@@ -681,7 +682,7 @@ const embedChunk = 1024
 
 // Embed implements Model: every user's and item's output vector, computed
 // chunk by chunk over the neighbourhoods of SetNeighbors (or the graph's).
-func (m *convModel) Embed(ctx context.Context) (*Embeddings, error) {
+func (m *convModel) Embed(ctx context.Context) (*model.Embeddings, error) {
 	fn := m.nbrFn
 	if fn == nil {
 		fn = m.graphNeighbors
@@ -738,7 +739,7 @@ func (m *convModel) Embed(ctx context.Context) (*Embeddings, error) {
 			}
 		}
 	}
-	return &Embeddings{Dim: d, Users: out[:m.info.NumUsers*d], Items: out[m.info.NumUsers*d:]}, nil
+	return &model.Embeddings{Dim: d, Users: out[:m.info.NumUsers*d], Items: out[m.info.NumUsers*d:]}, nil
 }
 
 // embedNet runs the hand-written network forward on one computation
@@ -775,13 +776,13 @@ func (m *convModel) features(nodes []uint32) []float32 {
 
 // State implements Model: "param/<name>" for every dense parameter and
 // "param/emb" for the id table, then "opt/<name>/..." and "opt/step".
-func (m *convModel) State() []Tensor {
-	var ts []Tensor
+func (m *convModel) State() []model.Tensor {
+	var ts []model.Tensor
 	for _, p := range m.params {
-		ts = append(ts, Tensor{Name: "param/" + p.name, Shape: p.shape, Data: p.data})
+		ts = append(ts, model.Tensor{Name: "param/" + p.name, Shape: p.shape, Data: p.data})
 	}
 	if m.useID {
-		ts = append(ts, Tensor{Name: "param/emb", Shape: []int{m.info.NumUsers + m.info.NumItems, m.cfg.Dim}, Data: m.emb})
+		ts = append(ts, model.Tensor{Name: "param/emb", Shape: []int{m.info.NumUsers + m.info.NumItems, m.cfg.Dim}, Data: m.emb})
 	}
 	for _, p := range m.params {
 		ts = append(ts, optTensors(p.opt.State("opt/"+p.name+"/"))...)
@@ -789,13 +790,13 @@ func (m *convModel) State() []Tensor {
 	if m.useID {
 		ts = append(ts, optTensors(m.embOpt.State("opt/emb/"))...)
 	}
-	ts = append(ts, Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(m.step)}})
+	ts = append(ts, model.Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(m.step)}})
 	return cloneTensors(ts)
 }
 
 // Load implements Model.
-func (m *convModel) Load(state []Tensor) error {
-	byName := make(map[string]Tensor, len(state))
+func (m *convModel) Load(state []model.Tensor) error {
+	byName := make(map[string]model.Tensor, len(state))
 	for _, t := range state {
 		byName[t.Name] = t
 	}

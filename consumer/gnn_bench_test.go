@@ -9,6 +9,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 )
 
 // BenchmarkPinSageStep: 2 layers, T=10, batch 512, 500 shared negatives,
@@ -26,7 +27,7 @@ func BenchmarkPinSageStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mi, err := newPinSage(Config{Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax", Seed: 1}, Info{NumUsers: U, NumItems: I, Graph: g})
+	mi, err := newPinSage(model.Config{Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax", Seed: 1}, model.Info{NumUsers: U, NumItems: I, Graph: g})
 	if err != nil {
 		b.Fatal(err)
 	}

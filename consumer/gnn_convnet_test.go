@@ -15,6 +15,7 @@ import (
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 )
 
 // netCase is one hand-written architecture under test.
@@ -194,7 +195,7 @@ func TestConvNetNumericGradient(t *testing.T) {
 // store features when the case uses them, and a batch for it.
 func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uint64) (*convModel, *batch.Batch) {
 	t.Helper()
-	info := Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
+	info := model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
 	const ufd, ifd = 3, 5
 	if c.inputs != "id" {
 		fr := rand.New(rand.NewPCG(4, 4))
@@ -207,7 +208,7 @@ func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uin
 		}
 		info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 	}
-	mi, err := New(Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, LR: 0.01, Loss: "softmax",
+	mi, err := New(model.Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, LR: 0.01, Loss: "softmax",
 		Temperature: 0.5, Seed: 1, Threads: threads}, info)
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +411,7 @@ func TestConvNetSameSeedSameBits(t *testing.T) {
 	p := newGNNPlanted(t, 300, 400, 4, 10, 2, 9)
 	for _, c := range []netCase{netCases[0], netCases[5]} {
 		t.Run(c.name, func(t *testing.T) {
-			var states [][]Tensor
+			var states [][]model.Tensor
 			for run := 0; run < 2; run++ {
 				m, _ := convCaseModel(t, c, p, 2, 1)
 				r := rand.New(rand.NewPCG(11, 11))

@@ -8,15 +8,18 @@ package consumer
 // (trainerd-cuda). There they are not available: the CPU trainerd trains
 // them, and cmd/trainerd never hands them over to trainerd-cuda.
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/trainerd/trainerd/model"
+)
 
 // newPinSage reports that PinSage has no CUDA consumer.
-func newPinSage(Config, Info) (Model, error) {
+func newPinSage(model.Config, model.Info) (model.Model, error) {
 	return nil, fmt.Errorf("model.name: %w", errNoCUDAConsumer("pinsage"))
 }
 
 // newGraphSAGE reports that GraphSAGE has no CUDA consumer.
-func newGraphSAGE(Config, Info) (Model, error) {
+func newGraphSAGE(model.Config, model.Info) (model.Model, error) {
 	return nil, fmt.Errorf("model.name: %w", errNoCUDAConsumer("graphsage"))
 }
 

@@ -3,6 +3,7 @@
 package consumer
 
 import (
+	"github.com/trainerd/trainerd/model"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 // In trainerd-cuda (-tags cuda) the gorgonia models are compiled out and New
 // says so; the other models still build.
 func TestGNNWithoutGorgoniaUnderCUDATag(t *testing.T) {
-	info := Info{NumUsers: 4, NumItems: 5}
+	info := model.Info{NumUsers: 4, NumItems: 5}
 	tests := []struct {
 		model   string
 		wantErr bool
@@ -21,7 +22,7 @@ func TestGNNWithoutGorgoniaUnderCUDATag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
-			m, err := New(Config{Model: tt.model, Dim: 4, Loss: "bpr", Seed: 1, Threads: 1}, info)
+			m, err := New(model.Config{Model: tt.model, Dim: 4, Loss: "bpr", Seed: 1, Threads: 1}, info)
 			if !tt.wantErr {
 				if err != nil {
 					t.Fatalf("New(%s): %v", tt.model, err)

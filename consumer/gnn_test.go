@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/model"
 )
 
 // batch builds a batch.Batch by hand: B random train edges, P shared
@@ -46,7 +47,7 @@ func (p *gnnPlanted) batch(r *rand.Rand, m *convModel, B, P, T int) *batch.Batch
 	return b
 }
 
-func gnnRecallAt(p *gnnPlanted, e *Embeddings, k int) float64 {
+func gnnRecallAt(p *gnnPlanted, e *model.Embeddings, k int) float64 {
 	d := e.Dim
 	var sum float64
 	var n int
@@ -90,8 +91,8 @@ func gnnRecallAt(p *gnnPlanted, e *Embeddings, k int) float64 {
 func TestPinSagePlantedCommunities(t *testing.T) {
 	start := time.Now()
 	p := newGNNPlanted(t, 200, 400, 4, 12, 4, 7)
-	mi, err := newPinSage(Config{Dim: 16, Hidden: 32, LR: 0.01, Loss: "softmax", Temperature: 0.2, Normalize: true, Seed: 3},
-		Info{NumUsers: p.U, NumItems: p.I, Graph: p.g})
+	mi, err := newPinSage(model.Config{Dim: 16, Hidden: 32, LR: 0.01, Loss: "softmax", Temperature: 0.2, Normalize: true, Seed: 3},
+		model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,11 +145,11 @@ func TestConvModelsStep(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.model+"/"+tc.agg+"/"+tc.inputs, func(t *testing.T) {
-			info := Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
+			info := model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
 			if tc.inputs != "id" {
 				info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 			}
-			mi, err := New(Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs, LR: 0.01, Loss: "bpr", Seed: 1}, info)
+			mi, err := New(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs, LR: 0.01, Loss: "bpr", Seed: 1}, info)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,10 +187,10 @@ func TestConvModelsStep(t *testing.T) {
 // TestConvStateLoad: a model restored from State continues bit-identically.
 func TestConvStateLoad(t *testing.T) {
 	p := newGNNPlanted(t, 50, 70, 2, 6, 2, 4)
-	info := Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
+	info := model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g}
 	for _, name := range []string{"pinsage", "graphsage"} {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Model: name, Dim: 8, Hidden: 8, Seed: 1, LR: 0.01}
+			cfg := model.Config{Model: name, Dim: 8, Hidden: 8, Seed: 1, LR: 0.01}
 			a, err := New(cfg, info)
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 )
 
 // dataDir resolves TRAINERD_DATA, default ../shared/data relative to the
@@ -74,7 +75,7 @@ func readLists(path string) ([][]uint32, error) {
 
 // blockedEval computes full-ranking recall@k and ndcg@k with blocked GEMMs
 // (users in blocks of 1024) and a per-user top-k scan, train items excluded.
-func blockedEval(e *Embeddings, train, test [][]uint32, k int) (recall, ndcg float64) {
+func blockedEval(e *model.Embeddings, train, test [][]uint32, k int) (recall, ndcg float64) {
 	d := e.Dim
 	nI := len(e.Items) / d
 	nU := len(e.Users) / d
@@ -153,8 +154,8 @@ func blockedEval(e *Embeddings, train, test [][]uint32, k int) (recall, ndcg flo
 
 // envConfig reads TRAINERD_GOWALLA="model=mf,loss=softmax,..." into a
 // Config and the run's sizes.
-func envConfig(t *testing.T) (cfg Config, batch, pool, epochs, evalEvery int, budget time.Duration) {
-	cfg = Config{Model: "mf", Loss: "bpr", LR: 0.001, Seed: 1}
+func envConfig(t *testing.T) (cfg model.Config, batch, pool, epochs, evalEvery int, budget time.Duration) {
+	cfg = model.Config{Model: "mf", Loss: "bpr", LR: 0.001, Seed: 1}
 	batch, pool, epochs, evalEvery, budget = 2048, 2048, 1000, 1, 30*time.Minute
 	for _, kv := range strings.Split(os.Getenv("TRAINERD_GOWALLA"), ",") {
 		k, v, ok := strings.Cut(kv, "=")
@@ -244,7 +245,7 @@ func TestGowallaLong(t *testing.T) {
 	cfg, batch, pool, epochs, evalEvery, budget := envConfig(t)
 	t.Logf("gowalla: %d users, %d items, %d train edges; backend %s; GOMAXPROCS %d; cfg %+v batch %d pool %d",
 		U, I, g.NumEdges(), linalg.Backend(), runtime.GOMAXPROCS(0), cfg, batch, pool)
-	m, err := New(cfg, Info{NumUsers: U, NumItems: I, Graph: g})
+	m, err := New(cfg, model.Info{NumUsers: U, NumItems: I, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}

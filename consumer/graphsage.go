@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/trainerd/trainerd/consumer/nn"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -23,7 +24,7 @@ type graphSAGE struct {
 
 // newGraphSAGE builds GraphSAGE. Defaults: 2 layers, aggregator mean,
 // sampled-softmax loss.
-func newGraphSAGE(cfg Config, info Info) (Model, error) {
+func newGraphSAGE(cfg model.Config, info model.Info) (model.Model, error) {
 	cfg = gnnDefaults(cfg, modelspec.GraphSAGE, info)
 	switch cfg.Aggregator {
 	case "mean", "pool", "gcn", "gat":

@@ -10,6 +10,7 @@ import (
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 )
 
 // userTower is SimpleX's user side on top of MF (Mao et al., CIKM 2021):
@@ -59,11 +60,11 @@ type userTower struct {
 }
 
 // newUserTower returns nil when the config asks for plain MF.
-func newUserTower(cfg Config, info Info, newOpt func(rows, dim int) (optim.Optimizer, error)) (*userTower, error) {
+func newUserTower(cfg model.Config, info model.Info, newOpt func(rows, dim int) (optim.Optimizer, error)) (*userTower, error) {
 	if cfg.History.Weight == 0 {
 		// Off: the other history keys are irrelevant (only dropout may
 		// still ask for the tower).
-		cfg.History = History{}
+		cfg.History = model.History{}
 	}
 	if cfg.History.Weight == 0 && cfg.Dropout == 0 {
 		return nil, nil

@@ -9,11 +9,12 @@ import (
 
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 )
 
 // towerFixture is a small graph with users of degree 1 to 5 and a tower
 // over it.
-func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
+func towerFixture(t *testing.T, cfg model.Config) (*userTower, model.Info) {
 	t.Helper()
 	const U, I = 6, 9
 	var edges []graph.Edge
@@ -26,7 +27,7 @@ func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := Info{NumUsers: U, NumItems: I, Graph: g}
+	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
 	cfg.Dim, cfg.Threads, cfg.Seed = 4, 2, 7
 	tw, err := newUserTower(cfg, info, func(rows, dim int) (optim.Optimizer, error) {
 		return optim.New(optim.Params{}, rows, dim)
@@ -42,13 +43,13 @@ func towerFixture(t *testing.T, cfg Config) (*userTower, Info) {
 // entry of M, with sampling, dropout and a learned M, so the sample and the
 // mask (fixed by the step) are the same in every evaluation.
 func TestUserTowerGradient(t *testing.T) {
-	cases := []Config{
-		{History: History{Weight: 0.6, Linear: true, Max: 3}, Dropout: 0.3},
-		{History: History{Weight: 0.6, Linear: true, Max: 3, DegreePower: 0.5}},
-		{History: History{Weight: 0.7, DegreePower: 1.5}},
-		{History: History{Weight: 0.5, EmbedOnly: true}, Dropout: 0.2},
-		{History: History{Weight: 1}},
-		{History: History{Weight: 0.25, Linear: true}},
+	cases := []model.Config{
+		{History: model.History{Weight: 0.6, Linear: true, Max: 3}, Dropout: 0.3},
+		{History: model.History{Weight: 0.6, Linear: true, Max: 3, DegreePower: 0.5}},
+		{History: model.History{Weight: 0.7, DegreePower: 1.5}},
+		{History: model.History{Weight: 0.5, EmbedOnly: true}, Dropout: 0.2},
+		{History: model.History{Weight: 1}},
+		{History: model.History{Weight: 0.25, Linear: true}},
 		{Dropout: 0.5},
 	}
 	for _, cfg := range cases {
@@ -143,15 +144,15 @@ func TestUserTowerGradient(t *testing.T) {
 // TestUserTowerUsersMatchForward: without dropout or sampling, the exported
 // user vectors are exactly what training scores with.
 func TestUserTowerUsersMatchForward(t *testing.T) {
-	for _, cfg := range []Config{
-		{History: History{Weight: 0.4, Linear: true}},
-		{History: History{Weight: 0.4, Linear: true, DegreePower: 0.75}},
+	for _, cfg := range []model.Config{
+		{History: model.History{Weight: 0.4, Linear: true}},
+		{History: model.History{Weight: 0.4, Linear: true, DegreePower: 0.75}},
 	} {
 		usersMatchForward(t, cfg)
 	}
 }
 
-func usersMatchForward(t *testing.T, cfg Config) {
+func usersMatchForward(t *testing.T, cfg model.Config) {
 	tw, info := towerFixture(t, cfg)
 	d := tw.d
 	n := info.NumUsers + info.NumItems
@@ -178,7 +179,7 @@ func usersMatchForward(t *testing.T, cfg Config) {
 // user's items, the same for the same step and (almost surely) different
 // across steps.
 func TestUserTowerSample(t *testing.T) {
-	tw, info := towerFixture(t, Config{History: History{Weight: 1, Max: 2}})
+	tw, info := towerFixture(t, model.Config{History: model.History{Weight: 1, Max: 2}})
 	d := tw.d
 	table := initNormal((info.NumUsers+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{4} // degree 5
@@ -215,17 +216,17 @@ func TestUserTowerSample(t *testing.T) {
 // TestNewUserTowerRejects: out-of-range keys name the key.
 func TestNewUserTowerRejects(t *testing.T) {
 	g, _ := graph.Build(1, 1, []graph.Edge{{}})
-	info := Info{NumUsers: 1, NumItems: 1, Graph: g}
-	for _, cfg := range []Config{{History: History{Weight: 1.5}}, {Dropout: 1}, {History: History{Weight: 0.5, Max: -1}},
-		{History: History{Weight: 0.5, DegreePower: -1}},
-		{History: History{Weight: 0.5, EmbedOnly: true, Linear: true}},
-		{History: History{Weight: 0.5, EmbedOnly: true, Max: 8}}} {
+	info := model.Info{NumUsers: 1, NumItems: 1, Graph: g}
+	for _, cfg := range []model.Config{{History: model.History{Weight: 1.5}}, {Dropout: 1}, {History: model.History{Weight: 0.5, Max: -1}},
+		{History: model.History{Weight: 0.5, DegreePower: -1}},
+		{History: model.History{Weight: 0.5, EmbedOnly: true, Linear: true}},
+		{History: model.History{Weight: 0.5, EmbedOnly: true, Max: 8}}} {
 		cfg.Model = "mf"
 		if _, err := New(cfg, info); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
-	if _, err := New(Config{Model: "mf", History: History{Weight: 0.5}}, Info{NumUsers: 1, NumItems: 1}); err == nil {
+	if _, err := New(model.Config{Model: "mf", History: model.History{Weight: 0.5}}, model.Info{NumUsers: 1, NumItems: 1}); err == nil {
 		t.Error("history without a graph accepted")
 	}
 }
@@ -236,7 +237,7 @@ func TestNewUserTowerRejects(t *testing.T) {
 func TestUserTowerWeightedUsers(t *testing.T) {
 	for _, beta := range []float64{0, 0.5, 2} {
 		const w = 0.3
-		tw, info := towerFixture(t, Config{History: History{Weight: w, DegreePower: beta}})
+		tw, info := towerFixture(t, model.Config{History: model.History{Weight: w, DegreePower: beta}})
 		d, U := tw.d, info.NumUsers
 		table := initNormal((U+info.NumItems)*d, 1, 5, 1)
 		users := slices.Clone(table[:U*d])
@@ -265,7 +266,7 @@ func TestUserTowerWeightedUsers(t *testing.T) {
 // (the query rows are untouched, no history row gets a gradient) while the
 // exported user vectors mix in the history.
 func TestUserTowerEmbedOnly(t *testing.T) {
-	tw, info := towerFixture(t, Config{History: History{Weight: 0.5, EmbedOnly: true, DegreePower: 0.5}})
+	tw, info := towerFixture(t, model.Config{History: model.History{Weight: 0.5, EmbedOnly: true, DegreePower: 0.5}})
 	d, U := tw.d, info.NumUsers
 	table := initNormal((U+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{0, 1, 2, 3, 4, 5}
@@ -296,8 +297,8 @@ func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
 	const U, I = 40, 50
 	edges, _, _ := planted(U, I, 2, 8, 2)
 	g, _ := graph.Build(U, I, edges)
-	info := Info{NumUsers: U, NumItems: I, Graph: g}
-	base := Config{Model: "mf", Loss: "ccl", Normalize: true, Seed: 5}
+	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
+	base := model.Config{Model: "mf", Loss: "ccl", Normalize: true, Seed: 5}
 	smooth := base
 	smooth.History.Weight, smooth.History.DegreePower, smooth.History.EmbedOnly = 0.5, 0.5, true
 	plain, err := New(base, info)
@@ -337,14 +338,14 @@ func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
 // other history keys say, so one key switches a smoothed recipe to plain MF.
 func TestHistoryWeightZeroIsOff(t *testing.T) {
 	g, _ := graph.Build(2, 2, []graph.Edge{{User: 0, Item: 0}, {User: 1, Item: 1}})
-	info := Info{NumUsers: 2, NumItems: 2, Graph: g}
-	rest := History{DegreePower: 0.5, EmbedOnly: true, Max: 4, Linear: true}
+	info := model.Info{NumUsers: 2, NumItems: 2, Graph: g}
+	rest := model.History{DegreePower: 0.5, EmbedOnly: true, Max: 4, Linear: true}
 	for _, tc := range []struct {
 		name    string
 		dropout float64
 	}{{"no dropout", 0}, {"dropout", 0.2}} {
 		t.Run(tc.name, func(t *testing.T) {
-			tw, err := newUserTower(Config{Model: "mf", Dim: 4, History: rest, Dropout: tc.dropout}, info, nil)
+			tw, err := newUserTower(model.Config{Model: "mf", Dim: 4, History: rest, Dropout: tc.dropout}, info, nil)
 			if err != nil {
 				t.Fatalf("weight 0 with %+v: %v", rest, err)
 			}

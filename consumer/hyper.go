@@ -3,14 +3,15 @@ package consumer
 import (
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 )
 
 // hyperOverride holds a curriculum's per-step learning rate and margin
 // (Tunable). Zero fields keep the model's own schedule and margin.
-type hyperOverride struct{ h Hyper }
+type hyperOverride struct{ h model.Hyper }
 
 // SetHyper implements Tunable.
-func (o *hyperOverride) SetHyper(h Hyper) { o.h = h }
+func (o *hyperOverride) SetHyper(h model.Hyper) { o.h = h }
 
 // lrAt is the learning rate of step: the override when set, else the
 // model's schedule.

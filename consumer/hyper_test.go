@@ -7,6 +7,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 )
 
 // TestSetHyper checks that a curriculum's learning rate and margin reach
@@ -15,23 +16,23 @@ import (
 func TestSetHyper(t *testing.T) {
 	for _, name := range []string{"mf", "lightgcn", "ngcf"} {
 		t.Run(name, func(t *testing.T) {
-			run := func(h *Hyper) []float32 {
+			run := func(h *model.Hyper) []float32 {
 				m, b := hyperModel(t, name)
 				if h != nil {
-					m.(Tunable).SetHyper(*h)
+					m.(model.Tunable).SetHyper(*h)
 				}
 				if _, err := m.Step(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
 				return m.State()[0].Data
 			}
-			base, zero := run(nil), run(&Hyper{})
+			base, zero := run(nil), run(&model.Hyper{})
 			for i := range base {
 				if base[i] != zero[i] {
 					t.Fatalf("zero Hyper changed the step at %d", i)
 				}
 			}
-			for _, h := range []Hyper{{LR: 0.5}, {Margin: 1e-4}} {
+			for _, h := range []model.Hyper{{LR: 0.5}, {Margin: 1e-4}} {
 				got := run(&h)
 				same := true
 				for i := range base {
@@ -46,7 +47,7 @@ func TestSetHyper(t *testing.T) {
 }
 
 // hyperModel builds a small margin-loss model and its first batch.
-func hyperModel(t *testing.T, name string) (Model, *batch.Batch) {
+func hyperModel(t *testing.T, name string) (model.Model, *batch.Batch) {
 	t.Helper()
 	const U, I = 40, 50
 	edges, _, _ := planted(U, I, 2, 8, 2)
@@ -54,8 +55,8 @@ func hyperModel(t *testing.T, name string) (Model, *batch.Batch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Config{Model: name, Loss: "margin", Margin: 0.1, Layers: 2, Dim: 8, Seed: 3},
-		Info{NumUsers: U, NumItems: I, Graph: g})
+	m, err := New(model.Config{Model: name, Loss: "margin", Margin: 0.1, Layers: 2, Dim: 8, Seed: 3},
+		model.Info{NumUsers: U, NumItems: I, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}

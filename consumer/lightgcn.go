@@ -6,6 +6,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -30,7 +31,7 @@ type lightGCN struct {
 	opt     optim.Optimizer
 }
 
-func newLightGCN(cfg Config, info Info) (Model, error) {
+func newLightGCN(cfg model.Config, info model.Info) (model.Model, error) {
 	cfg = embedDefaults(cfg, modelspec.LightGCN)
 	core, err := newEmbedCore(modelspec.LightGCN, cfg, info, cfg.Dim)
 	if err != nil {
@@ -64,22 +65,22 @@ func (m *lightGCN) propagate(out, x []float32, nz []bool) {
 func (m *lightGCN) Name() string { return m.name }
 
 // Step implements Model.
-func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
+func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if err := m.check(b); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	B := b.Size()
 	if B == 0 {
-		return StepStats{}, nil
+		return model.StepStats{}, nil
 	}
 	m.propagate(m.final, m.base, nil)
 	m.applyMargin(m.loss)
 	l, g, err := m.loss.Compute(m.gather(b, m.final))
 	if err != nil {
-		return StepStats{}, fmt.Errorf("lightgcn: batch %d/%d: %w", b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("lightgcn: batch %d/%d: %w", b.Epoch, b.Index, err)
 	}
 	clear(m.grad)
 	m.scatterDense(b, g, m.grad)
@@ -96,11 +97,11 @@ func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (StepStats, error) 
 	l += m.l2(m.base, m.cfg.Dim, rows, m.grad, false, B)
 	m.opt.Update(m.base, nil, m.grad, m.lr())
 	m.step++
-	return StepStats{Loss: l, Examples: B}, nil
+	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
 // Embed implements Model.
-func (m *lightGCN) Embed(ctx context.Context) (*Embeddings, error) {
+func (m *lightGCN) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -109,14 +110,14 @@ func (m *lightGCN) Embed(ctx context.Context) (*Embeddings, error) {
 }
 
 // State implements Model.
-func (m *lightGCN) State() []Tensor {
-	st := []Tensor{{Name: "param/emb", Shape: []int{m.n, m.cfg.Dim}, Data: m.base}, m.stepTensor()}
+func (m *lightGCN) State() []model.Tensor {
+	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.n, m.cfg.Dim}, Data: m.base}, m.stepTensor()}
 	st = append(st, optTensors(m.opt.State("opt/emb"))...)
 	return cloneTensors(st)
 }
 
 // Load implements Model.
-func (m *lightGCN) Load(state []Tensor) error {
+func (m *lightGCN) Load(state []model.Tensor) error {
 	if err := m.loadParams(state, map[string][]float32{"param/emb": m.base}); err != nil {
 		return err
 	}

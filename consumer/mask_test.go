@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/model"
 )
 
 // maskAll sets b's masks to exclude every pool slot and every in-batch
@@ -36,8 +37,8 @@ func TestStepPassesMasks(t *testing.T) {
 	p := newGNNPlanted(t, 40, 60, 2, 6, 2, 9)
 	for _, name := range []string{"mf", "lightgcn", "ngcf", "deepwalk", "pinsage", "graphsage"} {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Model: name, Dim: 8, Hidden: 8, LR: 0.01, Loss: "bpr", InBatch: true, L2: 0, Seed: 1, Inputs: "id"}
-			mi, err := New(cfg, Info{NumUsers: p.U, NumItems: p.I, Graph: p.g})
+			cfg := model.Config{Model: name, Dim: 8, Hidden: 8, LR: 0.01, Loss: "bpr", InBatch: true, L2: 0, Seed: 1, Inputs: "id"}
+			mi, err := New(cfg, model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -24,11 +25,11 @@ type tableModel struct {
 
 // newMF builds matrix factorisation: user and item vectors (the user rows
 // and item rows of one global table), default loss bpr.
-func newMF(cfg Config, info Info) (Model, error) {
+func newMF(cfg model.Config, info model.Info) (model.Model, error) {
 	return newTableModel(modelspec.MF, embedDefaults(cfg, modelspec.MF), info)
 }
 
-func newTableModel(name string, cfg Config, info Info) (*tableModel, error) {
+func newTableModel(name string, cfg model.Config, info model.Info) (*tableModel, error) {
 	core, err := newEmbedCore(name, cfg, info, cfg.Dim)
 	if err != nil {
 		return nil, err
@@ -51,28 +52,28 @@ func (m *tableModel) Name() string { return m.name }
 
 // Step implements Model: gather, loss, scatter per distinct row, sparse
 // optimiser update of those rows only.
-func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
+func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if err := m.check(b); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	B := b.Size()
 	if B == 0 {
-		return StepStats{}, nil
+		return model.StepStats{}, nil
 	}
 	m.applyMargin(m.loss)
 	in := m.gather(b, m.table)
 	trainTower := m.tower != nil && m.tower.trains()
 	if trainTower {
 		if err := m.tower.forward(b.Query, m.table, in.Q, m.step); err != nil {
-			return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+			return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 		}
 	}
 	l, g, err := m.loss.Compute(in)
 	if err != nil {
-		return StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
 	var hist groupedGrad
 	if trainTower {
@@ -86,11 +87,11 @@ func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (StepStats, error
 		m.tower.update(lr)
 	}
 	m.step++
-	return StepStats{Loss: l, Examples: B}, nil
+	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
 // Embed implements Model.
-func (m *tableModel) Embed(ctx context.Context) (*Embeddings, error) {
+func (m *tableModel) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -103,19 +104,19 @@ func (m *tableModel) Embed(ctx context.Context) (*Embeddings, error) {
 }
 
 // State implements Model.
-func (m *tableModel) State() []Tensor {
-	st := []Tensor{{Name: "param/emb", Shape: []int{m.n, m.outDim}, Data: m.table}, m.stepTensor()}
+func (m *tableModel) State() []model.Tensor {
+	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.n, m.outDim}, Data: m.table}, m.stepTensor()}
 	st = append(st, optTensors(m.opt.State("opt/emb"))...)
 	if m.tower != nil && m.tower.M != nil {
 		d := m.outDim
-		st = append(st, Tensor{Name: "param/hist_m", Shape: []int{d, d}, Data: m.tower.M})
+		st = append(st, model.Tensor{Name: "param/hist_m", Shape: []int{d, d}, Data: m.tower.M})
 		st = append(st, optTensors(m.tower.mOpt.State("opt/hist_m"))...)
 	}
 	return cloneTensors(st)
 }
 
 // Load implements Model.
-func (m *tableModel) Load(state []Tensor) error {
+func (m *tableModel) Load(state []model.Tensor) error {
 	params := map[string][]float32{"param/emb": m.table}
 	if m.tower != nil && m.tower.M != nil {
 		params["param/hist_m"] = m.tower.M

@@ -9,6 +9,7 @@ import (
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -43,7 +44,7 @@ type ngcf struct {
 	optE, optW         optim.Optimizer
 }
 
-func newNGCF(cfg Config, info Info) (Model, error) {
+func newNGCF(cfg model.Config, info model.Info) (model.Model, error) {
 	cfg = embedDefaults(cfg, modelspec.NGCF)
 	d, K := cfg.Dim, cfg.Layers
 	core, err := newEmbedCore(modelspec.NGCF, cfg, info, d*(K+1))
@@ -205,22 +206,22 @@ func (m *ngcf) backward() {
 func (m *ngcf) Name() string { return m.name }
 
 // Step implements Model.
-func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
+func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if err := m.check(b); err != nil {
-		return StepStats{}, err
+		return model.StepStats{}, err
 	}
 	B := b.Size()
 	if B == 0 {
-		return StepStats{}, nil
+		return model.StepStats{}, nil
 	}
 	m.forward()
 	m.applyMargin(m.loss)
 	l, g, err := m.loss.Compute(m.gather(b, m.final))
 	if err != nil {
-		return StepStats{}, fmt.Errorf("ngcf: batch %d/%d: %w", b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("ngcf: batch %d/%d: %w", b.Epoch, b.Index, err)
 	}
 	clear(m.gF)
 	m.scatterDense(b, g, m.gF)
@@ -230,11 +231,11 @@ func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (StepStats, error) {
 	m.optE.Update(m.base, nil, m.gBase, lr)
 	m.optW.Update(m.w, nil, m.gW, lr)
 	m.step++
-	return StepStats{Loss: l, Examples: B}, nil
+	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
 // Embed implements Model: the concatenated layers, width Dim·(Layers+1).
-func (m *ngcf) Embed(ctx context.Context) (*Embeddings, error) {
+func (m *ngcf) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -243,8 +244,8 @@ func (m *ngcf) Embed(ctx context.Context) (*Embeddings, error) {
 }
 
 // State implements Model.
-func (m *ngcf) State() []Tensor {
-	st := []Tensor{
+func (m *ngcf) State() []model.Tensor {
+	st := []model.Tensor{
 		{Name: "param/emb", Shape: []int{m.n, m.d}, Data: m.base},
 		{Name: "param/weights", Shape: []int{m.K * (2*m.d + 1), m.d}, Data: m.w},
 		m.stepTensor(),
@@ -255,7 +256,7 @@ func (m *ngcf) State() []Tensor {
 }
 
 // Load implements Model.
-func (m *ngcf) Load(state []Tensor) error {
+func (m *ngcf) Load(state []model.Tensor) error {
 	if err := m.loadParams(state, map[string][]float32{"param/emb": m.base, "param/weights": m.w}); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/trainerd/trainerd/consumer/nn"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -22,7 +23,7 @@ type pinSage struct {
 
 // newPinSage builds PinSage. Defaults: 2 layers, aggregator importance,
 // max-margin loss as in the paper.
-func newPinSage(cfg Config, info Info) (Model, error) {
+func newPinSage(cfg model.Config, info model.Info) (model.Model, error) {
 	cfg = gnnDefaults(cfg, modelspec.PinSage, info)
 	switch cfg.Aggregator {
 	case "importance", "mean", "max":

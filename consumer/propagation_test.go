@@ -10,6 +10,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 )
 
 // denseNormAdj builds D^-½ A D^-½ as a dense float64 matrix over global ids,
@@ -68,7 +69,7 @@ func relErr(ana []float32, num []float64) float64 {
 func TestLightGCNGradientNumeric(t *testing.T) {
 	g := smallGraph(t)
 	const d, K = 3, 3
-	mm, err := newLightGCN(Config{Dim: d, Layers: K, Threads: 2}, Info{NumUsers: 4, NumItems: 4, Graph: g})
+	mm, err := newLightGCN(model.Config{Dim: d, Layers: K, Threads: 2}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestLightGCNGradientNumeric(t *testing.T) {
 func TestNGCFGradientNumeric(t *testing.T) {
 	g := smallGraph(t)
 	const d, K = 3, 2
-	mm, err := newNGCF(Config{Dim: d, Layers: K, Threads: 2, InitStd: 0.5}, Info{NumUsers: 4, NumItems: 4, Graph: g})
+	mm, err := newNGCF(model.Config{Dim: d, Layers: K, Threads: 2, InitStd: 0.5}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func gowallaSizeBatch(g *graph.Bipartite, r *rand.Rand, B, P int) *batch.Batch {
 func BenchmarkPropagation(b *testing.B) {
 	g := gowallaSizeGraph(b)
 	const d, K = 64, 3
-	mi, err := newLightGCN(Config{Dim: d, Layers: K, Seed: 1}, Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
+	mi, err := newLightGCN(model.Config{Dim: d, Layers: K, Seed: 1}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func BenchmarkLightGCNStep(b *testing.B) {
 	batches := []*batch.Batch{gowallaSizeBatch(g, r, B, P), gowallaSizeBatch(g, r, B, P)}
 	for _, name := range []string{"baseline", "optimised"} {
 		b.Run(name, func(b *testing.B) {
-			mi, err := newLightGCN(Config{Dim: d, Layers: K, Seed: 1, L2: 1e-4}, Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
+			mi, err := newLightGCN(model.Config{Dim: d, Layers: K, Seed: 1, L2: 1e-4}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -3,13 +3,14 @@ package consumer
 import (
 	"fmt"
 
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
 // builders maps each model.name of modelspec to its CPU constructor. A
 // test checks that it covers modelspec.All() exactly.
-func builders() map[string]func(Config, Info) (Model, error) {
-	return map[string]func(Config, Info) (Model, error){
+func builders() map[string]func(model.Config, model.Info) (model.Model, error) {
+	return map[string]func(model.Config, model.Info) (model.Model, error){
 		modelspec.MF:        newMF,
 		modelspec.DeepWalk:  newDeepWalk,
 		modelspec.LightGCN:  newLightGCN,
@@ -20,7 +21,7 @@ func builders() map[string]func(Config, Info) (Model, error) {
 }
 
 // New builds the model cfg.Model names.
-func New(cfg Config, info Info) (Model, error) {
+func New(cfg model.Config, info model.Info) (model.Model, error) {
 	if build, ok := builders()[cfg.Model]; ok {
 		return build(cfg, info)
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -19,7 +20,7 @@ func TestBuildersCoverSpecs(t *testing.T) {
 	if len(b) != len(modelspec.All()) {
 		t.Errorf("%d constructors for %d specs", len(b), len(modelspec.All()))
 	}
-	_, err := New(Config{Model: "pinsage2"}, Info{NumUsers: 1, NumItems: 1})
+	_, err := New(model.Config{Model: "pinsage2"}, model.Info{NumUsers: 1, NumItems: 1})
 	if err == nil || !strings.Contains(err.Error(), `model.name: unknown model "pinsage2" (want mf, deepwalk, lightgcn, ngcf, graphsage or pinsage)`) {
 		t.Errorf("unknown model: %v", err)
 	}

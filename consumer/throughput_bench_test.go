@@ -12,6 +12,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/linalg"
+	"github.com/trainerd/trainerd/model"
 )
 
 // BenchmarkModelStep times one training step of every model as the shipped
@@ -27,26 +28,26 @@ func BenchmarkModelStep(b *testing.B) {
 		linalg.SetThreads(1)
 	}
 	g := gowallaSizeGraph(b)
-	info := Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
+	info := model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
 	conv := &gnnPlanted{U: g.NumUsers, I: g.NumItems, g: g, train: make([][]uint32, g.NumUsers)}
 	for u := range conv.train {
 		conv.train[u] = g.ItemsOf(uint32(u))
 	}
 	for _, tc := range []struct {
 		name    string
-		cfg     Config
+		cfg     model.Config
 		B, P, T int
 	}{
-		{"mf-bpr", Config{Model: "mf", Dim: 64, Loss: "bpr", LR: 0.001}, 2048, 64, 0},
-		{"mf-ccl-d64", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
-		{"mf-ccl-d192", Config{Model: "mf", Dim: 192, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
-		{"mf-ccl-d64-tower", Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150,
-			History: History{Weight: 0.5, Max: 32}}, 512, 1000, 0},
-		{"deepwalk-sgns", Config{Model: "deepwalk", Dim: 64, Loss: "sgns"}, 2048, 64, 0},
-		{"lightgcn-softmax", Config{Model: "lightgcn", Dim: 64, Layers: 3, Loss: "softmax", Temperature: 1, L2: 5e-2}, 8192, 2048, 0},
-		{"ngcf-bpr", Config{Model: "ngcf", Dim: 64, Layers: 3, Loss: "bpr"}, 4096, 64, 0},
-		{"pinsage-softmax", Config{Model: "pinsage", Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax"}, 512, 500, 10},
-		{"graphsage-mean", Config{Model: "graphsage", Dim: 64, Hidden: 128, Layers: 2, Aggregator: "mean", Loss: "softmax"}, 512, 500, 10},
+		{"mf-bpr", model.Config{Model: "mf", Dim: 64, Loss: "bpr", LR: 0.001}, 2048, 64, 0},
+		{"mf-ccl-d64", model.Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
+		{"mf-ccl-d192", model.Config{Model: "mf", Dim: 192, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150}, 512, 1000, 0},
+		{"mf-ccl-d64-tower", model.Config{Model: "mf", Dim: 64, Loss: "ccl", Normalize: true, Margin: 0.9, NegWeight: 150,
+			History: model.History{Weight: 0.5, Max: 32}}, 512, 1000, 0},
+		{"deepwalk-sgns", model.Config{Model: "deepwalk", Dim: 64, Loss: "sgns"}, 2048, 64, 0},
+		{"lightgcn-softmax", model.Config{Model: "lightgcn", Dim: 64, Layers: 3, Loss: "softmax", Temperature: 1, L2: 5e-2}, 8192, 2048, 0},
+		{"ngcf-bpr", model.Config{Model: "ngcf", Dim: 64, Layers: 3, Loss: "bpr"}, 4096, 64, 0},
+		{"pinsage-softmax", model.Config{Model: "pinsage", Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax"}, 512, 500, 10},
+		{"graphsage-mean", model.Config{Model: "graphsage", Dim: 64, Hidden: 128, Layers: 2, Aggregator: "mean", Loss: "softmax"}, 512, 500, 10},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			tc.cfg.Seed = 1

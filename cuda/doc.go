@@ -1,7 +1,7 @@
 // Package cuda is trainerd's GPU consumer: one CUDA context per process, a
 // device memory arena allocated once, streams and events, pinned host
 // buffers, our own kernels (kernels/trainerd.cu, compiled to PTX and
-// embedded) and GPU implementations of consumer.Model (MF and LightGCN)
+// embedded) and GPU implementations of model.Model (MF and LightGCN)
 // whose math matches the CPU consumer (consumer/loss, consumer/optim).
 //
 // Build tag: every file that imports gorgonia.org/cu carries the tag cuda;

@@ -13,8 +13,8 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/trainerd/trainerd/batch"
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/model"
 )
 
 // initNormal is consumer's initialisation: n values ~ N(0, std²) from PCG
@@ -123,7 +123,7 @@ func (sl *slot) growMasks(n int) error {
 // Adam update of one (n × d) table, and state export in consumer's names.
 type embedGPU struct {
 	name    string
-	cfg     consumer.Config
+	cfg     model.Config
 	dev     *Device
 	n, d    int
 	users   int
@@ -155,7 +155,7 @@ type embedGPU struct {
 	timing                 Timing
 }
 
-func newEmbedGPU(dev *Device, name string, cfg consumer.Config, info consumer.Info) (*embedGPU, error) {
+func newEmbedGPU(dev *Device, name string, cfg model.Config, info model.Info) (*embedGPU, error) {
 	if info.NumUsers <= 0 || info.NumItems <= 0 {
 		return nil, fmt.Errorf("%s (cuda): need users and items, got %d users and %d items", name, info.NumUsers, info.NumItems)
 	}
@@ -431,21 +431,21 @@ type gradFn func(sl *slot, st cu.Stream) (l2Rows int, err error)
 
 // run does one step for b on the device thread; next, when non-nil, is
 // staged into the other slot while the GPU computes b.
-func (e *embedGPU) run(ctx context.Context, b, next *batch.Batch, body gradFn) (consumer.StepStats, error) {
+func (e *embedGPU) run(ctx context.Context, b, next *batch.Batch, body gradFn) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
-		return consumer.StepStats{}, err
+		return model.StepStats{}, err
 	}
 	if err := e.check(b); err != nil {
-		return consumer.StepStats{}, err
+		return model.StepStats{}, err
 	}
 	B := b.Size()
 	if B == 0 {
-		return consumer.StepStats{}, nil
+		return model.StepStats{}, nil
 	}
 	if next != nil && e.check(next) != nil {
 		next = nil // its own Step reports the error
 	}
-	var stats consumer.StepStats
+	var stats model.StepStats
 	err := e.dev.Do(func() error {
 		s := shapeOf(b, e.d)
 		if !s.fits(e.cap) || e.work == nil {
@@ -529,11 +529,11 @@ func (e *embedGPU) run(ctx context.Context, b, next *batch.Batch, body gradFn) (
 		if prefetched {
 			e.timing.Prefetched++
 		}
-		stats = consumer.StepStats{Loss: l, Examples: B}
+		stats = model.StepStats{Loss: l, Examples: B}
 		return nil
 	})
 	if err != nil {
-		return consumer.StepStats{}, fmt.Errorf("%s (cuda): batch %d/%d: %w", e.name, b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("%s (cuda): batch %d/%d: %w", e.name, b.Epoch, b.Index, err)
 	}
 	e.step++
 	return stats, nil
@@ -568,7 +568,7 @@ func (e *embedGPU) download(buf F32) ([]float32, error) {
 }
 
 // state exports the table and Adam state under consumer's names.
-func (e *embedGPU) state() ([]consumer.Tensor, error) {
+func (e *embedGPU) state() ([]model.Tensor, error) {
 	var bufs [4][]float32
 	for i, b := range []F32{e.table, e.m, e.v, e.steps} {
 		var err error
@@ -576,7 +576,7 @@ func (e *embedGPU) state() ([]consumer.Tensor, error) {
 			return nil, err
 		}
 	}
-	return []consumer.Tensor{
+	return []model.Tensor{
 		{Name: "param/emb", Shape: []int{e.n, e.d}, Data: bufs[0]},
 		{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(e.step)}},
 		{Name: "opt/emb/adam_m", Shape: []int{e.n, e.d}, Data: bufs[1]},
@@ -586,7 +586,7 @@ func (e *embedGPU) state() ([]consumer.Tensor, error) {
 }
 
 // load restores what state returned.
-func (e *embedGPU) load(state []consumer.Tensor) error {
+func (e *embedGPU) load(state []model.Tensor) error {
 	want := map[string]F32{"param/emb": e.table, "opt/emb/adam_m": e.m, "opt/emb/adam_v": e.v, "opt/emb/adam_steps": e.steps}
 	found := 0
 	step := -1
@@ -619,7 +619,7 @@ func (e *embedGPU) load(state []consumer.Tensor) error {
 
 // embeddings splits F (n × d) into users and items, L2-normalising rows
 // when the model scores by cosine (as consumer does).
-func (e *embedGPU) embeddings(F []float32) *consumer.Embeddings {
+func (e *embedGPU) embeddings(F []float32) *model.Embeddings {
 	d := e.d
 	if e.cfg.Normalize {
 		for r := 0; r < e.n; r++ {
@@ -634,7 +634,7 @@ func (e *embedGPU) embeddings(F []float32) *consumer.Embeddings {
 			}
 		}
 	}
-	return &consumer.Embeddings{Dim: d, Users: F[:e.users*d], Items: F[e.users*d:]}
+	return &model.Embeddings{Dim: d, Users: F[:e.users*d], Items: F[e.users*d:]}
 }
 
 // Timing returns the accumulated device timings.

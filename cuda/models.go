@@ -10,19 +10,19 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/trainerd/trainerd/batch"
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
-// Model is a consumer.Model trained on the GPU.
+// Model is a model.Model trained on the GPU.
 type Model interface {
-	consumer.Model
+	model.Model
 	// StepNext is Step(b) that also stages next (the batch the caller will
 	// pass to its following Step/StepNext) into the other upload buffer
 	// while the GPU works on b. next may be nil.
-	StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error)
+	StepNext(ctx context.Context, b, next *batch.Batch) (model.StepStats, error)
 	// Timing returns the device timings accumulated so far.
 	Timing() Timing
 	// Close frees the model's device memory (not the Device).
@@ -31,17 +31,17 @@ type Model interface {
 
 // builders maps each CUDA model of modelspec (Spec.CUDA) to its GPU
 // constructor; TestBuildersCoverCUDASpecs checks the two agree.
-func builders() map[string]func(*Device, consumer.Config, consumer.Info) (Model, error) {
-	return map[string]func(*Device, consumer.Config, consumer.Info) (Model, error){
-		modelspec.MF:       func(d *Device, c consumer.Config, i consumer.Info) (Model, error) { return NewMF(d, c, i) },
-		modelspec.LightGCN: func(d *Device, c consumer.Config, i consumer.Info) (Model, error) { return NewLightGCN(d, c, i) },
+func builders() map[string]func(*Device, model.Config, model.Info) (Model, error) {
+	return map[string]func(*Device, model.Config, model.Info) (Model, error){
+		modelspec.MF:       func(d *Device, c model.Config, i model.Info) (Model, error) { return NewMF(d, c, i) },
+		modelspec.LightGCN: func(d *Device, c model.Config, i model.Info) (Model, error) { return NewLightGCN(d, c, i) },
 	}
 }
 
 // New builds the GPU model cfg.Model names on dev: one of
 // probe.CUDAModels() (the modelspec specs with CUDA set). Every other model
 // trains on CPU only.
-func New(dev *Device, cfg consumer.Config, info consumer.Info) (Model, error) {
+func New(dev *Device, cfg model.Config, info model.Info) (Model, error) {
 	if !probe.HasCUDAConsumer(cfg.Model) {
 		return nil, fmt.Errorf("model.name: %q has no CUDA implementation (want one of %s); it trains on CPU with the default trainerd binary",
 			cfg.Model, strings.Join(probe.CUDAModels(), ", "))
@@ -52,12 +52,12 @@ func New(dev *Device, cfg consumer.Config, info consumer.Info) (Model, error) {
 	return nil, fmt.Errorf("model.name: %q is listed by probe.CUDAModels but cuda.New does not build it", cfg.Model)
 }
 
-// withDefaults fills cfg's zero fields with the defaults of model (a
-// modelspec name), consumer's: the GPU models default exactly as the CPU
+// withDefaults fills cfg's zero fields with the defaults of the model called
+// name (a modelspec name), consumer's: the GPU models default exactly as the CPU
 // ones do.
-func withDefaults(cfg consumer.Config, model string) consumer.Config {
-	s, _ := modelspec.Lookup(model)
-	return cfg.WithModelDefaults(s, consumer.Info{})
+func withDefaults(cfg model.Config, name string) model.Config {
+	s, _ := modelspec.Lookup(name)
+	return cfg.WithModelDefaults(s, model.Info{})
 }
 
 // MF is matrix factorisation on the GPU, the same model as consumer's mf:
@@ -68,7 +68,7 @@ type MF struct {
 }
 
 // NewMF builds MF on dev.
-func NewMF(dev *Device, cfg consumer.Config, info consumer.Info) (*MF, error) {
+func NewMF(dev *Device, cfg model.Config, info model.Info) (*MF, error) {
 	e, err := newEmbedGPU(dev, modelspec.MF, withDefaults(cfg, modelspec.MF), info)
 	if err != nil {
 		return nil, err
@@ -76,16 +76,16 @@ func NewMF(dev *Device, cfg consumer.Config, info consumer.Info) (*MF, error) {
 	return &MF{e}, nil
 }
 
-// Name implements consumer.Model.
+// Name implements model.Model.
 func (m *MF) Name() string { return m.name }
 
-// Step implements consumer.Model.
-func (m *MF) Step(ctx context.Context, b *batch.Batch) (consumer.StepStats, error) {
+// Step implements model.Model.
+func (m *MF) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	return m.StepNext(ctx, b, nil)
 }
 
 // StepNext implements Model.
-func (m *MF) StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error) {
+func (m *MF) StepNext(ctx context.Context, b, next *batch.Batch) (model.StepStats, error) {
 	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
 		k, s, d := m.dev.Kernels, sl.shape, m.d
 		R := s.Rows()
@@ -111,8 +111,8 @@ func (m *MF) StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepS
 	})
 }
 
-// Embed implements consumer.Model.
-func (m *MF) Embed(ctx context.Context) (*consumer.Embeddings, error) {
+// Embed implements model.Model.
+func (m *MF) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -123,8 +123,8 @@ func (m *MF) Embed(ctx context.Context) (*consumer.Embeddings, error) {
 	return m.embeddings(F), nil
 }
 
-// State implements consumer.Model.
-func (m *MF) State() []consumer.Tensor {
+// State implements model.Model.
+func (m *MF) State() []model.Tensor {
 	st, err := m.state()
 	if err != nil {
 		return nil
@@ -132,8 +132,8 @@ func (m *MF) State() []consumer.Tensor {
 	return st
 }
 
-// Load implements consumer.Model.
-func (m *MF) Load(state []consumer.Tensor) error { return m.load(state) }
+// Load implements model.Model.
+func (m *MF) Load(state []model.Tensor) error { return m.load(state) }
 
 // Close implements Model.
 func (m *MF) Close() error { return m.close() }
@@ -150,7 +150,7 @@ type LightGCN struct {
 }
 
 // NewLightGCN builds LightGCN on dev.
-func NewLightGCN(dev *Device, cfg consumer.Config, info consumer.Info) (*LightGCN, error) {
+func NewLightGCN(dev *Device, cfg model.Config, info model.Info) (*LightGCN, error) {
 	cfg = withDefaults(cfg, modelspec.LightGCN)
 	na, err := graph.NormalizedAdjacency(info.Graph)
 	if err != nil {
@@ -225,16 +225,16 @@ func (m *LightGCN) propagate(st cu.Stream, out, x F32) error {
 	return k.Axpby(st, out, m.acc, n, float32(1/float64(m.cfg.Layers+1)), 0)
 }
 
-// Name implements consumer.Model.
+// Name implements model.Model.
 func (m *LightGCN) Name() string { return m.name }
 
-// Step implements consumer.Model.
-func (m *LightGCN) Step(ctx context.Context, b *batch.Batch) (consumer.StepStats, error) {
+// Step implements model.Model.
+func (m *LightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	return m.StepNext(ctx, b, nil)
 }
 
 // StepNext implements Model.
-func (m *LightGCN) StepNext(ctx context.Context, b, next *batch.Batch) (consumer.StepStats, error) {
+func (m *LightGCN) StepNext(ctx context.Context, b, next *batch.Batch) (model.StepStats, error) {
 	return m.run(ctx, b, next, func(sl *slot, st cu.Stream) (int, error) {
 		k, s, d := m.dev.Kernels, sl.shape, m.d
 		R := s.Rows()
@@ -266,8 +266,8 @@ func (m *LightGCN) StepNext(ctx context.Context, b, next *batch.Batch) (consumer
 	})
 }
 
-// Embed implements consumer.Model.
-func (m *LightGCN) Embed(ctx context.Context) (*consumer.Embeddings, error) {
+// Embed implements model.Model.
+func (m *LightGCN) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -281,8 +281,8 @@ func (m *LightGCN) Embed(ctx context.Context) (*consumer.Embeddings, error) {
 	return m.embeddings(F), nil
 }
 
-// State implements consumer.Model.
-func (m *LightGCN) State() []consumer.Tensor {
+// State implements model.Model.
+func (m *LightGCN) State() []model.Tensor {
 	st, err := m.state()
 	if err != nil {
 		return nil
@@ -290,8 +290,8 @@ func (m *LightGCN) State() []consumer.Tensor {
 	return st
 }
 
-// Load implements consumer.Model.
-func (m *LightGCN) Load(state []consumer.Tensor) error { return m.load(state) }
+// Load implements model.Model.
+func (m *LightGCN) Load(state []model.Tensor) error { return m.load(state) }
 
 // Close implements Model.
 func (m *LightGCN) Close() error {

@@ -20,6 +20,7 @@ import (
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/internal/testfixture"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
 
@@ -100,7 +101,7 @@ func addMasks(g *graph.Bipartite, b *batch.Batch) {
 	}
 }
 
-func tensor(tb testing.TB, st []consumer.Tensor, name string) []float32 {
+func tensor(tb testing.TB, st []model.Tensor, name string) []float32 {
 	tb.Helper()
 	for _, t := range st {
 		if t.Name == name {
@@ -114,8 +115,8 @@ func tensor(tb testing.TB, st []consumer.Tensor, name string) []float32 {
 func TestModelsMatchCPU(t *testing.T) {
 	dev := testDevice(t)
 	g := synthGraph(t, 300, 500, 4000, 1)
-	info := consumer.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
-	for _, tc := range []consumer.Config{
+	info := model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
+	for _, tc := range []model.Config{
 		{Model: "mf", Dim: 32, Loss: "bpr", Seed: 7, Threads: 1},
 		{Model: "mf", Dim: 24, Loss: "softmax", Temperature: 0.2, L2: 1e-3, InBatch: true, Seed: 8, Threads: 1},
 		{Model: "mf", Dim: 16, Loss: "margin", Normalize: true, Seed: 9, Threads: 1},
@@ -212,10 +213,10 @@ func TestModelsMatchCPU(t *testing.T) {
 func TestNewBuildsExactlyProbeModels(t *testing.T) {
 	dev := testDevice(t)
 	g := synthGraph(t, 20, 30, 100, 3)
-	info := consumer.Info{NumUsers: 20, NumItems: 30, Graph: g}
+	info := model.Info{NumUsers: 20, NumItems: 30, Graph: g}
 	for _, name := range []string{"mf", "deepwalk", "lightgcn", "ngcf", "graphsage", "pinsage"} {
 		t.Run(name, func(t *testing.T) {
-			m, err := New(dev, consumer.Config{Model: name, Dim: 8, Layers: 1, Loss: "bpr", Seed: 1, Threads: 1}, info)
+			m, err := New(dev, model.Config{Model: name, Dim: 8, Layers: 1, Loss: "bpr", Seed: 1, Threads: 1}, info)
 			if want := probe.HasCUDAConsumer(name); (err == nil) != want {
 				t.Fatalf("New(%s): err %v, probe.HasCUDAConsumer %v", name, err, want)
 			}
@@ -234,7 +235,7 @@ func TestNewBuildsExactlyProbeModels(t *testing.T) {
 func TestModelRejectsBadBatch(t *testing.T) {
 	dev := testDevice(t)
 	g := synthGraph(t, 20, 30, 100, 2)
-	m, err := NewMF(dev, consumer.Config{Model: "mf", Dim: 8}, consumer.Info{NumUsers: 20, NumItems: 30, Graph: g})
+	m, err := NewMF(dev, model.Config{Model: "mf", Dim: 8}, model.Info{NumUsers: 20, NumItems: 30, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,22 +293,22 @@ func BenchmarkStep(b *testing.B) {
 	}
 	cpuOK := os.Getenv("TRAINERD_BENCH_CPU") != "0"
 	for _, ds := range sets {
-		info := consumer.Info{NumUsers: ds.g.NumUsers, NumItems: ds.g.NumItems, Graph: ds.g}
-		for _, model := range []string{"mf", "lightgcn"} {
+		info := model.Info{NumUsers: ds.g.NumUsers, NumItems: ds.g.NumItems, Graph: ds.g}
+		for _, mname := range []string{"mf", "lightgcn"} {
 			for _, B := range []int{512, 2048, 8192} {
-				cfg := consumer.Config{Model: model, Dim: 64, Layers: 3, Loss: "bpr", Seed: 1}
+				cfg := model.Config{Model: mname, Dim: 64, Layers: 3, Loss: "bpr", Seed: 1}
 				rng := rand.New(rand.NewPCG(1, uint64(B)))
 				batches := make([]*batch.Batch, 16)
 				for i := range batches {
 					batches[i] = synthBatch(ds.g, rng, B, 256, 0, i)
 				}
 				for _, mode := range []string{"gpu", "gpu-prefetch", "cpu"} {
-					if mode == "cpu" && (!cpuOK || (model == "lightgcn" && B > 2048)) {
+					if mode == "cpu" && (!cpuOK || (mname == "lightgcn" && B > 2048)) {
 						continue
 					}
-					b.Run(fmt.Sprintf("%s/%s/B=%d/%s", ds.name, model, B, mode), func(b *testing.B) {
+					b.Run(fmt.Sprintf("%s/%s/B=%d/%s", ds.name, mname, B, mode), func(b *testing.B) {
 						ctx := context.Background()
-						var m consumer.Model
+						var m model.Model
 						var gm Model
 						var err error
 						if mode == "cpu" {

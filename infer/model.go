@@ -15,6 +15,7 @@ import (
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/producer"
 	"github.com/trainerd/trainerd/trainer"
 )
@@ -52,7 +53,7 @@ type Options struct {
 	// (PinSage, GraphSAGE) use it.
 	ColdNeighbors string
 	// NewModel builds the model; nil means consumer.New (CPU).
-	NewModel func(consumer.Config, consumer.Info) (consumer.Model, error)
+	NewModel func(model.Config, model.Info) (model.Model, error)
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -134,9 +135,9 @@ type Model struct {
 	store    *featurestore.Store
 	storeDir string
 	train    *graph.Bipartite
-	model    consumer.Model
+	model    model.Model
 	nodes    NodeEmbedder // nil: full Embed, cached in full
-	full     *consumer.Embeddings
+	full     *model.Embeddings
 	epoch    int
 	numUsers int
 	numItems int
@@ -259,7 +260,7 @@ func (m *Model) wire(o Options) error {
 	// per-node candidate cache (4 + 4·candidates bytes per node).
 	pcfg.Hard.Candidates = -1
 	var fs producer.FeatureSource
-	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
+	info := model.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
 		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
 	if cfg.ReadsFeatures() && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
 		fs = st
@@ -293,7 +294,7 @@ func (m *Model) wire(o Options) error {
 	default:
 		return fmt.Errorf("infer: cold neighbours %q: want %s or %s", o.ColdNeighbors, ColdNeighborsNone, ColdNeighborsSimilar)
 	}
-	if ns, ok := m.model.(consumer.NeighborSetter); ok {
+	if ns, ok := m.model.(model.NeighborSetter); ok {
 		epoch := m.epoch
 		ns.SetNeighbors(func(node uint32, nbr []uint32, w []float32) int {
 			if p, ok := proxies[node]; ok {
@@ -302,9 +303,9 @@ func (m *Model) wire(o Options) error {
 			return sampler.Neighborhood(epoch, node, nbr, w)
 		}, sampler.Config().Neighbors.T)
 	}
-	state := make([]consumer.Tensor, len(ck.Tensors))
+	state := make([]model.Tensor, len(ck.Tensors))
 	for i, t := range ck.Tensors {
-		state[i] = consumer.Tensor(t)
+		state[i] = model.Tensor(t)
 	}
 	_, perNode := m.model.(NodeEmbedder)
 	if a := m.grownFrom; a != nil && perNode && info.UserFeatDim+info.ItemFeatDim > 0 {

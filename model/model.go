@@ -1,12 +1,9 @@
-// Package consumer trains models on the minibatches the producers deliver:
-// the models (MF, random-walk embeddings, LightGCN, NGCF, GraphSAGE, PinSage),
-// their losses and the optimisers. On CPU the dense math runs through
-// gorgonia (with hand-written kernels where gorgonia is wrong or slow); the
-// CUDA consumer (package cuda, build tag cuda) implements the same Model.
-//
-// The consumer never reads the store or the graph on its hot path: everything
-// a step needs arrives in a batch.Batch.
-package consumer
+// Package model holds the types every recommender model shares, whatever
+// implements it (package consumer on CPU, package cuda on the GPU): the
+// Model and Tunable interfaces, the model configuration and its defaults,
+// the data-set Info a model is built from, and the tensors, embeddings and
+// step statistics a model hands back.
+package model
 
 import (
 	"context"

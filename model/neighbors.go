@@ -1,4 +1,4 @@
-package consumer
+package model
 
 // NeighborFunc fills nbr and w (both of length T) with the neighbourhood of
 // global node id node — PinSage's top-T importance neighbours with weights

@@ -13,10 +13,10 @@ import (
 
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/internal/atomicfile"
+	"github.com/trainerd/trainerd/model"
 )
 
 // Run-directory names of the selection and the result.
@@ -301,9 +301,9 @@ func (j *job) reembedBest(ctx context.Context, b *Best) (*export.Embeddings, *Be
 	if err != nil {
 		return nil, nil, fmt.Errorf("trainer: best checkpoint: %w", err)
 	}
-	state := make([]consumer.Tensor, len(ck.Tensors))
+	state := make([]model.Tensor, len(ck.Tensors))
 	for i, t := range ck.Tensors {
-		state[i] = consumer.Tensor(t)
+		state[i] = model.Tensor(t)
 	}
 	if err := j.model.Load(state); err != nil {
 		return nil, nil, fmt.Errorf("trainer: load %s: %w", ck.Path, err)

@@ -41,6 +41,7 @@ import (
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/internal/atomicfile"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/producer"
 )
@@ -59,7 +60,7 @@ type Options struct {
 	Device string
 	// NewModel builds the model; nil means consumer.New (the CPU consumer).
 	// The CUDA binary passes its own constructor.
-	NewModel func(consumer.Config, consumer.Info) (consumer.Model, error)
+	NewModel func(model.Config, model.Info) (model.Model, error)
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Out receives one line per epoch; nil means os.Stdout.
@@ -193,7 +194,7 @@ type job struct {
 	// resumed is the checkpoint the run resumed from (nil: from scratch).
 	resumed *checkpoints.Checkpoint
 	sampler *producer.Sampler
-	model   consumer.Model
+	model   model.Model
 	sched   *curriculum.Schedule
 	hash    string
 	fp      string
@@ -264,7 +265,7 @@ func (j *job) wire() error {
 
 	pcfg := cfg.SamplerConfig()
 	var fs producer.FeatureSource
-	info := consumer.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
+	info := model.Info{NumUsers: stats.Users, NumItems: stats.Items, Graph: g,
 		UserFeatDim: stats.UserFeatureDim, ItemFeatDim: stats.ItemFeatureDim}
 	if cfg.ReadsFeatures() && stats.UserFeatureDim+stats.ItemFeatureDim > 0 {
 		fs = st
@@ -294,7 +295,7 @@ func (j *job) wire() error {
 	if j.model, err = j.o.NewModel(mcfg, info); err != nil {
 		return fmt.Errorf("trainer: model: %w", err)
 	}
-	if ns, ok := j.model.(consumer.NeighborSetter); ok {
+	if ns, ok := j.model.(model.NeighborSetter); ok {
 		// Embed convolves over the producer's neighborhoods, sampled as
 		// training samples them (the epoch's randomness).
 		T := j.sampler.Config().Neighbors.T
@@ -326,8 +327,8 @@ func edges(g *graph.Bipartite) int {
 // epoch (config.EpochLR); the curriculum's margin when it schedules one.
 // Zero fields keep the model's own value (with lr_unit step the model
 // follows model.lr_schedule at every step itself).
-func (j *job) hyper(epoch, step int) consumer.Hyper {
-	var h consumer.Hyper
+func (j *job) hyper(epoch, step int) model.Hyper {
+	var h model.Hyper
 	if lr, ok := j.cfg.EpochLR(j.sampler.BatchesPerEpoch(), epoch); ok {
 		h.LR = lr
 	}
@@ -396,9 +397,9 @@ func (j *job) resumeCheckpoint() (checkpoints.Position, error) {
 	if err := ck.Check(j.hash, j.fp, j.o.Force); err != nil {
 		return pos, fmt.Errorf("trainer: %w", err) // the error names the file and --force
 	}
-	state := make([]consumer.Tensor, len(ck.Tensors))
+	state := make([]model.Tensor, len(ck.Tensors))
 	for i, t := range ck.Tensors {
-		state[i] = consumer.Tensor(t)
+		state[i] = model.Tensor(t)
 	}
 	if err := j.model.Load(state); err != nil {
 		return pos, fmt.Errorf("trainer: load %s: %w", ck.Path, err)
@@ -450,7 +451,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	stepCtx := context.WithoutCancel(ctx) // a step, once begun, always finishes
-	tunable, _ := j.model.(consumer.Tunable)
+	tunable, _ := j.model.(model.Tunable)
 	lastCkpt := time.Now()
 	perEpoch := j.sampler.BatchesPerEpoch()
 	workers, queue := cfg.Producer.Workers, cfg.Producer.Queue
@@ -625,7 +626,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-func (j *job) observe(pos checkpoints.Position, st consumer.StepStats, examples int, start time.Time, waited time.Duration, depth, perEpoch int) {
+func (j *job) observe(pos checkpoints.Position, st model.StepStats, examples int, start time.Time, waited time.Duration, depth, perEpoch int) {
 	el := time.Since(start).Seconds()
 	eps := float64(examples) / max(el, 1e-9)
 	m := j.metrics

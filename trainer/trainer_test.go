@@ -20,6 +20,7 @@ import (
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/gen"
+	"github.com/trainerd/trainerd/model"
 )
 
 // tinyStore commits the generator's tiny preset into a temp store.
@@ -273,11 +274,11 @@ func TestRunDirLocked(t *testing.T) {
 // embedHook wraps a model and calls hook before each Embed (evaluations
 // and the final embeddings).
 type embedHook struct {
-	consumer.Model
+	model.Model
 	hook func(ctx context.Context) error
 }
 
-func (m embedHook) Embed(ctx context.Context) (*consumer.Embeddings, error) {
+func (m embedHook) Embed(ctx context.Context) (*model.Embeddings, error) {
 	if err := m.hook(ctx); err != nil {
 		return nil, err
 	}
@@ -301,7 +302,7 @@ func TestInterruptDuringEvaluation(t *testing.T) {
 	defer cancel()
 	evals := 0
 	res, err := runJob(t, ctx, loadCfg(t, sets...), store, dir, func(o *Options) {
-		o.NewModel = func(c consumer.Config, i consumer.Info) (consumer.Model, error) {
+		o.NewModel = func(c model.Config, i model.Info) (model.Model, error) {
 			m, err := consumer.New(c, i)
 			return embedHook{m, func(ctx context.Context) error {
 				evals++

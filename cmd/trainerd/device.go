@@ -18,8 +18,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
+	"github.com/trainerd/trainerd/model"
 )
 
 // cudaBinaryName is the file name of the CUDA build, looked up beside the
@@ -119,7 +119,7 @@ type workload struct {
 
 // cpuOnlyReason names the model keys set to a feature the CUDA consumer
 // lacks (SimpleX's user tower), or "".
-func cpuOnlyReason(m consumer.Config) string {
+func cpuOnlyReason(m model.Config) string {
 	if m.History.Weight != 0 || m.Dropout != 0 {
 		return "model.history.weight/model.dropout (SimpleX user tower) have no CUDA kernel"
 	}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda"
+	"github.com/trainerd/trainerd/model"
 )
 
 // cudaBuilt is true in trainerd-cuda (built with -tags cuda).
@@ -27,7 +27,7 @@ func (m *cudaModel) Close() error {
 // newCUDAModel opens device ordinal and builds cfg.Model on it (mf or
 // lightgcn). The returned model's Close (it implements io.Closer) releases
 // the device.
-func newCUDAModel(cfg consumer.Config, info consumer.Info, ordinal int) (consumer.Model, error) {
+func newCUDAModel(cfg model.Config, info model.Info, ordinal int) (model.Model, error) {
 	dev, err := cuda.Open(ordinal)
 	if err != nil {
 		return nil, fmt.Errorf("open cuda:%d: %w", ordinal, err)

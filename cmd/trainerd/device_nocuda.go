@@ -5,13 +5,13 @@ package main
 import (
 	"errors"
 
-	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/model"
 )
 
 // cudaBuilt is false in the default (CPU) binary.
 const cudaBuilt = false
 
 // newCUDAModel is only available in trainerd-cuda.
-func newCUDAModel(consumer.Config, consumer.Info, int) (consumer.Model, error) {
+func newCUDAModel(model.Config, model.Info, int) (model.Model, error) {
 	return nil, errors.New("this trainerd was built without CUDA (build trainerd-cuda with -tags cuda)")
 }

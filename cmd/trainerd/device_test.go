@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
+	"github.com/trainerd/trainerd/model"
 )
 
 func TestSelectDevice(t *testing.T) {
@@ -114,14 +114,14 @@ func TestSelectDeviceCPUOnly(t *testing.T) {
 	tests := []struct {
 		name    string
 		device  string
-		m       consumer.Config
+		m       model.Config
 		want    deviceAction
 		wantErr error
 	}{
-		{"plain mf bpr auto execs", "auto", consumer.Config{Model: "mf", Loss: "bpr"}, execCUDA, nil},
-		{"history auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", History: consumer.History{Weight: 0.5}}, runCPU, nil},
-		{"dropout auto runs cpu", "auto", consumer.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
-		{"history cuda fails", "cuda", consumer.Config{Model: "mf", Loss: "bpr", History: consumer.History{Weight: 0.5}}, 0, errNoCUDAConsumer},
+		{"plain mf bpr auto execs", "auto", model.Config{Model: "mf", Loss: "bpr"}, execCUDA, nil},
+		{"history auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, runCPU, nil},
+		{"dropout auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
+		{"history cuda fails", "cuda", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, 0, errNoCUDAConsumer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

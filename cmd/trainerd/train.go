@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trainerd/trainerd/config"
-	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/trainer"
 )
@@ -100,7 +100,7 @@ on CPU, and logs which and why.`,
 			if dec.Action == runCUDA {
 				ord := dec.Ordinal
 				opts.Device = fmt.Sprintf("cuda:%d", ord)
-				opts.NewModel = func(c consumer.Config, i consumer.Info) (consumer.Model, error) {
+				opts.NewModel = func(c model.Config, i model.Info) (model.Model, error) {
 					return newCUDAModel(c, i, ord)
 				}
 			}
