@@ -54,7 +54,7 @@ func referenceHeader() []string {
 func referenceDocs() map[string]refDoc {
 	return map[string]refDoc{
 		"dataset.store":    {doc: []string{"Badger feature store dir (trainerd ingest / trainerd gen)"}},
-		"model":            {doc: []string{"consumer.Config"}},
+		"model":            {doc: []string{"model.Config"}},
 		"model.name":       {doc: []string{strings.Join(modelspec.Names(), " | ")}},
 		"model.dim":        {doc: []string{"embedding / output dimension, in [1,16384]"}},
 		"model.layers":     {doc: []string{"propagation/convolution layers, in [0,8]; 0 = model default (3 lightgcn/ngcf, else 2)"}},
