@@ -44,10 +44,7 @@
 // block is reported as ErrCorrupt; an unknown format version as ErrFormat.
 //
 // Commit writes the keys in order through a Badger StreamWriter (SSTables
-// built directly, no memtable, WAL or compaction). Figures on a shared 2-core
-// Xeon: Gowalla (29,858 users, 40,981 items, 810,128 + 217,242 edges) commits
-// in 0.6-1.1 s to 8.1 MB (1.35× its 6.0 MB of text); LoadGraph of its train
-// graph takes 21-55 ms (each direction is 4-6 adjacency blocks, decoded
-// concurrently); the 20M-edge "large" gen preset commits in about 22 s to
-// 308 MiB.
+// built directly, no memtable, WAL or compaction). LoadGraph decodes each
+// direction's adjacency blocks concurrently. Measured figures are in
+// docs/benchmarks.md.
 package featurestore

@@ -89,7 +89,7 @@ func readLightGCN(ctx context.Context, path string, users, items *numIDs, prog *
 	}
 	defer r.close()
 	// Gowalla averages 5.7 bytes per edge: start near the final size and
-	// double beyond it (append's 1.25× growth made copying 60% of the time).
+	// double beyond it (append's slower growth for large slices copies too much).
 	// The size is only a hint (a sparse file claims any size it likes), so
 	// the start is capped and data, not the claim, drives the growth.
 	var es []dataset.Interaction

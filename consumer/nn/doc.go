@@ -8,7 +8,7 @@
 //
 // Every builder is dtype-generic (float32 for training, float64 for the
 // numeric-gradient tests). Gorgonia v0.9.18 has ops that are silently wrong
-// (../../shared/notes/gorgonia-and-cu.md); this package never builds several
+// (merged Slice nodes, SoftMax/LogSoftMax merged, ByIndices off axis 0); this package never builds several
 // Slices of one parent, never builds SoftMax and LogSoftMax of one node, and
 // uses ByIndices on axis 0 only. Its tests prove, forward against plain Go and
 // backward against finite differences, every gorgonia op it uses.
