@@ -55,13 +55,15 @@ check-reference:
 test-beam:
 	cd beam && $(GO) vet ./... && $(GO) test ./...
 
-# Each fuzz target for a short fixed time (the seed corpora under */testdata/fuzz also run in plain go test).
-FUZZTIME ?= 15s
+# Each fuzz target for a fixed number of executions (a few seconds each; the seed corpora under */testdata/fuzz
+# also run in plain go test). Counts, not durations: a duration -fuzztime can fail with a spurious "context deadline
+# exceeded" when it expires while a worker is mid-input (go.dev/issue/75804, Go 1.26).
+FUZZSCALE ?= 1
 fuzz-short:
-	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./config/
-	$(GO) test -run='^$$' -fuzz='^FuzzLightGCN$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
-	$(GO) test -run='^$$' -fuzz='^FuzzCSV$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
-	$(GO) test -run='^$$' -fuzz='^FuzzMovieLens$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$$((5000*$(FUZZSCALE)))x -fuzzminimizetime=5s ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzLightGCN$$' -fuzztime=$$((20000*$(FUZZSCALE)))x -fuzzminimizetime=5s ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzCSV$$' -fuzztime=$$((20000*$(FUZZSCALE)))x -fuzzminimizetime=5s ./ingest/
+	$(GO) test -run='^$$' -fuzz='^FuzzMovieLens$$' -fuzztime=$$((3000*$(FUZZSCALE)))x -fuzzminimizetime=5s ./ingest/
 
 clean:
 	rm -rf $(BIN)
