@@ -69,7 +69,7 @@ func referenceDocs() map[string]refDoc {
 		"model.margin":      {doc: []string{"Δ of the max-margin loss, m of ccl (≥ 0); may be scheduled by curriculum.margin"}},
 		"model.neg_weight":  {doc: []string{"w of ccl, weight of its mean negative term (> 0)"}},
 		"model.temperature": {doc: []string{"sampled-softmax temperature (> 0)"}},
-		"model.history": {doc: []string{"SimpleX behaviour aggregation (mf only, user_item examples); weight 0 turns it off"}},
+		"model.history":     {doc: []string{"SimpleX behaviour aggregation (mf only, user_item examples); weight 0 turns it off"}},
 		"model.history.weight": {doc: []string{
 			"w: the user vector is",
 			"(1-w)·e_u + w·mean(e_j of its train items)·M, w in [0,1]; 0 = plain MF",
@@ -178,8 +178,8 @@ func referenceDocs() map[string]refDoc {
 			"unset: producer.hard.rank_lo/rank_hi",
 		}},
 		"curriculum.pool_size": {bare: true, doc: []string{"shared pool size; unset: producer.negatives.pool_size"}},
-		"curriculum.margin": {bare: true, doc: []string{"max-margin Δ; unset: model.margin"}},
-		"http.addr":         {doc: []string{"metrics/status server; 127.0.0.1:0 = loopback, free port (logged); \"\" = off"}},
+		"curriculum.margin":    {bare: true, doc: []string{"max-margin Δ; unset: model.margin"}},
+		"http.addr":            {doc: []string{"metrics/status server; 127.0.0.1:0 = loopback, free port (logged); \"\" = off"}},
 	}
 }
 
