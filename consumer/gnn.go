@@ -681,63 +681,16 @@ func hopsFor(targets []uint32, k, t int, fn model.NeighborFunc) (layers [][]uint
 const embedChunk = 1024
 
 // Embed implements Model: every user's and item's output vector, computed
-// chunk by chunk over the neighbourhoods of SetNeighbors (or the graph's).
+// chunk by chunk over the neighbourhoods of SetNeighbors (or the graph's):
+// EmbedNodes over every node id in order.
 func (m *convModel) Embed(ctx context.Context) (*model.Embeddings, error) {
-	fn := m.nbrFn
-	if fn == nil {
-		fn = m.graphNeighbors
+	all := make([]uint32, m.info.NumUsers+m.info.NumItems)
+	for i := range all {
+		all[i] = uint32(i)
 	}
-	n := m.info.NumUsers + m.info.NumItems
-	d := m.cfg.Dim
-	out := make([]float32, n*d)
-	targets := make([]uint32, 0, embedChunk)
-	for lo := 0; lo < n; lo += embedChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hi := min(lo+embedChunk, n)
-		targets = targets[:0]
-		for id := lo; id < hi; id++ {
-			targets = append(targets, uint32(id))
-		}
-		layers, idx, w := hopsFor(targets, m.k, m.embedT, fn)
-		var feat []float32
-		if m.useFeat {
-			feat = m.features(layers[m.k])
-		}
-		if m.net != nil {
-			z := m.embedNet(layers, idx, w, feat)
-			copy(out[lo*d:hi*d], z[:(hi-lo)*d])
-			continue
-		}
-		sizes := make([]int, m.k+1)
-		for k := range sizes {
-			sizes[k] = bucket(len(layers[k]))
-		}
-		mc, err := m.machineFor(sizes, m.embedT, false)
-		if err != nil {
-			return nil, err
-		}
-		m.fill(mc, layers, idx, w, feat)
-		mc.vm.Reset()
-		if err := mc.vm.RunAll(); err != nil {
-			return nil, fmt.Errorf("%s: embed nodes %d..%d: %w", m.name, lo, hi, err)
-		}
-		z := mc.out.Value().Data().([]float32)
-		copy(out[lo*d:hi*d], z[:(hi-lo)*d])
-	}
-	if m.cfg.Normalize {
-		for r := 0; r < n; r++ {
-			row := out[r*d : r*d+d]
-			var s float64
-			for _, v := range row {
-				s += float64(v) * float64(v)
-			}
-			inv := float32(1 / math.Sqrt(s+1e-12))
-			for i := range row {
-				row[i] *= inv
-			}
-		}
+	out, d, err := m.EmbedNodes(ctx, all)
+	if err != nil {
+		return nil, err
 	}
 	return &model.Embeddings{Dim: d, Users: out[:m.info.NumUsers*d], Items: out[m.info.NumUsers*d:]}, nil
 }
