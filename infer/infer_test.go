@@ -13,10 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/internal/teststore"
+
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/export"
-	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/gen"
 	"github.com/trainerd/trainerd/trainer"
 )
@@ -32,15 +33,7 @@ func genStore(t *testing.T, users, items, edges int) string {
 	if users > 0 {
 		cfg.Users, cfg.Items, cfg.Edges = users, items, edges
 	}
-	ds, err := gen.Generate(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "store")
-	if _, err := featurestore.Commit(context.Background(), dir, ds); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return teststore.Generate(t, cfg)
 }
 
 func loadCfg(t *testing.T, sets ...string) *config.Config {

@@ -14,32 +14,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainerd/trainerd/internal/teststore"
+
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/export"
-	"github.com/trainerd/trainerd/featurestore"
-	"github.com/trainerd/trainerd/gen"
 	"github.com/trainerd/trainerd/model"
 )
 
 // tinyStore commits the generator's tiny preset into a temp store.
-func tinyStore(t *testing.T) string {
-	t.Helper()
-	cfg, err := gen.Preset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := gen.Generate(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "store")
-	if _, err := featurestore.Commit(context.Background(), dir, ds); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func tinyStore(t *testing.T) string { return teststore.Preset(t, "tiny") }
 
 func loadCfg(t *testing.T, sets ...string) *config.Config {
 	t.Helper()

@@ -14,11 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainerd/trainerd/internal/teststore"
+
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
-	"github.com/trainerd/trainerd/featurestore"
-	"github.com/trainerd/trainerd/gen"
 	"github.com/trainerd/trainerd/trainer"
 )
 
@@ -118,22 +118,7 @@ func testdataDir(t *testing.T) string {
 }
 
 // tinyStoreInProcess generates the tiny preset into a temp store.
-func tinyStoreInProcess(t *testing.T) string {
-	t.Helper()
-	cfg, err := gen.Preset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := gen.Generate(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "store")
-	if _, err := featurestore.Commit(context.Background(), dir, ds); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func tinyStoreInProcess(t *testing.T) string { return teststore.Preset(t, "tiny") }
 
 // trainTiny trains MF on store into run with extra --set values.
 func trainTiny(t *testing.T, store, run string, sets ...string) *trainer.Result {
