@@ -2,10 +2,10 @@
 
 package consumer
 
-import "golang.org/x/sys/cpu"
+import "github.com/trainerd/trainerd/internal/cpufeat"
 
 // hasConvAVX2 reports whether the conv network's AVX2 kernels may run.
-func hasConvAVX2() bool { return cpu.X86.HasAVX2 }
+func hasConvAVX2() bool { return cpufeat.Has(cpufeat.AVX2) }
 
 // reluGradColSumAVX2 is reluGrad then colSum on rows×w matrices with w a
 // multiple of 32: g[r][c] becomes +0 where y[r][c] has its sign bit set,
@@ -25,7 +25,7 @@ func addBiasAVX2(x, b *float32, rows, w int, act bool)
 
 // hasGatherAVX512 reports whether gather128AVX512 may run (AVX-512F with OS
 // support for the ZMM state).
-func hasGatherAVX512() bool { return cpu.X86.HasAVX512F }
+func hasGatherAVX512() bool { return cpufeat.Has(cpufeat.AVX512F) }
 
 // gather128AVX512 is gather64AVX over 128 columns in one pass: the same
 // sums, bit-identical to gatherInto's Go loop. It checks nothing: len(o) ≥
@@ -49,7 +49,7 @@ func normBackAVX2(gm, y, nrm *float32, rows, w int)
 
 // hasReluMaskAVX512 reports whether the ReLU mask kernels may run
 // (AVX-512F and DQ with OS support for the ZMM and mask state).
-func hasReluMaskAVX512() bool { return cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ }
+func hasReluMaskAVX512() bool { return cpufeat.Has(cpufeat.AVX512F, cpufeat.AVX512DQ) }
 
 // reluMaskAVX512 stores one bit per value of x (n a multiple of 16), set
 // where the sign bit is clear: the ReLU gradient passes there. It checks

@@ -2,11 +2,11 @@
 
 package consumer
 
-import "golang.org/x/sys/cpu"
+import "github.com/trainerd/trainerd/internal/cpufeat"
 
 // hasGatherAVX reports whether gather64AVX may run on this CPU (AVX with OS
 // support for the YMM state).
-func hasGatherAVX() bool { return cpu.X86.HasAVX }
+func hasGatherAVX() bool { return cpufeat.Has(cpufeat.AVX) }
 
 // gather64AVX sets o[0:64] = Σ_k ws[k]·src[cols[k]·stride/4 : +64] (stride
 // in bytes), bit-identical to gatherRow. It checks nothing: the caller

@@ -2,10 +2,10 @@
 
 package loss
 
-import "golang.org/x/sys/cpu"
+import "github.com/trainerd/trainerd/internal/cpufeat"
 
 // hasExpSumAVX2 reports whether expSumAVX2 may run on this CPU.
-func hasExpSumAVX2() bool { return cpu.X86.HasAVX2 }
+func hasExpSumAVX2() bool { return cpufeat.Has(cpufeat.AVX2) }
 
 // expSumAVX2 is expSumGo on 8 lanes of YMM registers: the same float32
 // operations in the same order (VMULPS then VADDPS, no FMA), so its results

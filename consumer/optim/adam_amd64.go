@@ -2,11 +2,11 @@
 
 package optim
 
-import "golang.org/x/sys/cpu"
+import "github.com/trainerd/trainerd/internal/cpufeat"
 
 // hasAdamAVX reports whether adamRowAVX may run on this CPU (AVX with OS
 // support for the YMM state).
-func hasAdamAVX() bool { return cpu.X86.HasAVX }
+func hasAdamAVX() bool { return cpufeat.Has(cpufeat.AVX) }
 
 // adamRowAVX is adamRowGo on the first len(p)/8·8 elements, 8 lanes at a
 // time: the same float32 operations in the same order (VMULPS, VADDPS,
