@@ -499,13 +499,13 @@ type convNet[F float] struct {
 func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Team) (*convNet[F], error) {
 	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
-	n.avxRows = hasGatherAVX()
+	n.avxRows = vec.HasGather64()
 	var zero F
 	_, f32 := any(zero).(float32)
 	avx := gatherGo
 	if f32 && hasGatherAVX512() {
 		avx = gather512
-	} else if f32 && hasGatherAVX() {
+	} else if f32 && vec.HasGather64() {
 		avx = gather256
 	}
 	bind := func(name string, size int) ([]F, []F, error) {
@@ -861,7 +861,7 @@ type gatherKernel uint8
 
 const (
 	gatherGo  gatherKernel = iota // the Go loop (and every float64 gather)
-	gather256                     // gather64AVX on 64-column strips
+	gather256                     // vec.Gather64 on 64-column strips
 	gather512                     // gather128AVX512 on 128-column strips
 )
 
@@ -879,7 +879,7 @@ func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx gathe
 	if avx != gatherGo && d%64 == 0 && len(cols) > 0 {
 		o32, s32, w32 := any(o).([]float32), any(src).([]float32), any(ws).([]float32)
 		for j := 0; j < d; j += 64 {
-			gather64AVX(&o32[j : j+64][0], &s32[j], 4*stride, cols, w32[:len(cols)])
+			vec.Gather64(&o32[j : j+64][0], &s32[j], 4*stride, cols, w32[:len(cols)])
 		}
 		return
 	}

@@ -27,7 +27,7 @@ func addBiasAVX2(x, b *float32, rows, w int, act bool)
 // support for the ZMM state).
 func hasGatherAVX512() bool { return cpufeat.Has(cpufeat.AVX512F) }
 
-// gather128AVX512 is gather64AVX over 128 columns in one pass: the same
+// gather128AVX512 is vec.Gather64 over 128 columns in one pass: the same
 // sums, bit-identical to gatherInto's Go loop. It checks nothing: len(o) ≥
 // 128, len(ws) ≥ len(cols), every row in range.
 //

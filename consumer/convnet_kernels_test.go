@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/vec"
 )
 
 // kernelMatrix returns rows×w float32s with positives, negatives, +0, -0
@@ -95,7 +96,7 @@ func bitsEqual(a, b []float32) bool {
 func TestGatherKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	kernels := []gatherKernel{}
-	if hasGatherAVX() {
+	if vec.HasGather64() {
 		kernels = append(kernels, gather256)
 	}
 	if hasGatherAVX512() {
@@ -275,7 +276,7 @@ func TestConvNetMaskBitsSameBits(t *testing.T) {
 // TestGatherIDRows64: the id-row kernel copies exactly the listed rows, in
 // order, repeats and the table's last row included.
 func TestGatherIDRows64(t *testing.T) {
-	if !hasGatherAVX() {
+	if !vec.HasGather64() {
 		t.Skip("no AVX on this CPU or build")
 	}
 	r := rand.New(rand.NewPCG(15, 16))

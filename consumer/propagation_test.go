@@ -10,6 +10,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/vec"
 	"github.com/trainerd/trainerd/model"
 )
 
@@ -402,7 +403,7 @@ func TestPropagationMatchesBaseline(t *testing.T) {
 		{64, 3, 2, true, true}, {64, 1, 2, false, true}, {13, 3, 1, true, true},
 	} {
 		t.Run(fmt.Sprintf("d%d_K%d_t%d_avx%v_sparse%v", tc.d, tc.K, tc.threads, tc.avx, tc.sparse), func(t *testing.T) {
-			if tc.avx && !hasGatherAVX() {
+			if tc.avx && !vec.HasGather64() {
 				t.Skip("no AVX on this CPU (or purego build)")
 			}
 			a, err := newNormAdj(g, tc.threads)

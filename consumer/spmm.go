@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/vec"
 )
 
 // normAdj is the symmetric normalised adjacency D^-½ A D^-½ of the
@@ -18,7 +19,7 @@ type normAdj struct {
 	adj    []int32
 	w      []float32
 	chunks []int // row boundaries, len = parts+1
-	// avx selects the AVX kernel (gather64AVX) for widths that are
+	// avx selects the AVX kernel (vec.Gather64) for widths that are
 	// multiples of 64; both kernels give bit-identical results.
 	avx bool
 }
@@ -29,7 +30,7 @@ func newNormAdj(g *graph.Bipartite, threads int) (*normAdj, error) {
 		return nil, err
 	}
 	n := g.NumUsers + g.NumItems
-	a := &normAdj{n: n, ptr: na.Ptr, adj: na.Col, w: na.Val, avx: hasGatherAVX()}
+	a := &normAdj{n: n, ptr: na.Ptr, adj: na.Col, w: na.Val, avx: vec.HasGather64()}
 	// Balance chunks by edges + rows.
 	parts := max(threads, 1) * 4
 	total := len(a.adj) + n
@@ -53,12 +54,12 @@ func newNormAdj(g *graph.Bipartite, threads int) (*normAdj, error) {
 // floats (no load/store of o per edge) and the loads of different edges are
 // independent (the CPU overlaps their cache misses). Each column still sums
 // its edges in CSR order starting from +0, so the result is bit-identical
-// to the plain `o[i] += w*x[i]` loop and to gather64AVX. The explicit
+// to the plain `o[i] += w*x[i]` loop and to vec.Gather64. The explicit
 // float32 conversions round each product, which keeps the compiler from
 // fusing w*x+a into an FMA under GOAMD64=v3 (that would change the bits).
 // Figures (BenchmarkGatherLocal-style, one core of the 2-core Xeon @ 2.5GHz):
 // ~2.2 GFLOP/s with the source rows in L2, ~1.1 GFLOP/s on the random
-// Gowalla-size graph; gather64AVX reaches ~12 and ~4.6.
+// Gowalla-size graph; vec.Gather64 reaches ~12 and ~4.6.
 func gatherRow(o, src []float32, cols []int32, ws []float32) {
 	d := len(o)
 	ws = ws[:len(cols)]
@@ -97,7 +98,7 @@ func gatherRow(o, src []float32, cols []int32, ws []float32) {
 func (a *normAdj) gather(o, src []float32, cols []int32, ws []float32, d int) {
 	if a.avx && d%64 == 0 {
 		for j := 0; j < d; j += 64 {
-			gather64AVX(&o[j : j+64][0], &src[j], 4*d, cols, ws[:len(cols)])
+			vec.Gather64(&o[j : j+64][0], &src[j], 4*d, cols, ws[:len(cols)])
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 // Package vec holds the float32 row kernels the CPU consumer runs in its
-// inner loops: y += x and y += a·x over one embedding row. On amd64 with
-// AVX they run 8 lanes at a time in assembly; elsewhere (or with the
+// inner loops: y += x and y += a·x over one embedding row, and one
+// 64-column strip of a sparse row times a dense matrix (Gather64). On amd64
+// with AVX they run 8 lanes at a time in assembly; elsewhere (or with the
 // purego tag) a Go loop runs. Both perform the same float32 operations in
 // the same order (a multiply then an add, never fused), so results are
 // bit-identical whichever runs, unless GOAMD64=v3 lets the compiler fuse the
@@ -25,3 +26,6 @@ func Axpy(y []float32, a float32, x []float32) {
 		y[i] += a * x[i]
 	}
 }
+
+// HasGather64 reports whether Gather64 may run on this CPU.
+func HasGather64() bool { return hasAVX }

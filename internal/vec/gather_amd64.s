@@ -2,13 +2,13 @@
 
 #include "textflag.h"
 
-// func gather64AVX(o *float32, src *float32, stride int, cols []int32, ws []float32)
+// func Gather64(o *float32, src *float32, stride int, cols []int32, ws []float32)
 //
 // o[0:64] = Σ_k ws[k] · src[cols[k]*stride/4 : +64], eight YMM accumulators
 // of 8 lanes, one broadcast weight per edge. VMULPS then VADDPS (no FMA), so
 // every lane rounds exactly as the scalar `a += w*x` does: the result is
-// bit-identical to the pure-Go gatherRow.
-TEXT ·gather64AVX(SB), NOSPLIT, $0-72
+// bit-identical to the plain Go loop (consumer/propagation's gatherRow).
+TEXT ·Gather64(SB), NOSPLIT, $0-72
 	MOVQ o+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ stride+16(FP), DX
