@@ -3,6 +3,7 @@ package producer
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
@@ -16,6 +17,8 @@ func (s *Sampler) hard(sc *scratch, epoch, index int, p EpochParams, dst *batch.
 	if p.HardPer == 0 {
 		return nil
 	}
+	t0 := time.Now()
+	defer func() { s.hardNS.Add(int64(time.Since(t0))) }()
 	for j := range dst.Query {
 		var err error
 		dst.Hard, err = s.hardFor(sc, epoch, index, j, p, dst.Query[j], dst.Pos[j], dst.Hard)

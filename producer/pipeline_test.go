@@ -3,13 +3,14 @@ package producer
 import (
 	"context"
 	"errors"
-	"github.com/trainerd/trainerd/batch"
 	"io"
 	"reflect"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/trainerd/trainerd/batch"
 )
 
 func drain(t *testing.T, pl *Pipeline, release bool) []*batch.Batch {
@@ -160,5 +161,29 @@ func TestPipelineError(t *testing.T) {
 	}
 	if _, err2 := pl.Next(context.Background()); err2 == nil || err2.Error() != err.Error() {
 		t.Fatalf("error is not sticky: %v then %v", err, err2)
+	}
+}
+
+// TestHardTimeCounted: the sampler's HardTime grows only with batches that
+// draw hard negatives.
+func TestHardTimeCounted(t *testing.T) {
+	g := genGraph(t, 150, 200, 2000, 0.8, 15)
+	s := newTestSampler(t, g, nil, nil)
+	var b batch.Batch
+	for i := 0; i < 3; i++ {
+		if err := s.Batch(1, i, EpochParams{}, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := s.Stats().HardTime; h != 0 {
+		t.Fatalf("HardTime %v after batches without hard negatives, want 0", h)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.Batch(1, i, EpochParams{HardPer: 2, RankLo: 5, RankHi: 40}, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := s.Stats().HardTime; h <= 0 {
+		t.Fatalf("HardTime %v after batches with hard negatives, want > 0", h)
 	}
 }

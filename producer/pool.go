@@ -3,7 +3,8 @@ package producer
 import "github.com/trainerd/trainerd/batch"
 
 // pool draws the shared negative pool: size distinct nodes of the negative
-// domain (items, or all nodes for walk pairs), uniform or ∝ degree^power.
+// domain (items, or all nodes for walk pairs) that have train edges,
+// uniform or ∝ degree^power.
 // For item_item and walks no pool node is a Query[j] or Pos[j] of the batch.
 // For user_item every item stays eligible and the Batch masks, for each
 // query alone, the pool items it engaged (NegMask, see masks). When fewer
@@ -28,9 +29,12 @@ func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *batch.Batch) er
 	for len(neg) < size && tries > 0 {
 		tries--
 		var x uint32
-		if s.negAlias != nil {
+		switch {
+		case s.negAlias != nil:
 			x = s.negAlias.sample(&r)
-		} else {
+		case s.negDom != nil:
+			x = s.negDom[r.intn(uint32(len(s.negDom)))]
+		default:
 			x = r.intn(uint32(s.negN))
 		}
 		v := s.negBase + x
@@ -41,9 +45,17 @@ func (s *Sampler) pool(sc *scratch, epoch, index, size int, dst *batch.Batch) er
 		neg = append(neg, v)
 	}
 	if len(neg) < size { // crowded domain: scan from a random offset
-		start := r.intn(uint32(s.negN))
-		for k := 0; k < s.negN && len(neg) < size; k++ {
-			v := s.negBase + uint32((int(start)+k)%s.negN)
+		n := s.negN
+		if s.negDom != nil {
+			n = len(s.negDom)
+		}
+		start := r.intn(uint32(n))
+		for k := 0; k < n && len(neg) < size; k++ {
+			x := uint32((int(start) + k) % n)
+			if s.negDom != nil {
+				x = s.negDom[x]
+			}
+			v := s.negBase + x
 			if mark[v] != gen {
 				mark[v] = gen
 				neg = append(neg, v)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/dataset"
@@ -52,6 +53,11 @@ type Sampler struct {
 	negBase     uint32 // global id of pool index 0
 	negN        int    // pool domain size
 	negAlias    *alias // nil: uniform
+	// negDom lists the pool-domain offsets of the nodes with train edges
+	// when some have none (nil: every node has some). Only these are
+	// drawn: a node without train edges is unknown to the model, and
+	// pushing it away from every query as a negative teaches nothing.
+	negDom []uint32
 
 	cache *nbrCache
 	// hcache holds each query's hard-negative candidates for one epoch
@@ -62,6 +68,7 @@ type Sampler struct {
 	free   []*scratch
 
 	walks, steps, built atomic.Uint64
+	hardNS              atomic.Int64
 }
 
 // New validates cfg (after EnsureDefaults) and prepares the sampler's
@@ -119,6 +126,14 @@ func New(g *graph.Bipartite, fs FeatureSource, cfg Config) (*Sampler, error) {
 	}
 	if s.negN == 0 {
 		return nil, fmt.Errorf("producer: empty negative domain (%d users, %d items)", s.nu, s.ni)
+	}
+	for i := 0; i < s.negN; i++ {
+		if s.degree(s.negBase+uint32(i)) > 0 {
+			s.negDom = append(s.negDom, uint32(i))
+		}
+	}
+	if len(s.negDom) == s.negN || len(s.negDom) == 0 {
+		s.negDom = nil // all eligible, or none has edges: draw from all
 	}
 	if cfg.Negatives.Dist == "degree" {
 		w := make([]float64, s.negN)
@@ -264,11 +279,15 @@ type SamplerStats struct {
 	Walks   uint64 // Pixie / PPR walks (restarts)
 	Steps   uint64 // walk steps (two hops each)
 	Batches uint64 // batches built
+	// HardTime is the producers' time spent searching hard negatives
+	// (personalized-PageRank walks and window sampling), summed over
+	// goroutines.
+	HardTime time.Duration
 }
 
 // Stats returns the cumulative counters.
 func (s *Sampler) Stats() SamplerStats {
-	return SamplerStats{Walks: s.walks.Load(), Steps: s.steps.Load(), Batches: s.built.Load()}
+	return SamplerStats{Walks: s.walks.Load(), Steps: s.steps.Load(), Batches: s.built.Load(), HardTime: time.Duration(s.hardNS.Load())}
 }
 
 // Batch builds batch index of epoch into dst, reusing dst's slices. The

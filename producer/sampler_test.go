@@ -537,3 +537,52 @@ func TestFeatureError(t *testing.T) {
 		t.Fatal("want an out-of-range error")
 	}
 }
+
+// TestPoolSkipsItemsWithoutEdges: items with no train edges (cold items, or
+// items seen only in test) never enter the pool, whatever the distribution,
+// also when the pool is larger than the items that have edges.
+func TestPoolSkipsItemsWithoutEdges(t *testing.T) {
+	const users, items = 30, 40
+	var es []graph.Edge
+	for u := 0; u < users; u++ {
+		for k := 0; k < 3; k++ {
+			es = append(es, graph.Edge{User: uint32(u), Item: uint32((u*7 + k*5) % 20)}) // items 20..39 have none
+		}
+	}
+	g, err := graph.Build(users, items, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dist string
+		pool int
+	}{{"uniform", 8}, {"degree", 8}, {"uniform", 35}, {"degree", 35}} {
+		t.Run(fmt.Sprintf("%s/%d", tc.dist, tc.pool), func(t *testing.T) {
+			s := newTestSampler(t, g, nil, func(c *Config) {
+				c.Layers = 0
+				c.BatchSize = 4
+				c.Negatives.Dist = tc.dist
+				c.Negatives.PoolSize = tc.pool
+			})
+			var b batch.Batch
+			seen := map[uint32]bool{}
+			for i := 0; i < s.BatchesPerEpoch(); i++ {
+				if err := s.Batch(1, i, EpochParams{}, &b); err != nil {
+					t.Fatal(err)
+				}
+				if want := min(tc.pool, 20); len(b.Neg) != want {
+					t.Fatalf("pool of %d items, want %d", len(b.Neg), want)
+				}
+				for _, v := range b.Neg {
+					if it := v - users; it >= 20 {
+						t.Fatalf("item %d without train edges drawn as a negative", it)
+					}
+					seen[v] = true
+				}
+			}
+			if len(seen) < 15 {
+				t.Errorf("only %d distinct items over an epoch", len(seen))
+			}
+		})
+	}
+}
