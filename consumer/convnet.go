@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/internal/vec"
 	"github.com/trainerd/trainerd/linalg"
@@ -93,7 +94,7 @@ type hopCSR[F float] struct {
 // each (idx into m rows, weight > 0 marks a valid slot).
 func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpose bool) {
 	h.n, h.m, h.transpose = n, m, transpose
-	h.ptr = grow(h.ptr, n+1)
+	h.ptr = embedcore.Grow(h.ptr, n+1)
 	h.col = h.col[:0]
 	h.w = h.w[:0]
 	h.ptr[0] = 0
@@ -122,7 +123,7 @@ func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpos
 		return
 	}
 	nnz := len(h.col)
-	h.tptr = grow(h.tptr, m+1)
+	h.tptr = embedcore.Grow(h.tptr, m+1)
 	clear(h.tptr)
 	for _, c := range h.col {
 		h.tptr[c+1]++
@@ -130,8 +131,8 @@ func (h *hopCSR[F]) set(n, m, t int, idx []int32, w []float32, uniform, transpos
 	for r := 0; r < m; r++ {
 		h.tptr[r+1] += h.tptr[r]
 	}
-	h.tcol = grow(h.tcol, nnz)
-	h.tw = grow(h.tw, nnz)
+	h.tcol = embedcore.Grow(h.tcol, nnz)
+	h.tw = embedcore.Grow(h.tw, nnz)
 	// fill in slot order: rows' incoming lists come out ordered by target
 	// then slot, the order gorgonia's serial scatter added them in.
 	next := h.tptr[:m] // reuse as cursors, restored below
@@ -237,17 +238,17 @@ func (l *convLayer[F]) forward(t *parallel.Team, h []F, hop *hopCSR[F], fill fun
 	M, N, d, p := hop.m, hop.n, a.in, l.p()
 	l.h, l.hop, l.fill = h[:M*d], hop, fill
 	if a.msg {
-		l.m = grow(l.m, M*a.hid)
+		l.m = embedcore.Grow(l.m, M*a.hid)
 		if l.maskBits {
-			l.mask = grow(l.mask, M*a.hid/16)
+			l.mask = embedcore.Grow(l.mask, M*a.hid/16)
 		}
 	}
 	if a.maxPool {
-		l.arg = grow(l.arg, N*p)
+		l.arg = embedcore.Grow(l.arg, N*p)
 	}
-	l.cat = grow(l.cat, N*(d+p))
-	l.out = grow(l.out, N*a.out)
-	l.nrm = grow(l.nrm, N)
+	l.cat = embedcore.Grow(l.cat, N*(d+p))
+	l.out = embedcore.Grow(l.out, N*a.out)
+	l.nrm = embedcore.Grow(l.nrm, N)
 	if a.msg || fill != nil {
 		l.run(t, phMsg, blocks(M))
 	}
@@ -262,20 +263,20 @@ func (l *convLayer[F]) backward(t *parallel.Team, dout []F) []F {
 	M, N, d, p := l.hop.m, l.hop.n, a.in, l.p()
 	l.dout = dout[:N*a.out]
 	nbN, nbM := groups(N), groups(M)
-	l.dWp = grow(l.dWp, nbN*len(l.W))
-	l.dbp = grow(l.dbp, nbN*a.out)
-	l.dcat = grow(l.dcat, N*(d+p))
-	l.dh = grow(l.dh, M*d)
+	l.dWp = embedcore.Grow(l.dWp, nbN*len(l.W))
+	l.dbp = embedcore.Grow(l.dbp, nbN*a.out)
+	l.dcat = embedcore.Grow(l.dcat, N*(d+p))
+	l.dh = embedcore.Grow(l.dh, M*d)
 	if a.msg {
 		if a.maxPool {
-			l.dsrc = grow(l.dsrc, M*p)
+			l.dsrc = embedcore.Grow(l.dsrc, M*p)
 		} else {
 			for len(l.scratch) < t.Size() {
 				l.scratch = append(l.scratch, make([]F, rowBlock*p))
 			}
 		}
-		l.dQp = grow(l.dQp, nbM*len(l.Q))
-		l.dqp = grow(l.dqp, nbM*a.hid)
+		l.dQp = embedcore.Grow(l.dQp, nbM*len(l.Q))
+		l.dqp = embedcore.Grow(l.dqp, nbM*a.hid)
 	}
 	l.run(t, phDOut, nbN)
 	if a.maxPool {
@@ -607,12 +608,12 @@ func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
 	n.emb, n.ids = emb, ids
 	h := n.x
 	if n.arch.useID {
-		n.x = grow(n.x, mK*d)
+		n.x = embedcore.Grow(n.x, mK*d)
 		h = n.x
 	}
 	if n.arch.featDim > 0 {
 		n.f = f[:mK*n.arch.featDim]
-		n.h0 = grow(n.h0, mK*d)
+		n.h0 = embedcore.Grow(n.h0, mK*d)
 		h = n.h0
 	}
 	K := len(n.layers)
@@ -627,10 +628,10 @@ func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
 	}
 	N, zw := n.hops[0].n, n.arch.layers[K-1].out
 	hd, od := n.arch.hidden, n.arch.outDim
-	n.y1 = grow(n.y1, N*hd)
+	n.y1 = embedcore.Grow(n.y1, N*hd)
 	gemm(false, false, N, hd, zw, h, zw, n.G1, hd, 0, n.y1, hd)
 	addBias(n.y1, n.g1, true)
-	n.out = grow(n.out, N*od)
+	n.out = embedcore.Grow(n.out, N*od)
 	gemm(false, false, N, od, hd, n.y1, hd, n.G2, od, 0, n.out, od)
 	return n.out
 }
@@ -646,11 +647,11 @@ func (n *convNet[F]) backward(dout []F) []F {
 		hd, od := n.arch.hidden, n.arch.outDim
 		z := n.layers[K-1].out
 		gemm(true, false, hd, od, N, n.y1, hd, dout, od, 0, n.dG2, od)
-		n.dy1 = grow(n.dy1, N*hd)
+		n.dy1 = embedcore.Grow(n.dy1, N*hd)
 		gemm(false, true, N, hd, od, dout, od, n.G2, od, 0, n.dy1, hd)
 		reluGradColSum(n.dg1, n.dy1, n.y1, false)
 		gemm(true, false, zw, hd, N, z, zw, n.dy1, hd, 0, n.dG1, hd)
-		n.dz = grow(n.dz, N*zw)
+		n.dz = embedcore.Grow(n.dz, N*zw)
 		gemm(false, true, N, zw, hd, n.dy1, hd, n.G1, hd, 0, n.dz, zw)
 		g = n.dz
 	}

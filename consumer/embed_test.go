@@ -11,46 +11,9 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/model"
 )
-
-// testSampler makes Batches the way the producer will: shuffled train
-// edges, B examples per batch, a uniform shared pool of P items that are not
-// positives of the batch, and HardPer uniform hard negatives.
-type testSampler struct {
-	U, I    int
-	edges   []graph.Edge
-	B, P, H int
-	rng     *rand.Rand
-}
-
-func (s *testSampler) epoch(ep int) []*batch.Batch {
-	perm := s.rng.Perm(len(s.edges))
-	var out []*batch.Batch
-	for lo, idx := 0, 0; lo < len(perm); lo, idx = lo+s.B, idx+1 {
-		hi := min(lo+s.B, len(perm))
-		b := &batch.Batch{Epoch: ep, Index: idx, HardPer: s.H}
-		pos := map[uint32]bool{}
-		for _, k := range perm[lo:hi] {
-			e := s.edges[k]
-			b.Query = append(b.Query, e.User)
-			it := batch.GlobalItem(s.U, e.Item)
-			b.Pos = append(b.Pos, it)
-			pos[it] = true
-		}
-		for len(b.Neg) < s.P {
-			it := batch.GlobalItem(s.U, uint32(s.rng.IntN(s.I)))
-			if !pos[it] {
-				b.Neg = append(b.Neg, it)
-			}
-		}
-		for range len(b.Query) * s.H {
-			b.Hard = append(b.Hard, batch.GlobalItem(s.U, uint32(s.rng.IntN(s.I))))
-		}
-		out = append(out, b)
-	}
-	return out
-}
 
 // exactEval is a tiny full-ranking evaluator: recall@k and ndcg@k over users
 // with test items, train items excluded.
@@ -94,42 +57,9 @@ func exactEval(e *model.Embeddings, train, test [][]uint32, k int) (recall, ndcg
 	return recall / float64(users), ndcg / float64(users)
 }
 
-// planted builds U users and I items in C communities; each user engages
-// deg items, 95% inside its community; 20% of each user's items are test.
-func planted(U, I, C, deg int, seed uint64) (train []graph.Edge, trainBy, testBy [][]uint32) {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	trainBy = make([][]uint32, U)
-	testBy = make([][]uint32, U)
-	per := I / C
-	for u := 0; u < U; u++ {
-		c := u % C
-		seen := map[uint32]bool{}
-		var items []uint32
-		for len(items) < deg {
-			var it uint32
-			if rng.Float64() < 0.95 {
-				it = uint32(c*per + rng.IntN(per))
-			} else {
-				it = uint32(rng.IntN(I))
-			}
-			if !seen[it] {
-				seen[it] = true
-				items = append(items, it)
-			}
-		}
-		nTest := deg / 5
-		testBy[u] = items[:nTest]
-		trainBy[u] = items[nTest:]
-		for _, it := range trainBy[u] {
-			train = append(train, graph.Edge{User: uint32(u), Item: it})
-		}
-	}
-	return train, trainBy, testBy
-}
-
 func TestPlantedCommunities(t *testing.T) {
 	const U, I, C = 300, 300, 5
-	edges, trainBy, testBy := planted(U, I, C, 20, 1)
+	edges, trainBy, testBy := testfixture.Planted(U, I, C, 20, 1)
 	g, err := graph.Build(U, I, edges)
 	if err != nil {
 		t.Fatal(err)
@@ -154,13 +84,13 @@ func TestPlantedCommunities(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &testSampler{U: U, I: I, edges: edges, B: 256, P: 64, rng: rand.New(rand.NewPCG(3, 4))}
+			s := &testfixture.Sampler{U: U, I: I, Edges: edges, B: 256, P: 64, Rng: rand.New(rand.NewPCG(3, 4))}
 			start := time.Now()
 			ctx := context.Background()
 			var first, last float64
 			for ep := 0; ep < tc.epochs; ep++ {
 				var sum float64
-				bs := s.epoch(ep)
+				bs := s.Epoch(ep)
 				for _, b := range bs {
 					st, err := m.Step(ctx, b)
 					if err != nil {
@@ -194,7 +124,7 @@ func TestPlantedCommunities(t *testing.T) {
 // batches.
 func TestStateLoadResume(t *testing.T) {
 	const U, I = 40, 50
-	edges, _, _ := planted(U, I, 2, 8, 2)
+	edges, _, _ := testfixture.Planted(U, I, 2, 8, 2)
 	g, _ := graph.Build(U, I, edges)
 	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
 	for _, cfg := range []model.Config{
@@ -205,8 +135,8 @@ func TestStateLoadResume(t *testing.T) {
 	} {
 		t.Run(cfg.Model+"/"+cfg.Optimizer, func(t *testing.T) {
 			cfg.Seed = 5
-			s := &testSampler{U: U, I: I, edges: edges, B: 16, P: 10, H: 2, rng: rand.New(rand.NewPCG(1, 1))}
-			bs := s.epoch(0)
+			s := &testfixture.Sampler{U: U, I: I, Edges: edges, B: 16, P: 10, H: 2, Rng: rand.New(rand.NewPCG(1, 1))}
+			bs := s.Epoch(0)
 			ctx := context.Background()
 			a, err := New(cfg, info)
 			if err != nil {

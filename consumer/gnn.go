@@ -15,6 +15,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/loss"
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/consumer/optim"
@@ -73,7 +74,7 @@ type convModel struct {
 	embOpt optim.Optimizer
 	loss   gnnLoss
 	sched  optim.Schedule
-	hyperOverride
+	embedcore.HyperOverride
 	step int
 
 	// net is the hand-written network when the spec has one; the gorgonia
@@ -172,7 +173,7 @@ func newConvModel(name string, cfg model.Config, info model.Info, spec convSpec)
 			p.data = make([]float32, rows*cols) // biases start at zero
 		} else {
 			// Glorot normal
-			p.data = initNormal(rows*cols, math.Sqrt(2/float64(rows+cols)), cfg.Seed, uint64(100+i))
+			p.data = embedcore.InitNormal(rows*cols, math.Sqrt(2/float64(rows+cols)), cfg.Seed, uint64(100+i))
 		}
 		if p.opt, err = newOpt(rows, cols); err != nil {
 			return nil, err
@@ -181,7 +182,7 @@ func newConvModel(name string, cfg model.Config, info model.Info, spec convSpec)
 	}
 	if m.useID {
 		n := info.NumUsers + info.NumItems
-		m.emb = initNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
+		m.emb = embedcore.InitNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
 		if m.embOpt, err = newOpt(n, cfg.Dim); err != nil {
 			return nil, err
 		}
@@ -534,13 +535,13 @@ func (m *convModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats, 
 		return model.StepStats{}, err
 	}
 	m.fill(mc, b.Layers, b.NbrIdx, b.NbrW, b.Feat)
-	m.applyMargin(m.loss.loss)
+	m.ApplyMargin(m.loss.loss)
 	m.loss.setBatch(b)
 	mc.vm.Reset()
 	if err := mc.vm.RunAll(); err != nil {
 		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
 	}
-	lr := m.lrAt(m.sched, m.step)
+	lr := m.LRAt(m.sched, m.step)
 	for i, p := range m.params {
 		gd, ok := mc.grads[i].Value().Data().([]float32)
 		if !ok || len(gd) != len(p.data) {
@@ -558,20 +559,20 @@ func (m *convModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats, 
 // stepNet is Step on the hand-written network.
 func (m *convModel) stepNet(b *batch.Batch) (model.StepStats, error) {
 	net, d, K := m.net, m.cfg.Dim, m.k
-	m.sizes = grow(m.sizes, K+1)
+	m.sizes = embedcore.Grow(m.sizes, K+1)
 	for k := range m.sizes {
 		m.sizes[k] = len(b.Layers[k])
 	}
 	net.setHops(m.sizes, b.T, b.NbrIdx, b.NbrW, true)
 	z := net.forward(m.emb, b.Layers[K], b.Feat)
-	m.applyMargin(m.loss.loss)
+	m.ApplyMargin(m.loss.loss)
 	m.loss.setBatch(b)
 	m.loss.compute(z, m.sizes[0], d)
 	if m.loss.err != nil {
 		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, m.loss.err)
 	}
 	gx := net.backward(m.loss.dZ)
-	lr := m.lrAt(m.sched, m.step)
+	lr := m.LRAt(m.sched, m.step)
 	for i, p := range m.params {
 		p.opt.Update(p.data, nil, m.netGrads[i], lr)
 	}
@@ -699,7 +700,7 @@ func (m *convModel) Embed(ctx context.Context) (*model.Embeddings, error) {
 // graph (hopsFor's layout) and returns its output rows.
 func (m *convModel) embedNet(layers [][]uint32, idx [][]int32, w [][]float32, feat []float32) []float32 {
 	net, K := m.net, m.k
-	m.sizes = grow(m.sizes, K+1)
+	m.sizes = embedcore.Grow(m.sizes, K+1)
 	for k := range m.sizes {
 		m.sizes[k] = len(layers[k])
 	}
@@ -738,13 +739,13 @@ func (m *convModel) State() []model.Tensor {
 		ts = append(ts, model.Tensor{Name: "param/emb", Shape: []int{m.info.NumUsers + m.info.NumItems, m.cfg.Dim}, Data: m.emb})
 	}
 	for _, p := range m.params {
-		ts = append(ts, optTensors(p.opt.State("opt/"+p.name+"/"))...)
+		ts = append(ts, embedcore.OptTensors(p.opt.State("opt/"+p.name+"/"))...)
 	}
 	if m.useID {
-		ts = append(ts, optTensors(m.embOpt.State("opt/emb/"))...)
+		ts = append(ts, embedcore.OptTensors(m.embOpt.State("opt/emb/"))...)
 	}
 	ts = append(ts, model.Tensor{Name: "opt/step", Shape: []int{1}, Data: []float32{float32(m.step)}})
-	return cloneTensors(ts)
+	return embedcore.CloneTensors(ts)
 }
 
 // Load implements Model.
@@ -778,7 +779,7 @@ func (m *convModel) Load(state []model.Tensor) error {
 	if !ok || len(st.Data) != 1 {
 		return fmt.Errorf("%s: load: missing opt/step", m.name)
 	}
-	arrs := optArrays(state)
+	arrs := embedcore.OptArrays(state)
 	for _, p := range m.params {
 		if err := p.opt.Load("opt/"+p.name+"/", arrs); err != nil {
 			return fmt.Errorf("%s: load optimiser of %s: %w", m.name, p.name, err)

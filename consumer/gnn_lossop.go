@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/loss"
 )
 
@@ -47,13 +48,13 @@ func (l *gnnLoss) setBatch(b *batch.Batch) {
 func (l *gnnLoss) compute(z []float32, rows, d int) float64 {
 	B, P, H := len(l.queryIdx), len(l.negIdx), l.hardPer
 	in := &l.in
-	shapeInputs(in, B, P, H, d, l.negMask, l.negMaskPtr, l.inMask, l.inMaskPtr)
-	gatherRows(in.Q, z, l.queryIdx, d)
-	gatherRows(in.Pos, z, l.posIdx, d)
-	gatherRows(in.Pool, z, l.negIdx, d)
-	gatherRows(in.Hard, z, l.hardIdx, d)
+	embedcore.ShapeInputs(in, B, P, H, d, l.negMask, l.negMaskPtr, l.inMask, l.inMaskPtr)
+	embedcore.GatherRows(in.Q, z, l.queryIdx, d)
+	embedcore.GatherRows(in.Pos, z, l.posIdx, d)
+	embedcore.GatherRows(in.Pool, z, l.negIdx, d)
+	embedcore.GatherRows(in.Hard, z, l.hardIdx, d)
 	v, g, err := l.loss.Compute(*in)
-	l.dZ = grow(l.dZ, rows*d)
+	l.dZ = embedcore.Grow(l.dZ, rows*d)
 	clear(l.dZ)
 	if err != nil {
 		l.err = err

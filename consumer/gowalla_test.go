@@ -1,13 +1,11 @@
 package consumer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,62 +14,10 @@ import (
 	"time"
 
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/model"
 )
-
-// dataDir resolves TRAINERD_DATA, default ../shared/data relative to the
-// directory holding go.mod.
-func dataDir(t testing.TB) string {
-	if d := os.Getenv("TRAINERD_DATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; set TRAINERD_DATA")
-		}
-		dir = parent
-	}
-}
-
-// readLists parses "user item item ..." lines.
-func readLists(path string) ([][]uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out [][]uint32
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	line := 0
-	for sc.Scan() {
-		line++
-		fs := strings.Fields(sc.Text())
-		if len(fs) == 0 {
-			continue
-		}
-		var ids []uint32
-		for _, s := range fs {
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-			}
-			ids = append(ids, uint32(v))
-		}
-		u := int(ids[0])
-		for len(out) <= u {
-			out = append(out, nil)
-		}
-		out[u] = append(out[u], ids[1:]...)
-	}
-	return out, sc.Err()
-}
 
 // blockedEval computes full-ranking recall@k and ndcg@k with blocked GEMMs
 // (users in blocks of 1024) and a per-user top-k scan, train items excluded.
@@ -215,29 +161,12 @@ func TestGowallaLong(t *testing.T) {
 	if os.Getenv("TRAINERD_LONG") != "1" {
 		t.Skip("set TRAINERD_LONG=1 to run the Gowalla experiment")
 	}
-	dir := filepath.Join(dataDir(t), "gowalla")
-	train, err := readLists(filepath.Join(dir, "train.txt"))
-	if err != nil {
-		t.Skipf("gowalla train data missing at %s: %v", dir, err)
-	}
-	test, err := readLists(filepath.Join(dir, "test.txt"))
-	if err != nil {
-		t.Skipf("gowalla test data missing at %s: %v", dir, err)
-	}
-	U := max(len(train), len(test))
-	I := 0
-	var edges []graph.Edge
-	for u, its := range train {
-		for _, it := range its {
-			edges = append(edges, graph.Edge{User: uint32(u), Item: it})
-			I = max(I, int(it)+1)
-		}
-	}
-	for _, its := range test {
-		for _, it := range its {
-			I = max(I, int(it)+1)
-		}
-	}
+	trainSplit := testfixture.LightGCN(t, "gowalla", "train.txt")
+	testSplit := testfixture.LightGCN(t, "gowalla", "test.txt")
+	U := max(trainSplit.Users, testSplit.Users)
+	I := max(trainSplit.Items, testSplit.Items)
+	edges := trainSplit.Edges
+	train, test := trainSplit.ByUser(U), testSplit.ByUser(U)
 	g, err := graph.Build(U, I, edges)
 	if err != nil {
 		t.Fatal(err)
@@ -249,12 +178,12 @@ func TestGowallaLong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSampler{U: U, I: I, edges: edges, B: batch, P: pool, rng: rand.New(rand.NewPCG(cfg.Seed, 11))}
+	s := &testfixture.Sampler{U: U, I: I, Edges: edges, B: batch, P: pool, Rng: rand.New(rand.NewPCG(cfg.Seed, 11))}
 	ctx := context.Background()
 	start := time.Now()
 	var trainTime time.Duration
 	for ep := 0; ep < epochs && time.Since(start) < budget; ep++ {
-		bs := s.epoch(ep)
+		bs := s.Epoch(ep)
 		t0 := time.Now()
 		var sum float64
 		n := 0

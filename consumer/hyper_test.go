@@ -7,6 +7,7 @@ import (
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/model"
 )
 
@@ -50,7 +51,7 @@ func TestSetHyper(t *testing.T) {
 func hyperModel(t *testing.T, name string) (model.Model, *batch.Batch) {
 	t.Helper()
 	const U, I = 40, 50
-	edges, _, _ := planted(U, I, 2, 8, 2)
+	edges, _, _ := testfixture.Planted(U, I, 2, 8, 2)
 	g, err := graph.Build(U, I, edges)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,6 @@ func hyperModel(t *testing.T, name string) (model.Model, *batch.Batch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSampler{U: U, I: I, edges: edges, B: 16, P: 10, rng: rand.New(rand.NewPCG(1, 1))}
-	return m, s.epoch(0)[0]
+	s := &testfixture.Sampler{U: U, I: I, Edges: edges, B: 16, P: 10, Rng: rand.New(rand.NewPCG(1, 1))}
+	return m, s.Epoch(0)[0]
 }

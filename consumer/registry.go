@@ -3,6 +3,8 @@ package consumer
 import (
 	"fmt"
 
+	"github.com/trainerd/trainerd/consumer/embedding"
+	"github.com/trainerd/trainerd/consumer/propagation"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
@@ -11,10 +13,10 @@ import (
 // test checks that it covers modelspec.All() exactly.
 func builders() map[string]func(model.Config, model.Info) (model.Model, error) {
 	return map[string]func(model.Config, model.Info) (model.Model, error){
-		modelspec.MF:        newMF,
-		modelspec.DeepWalk:  newDeepWalk,
-		modelspec.LightGCN:  newLightGCN,
-		modelspec.NGCF:      newNGCF,
+		modelspec.MF:        embedding.NewMF,
+		modelspec.DeepWalk:  embedding.NewDeepWalk,
+		modelspec.LightGCN:  propagation.NewLightGCN,
+		modelspec.NGCF:      propagation.NewNGCF,
 		modelspec.GraphSAGE: newGraphSAGE,
 		modelspec.PinSage:   newPinSage,
 	}

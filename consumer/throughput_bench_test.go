@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/model"
 )
@@ -27,7 +28,7 @@ func BenchmarkModelStep(b *testing.B) {
 	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
 		linalg.SetThreads(1)
 	}
-	g := gowallaSizeGraph(b)
+	g := testfixture.GowallaSizeGraph(b)
 	info := model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g}
 	conv := &gnnPlanted{U: g.NumUsers, I: g.NumItems, g: g, train: make([][]uint32, g.NumUsers)}
 	for u := range conv.train {
@@ -61,7 +62,7 @@ func BenchmarkModelStep(b *testing.B) {
 				if cm, ok := m.(*convModel); ok {
 					batches[i] = conv.batch(r, cm, tc.B, tc.P, tc.T)
 				} else {
-					batches[i] = gowallaSizeBatch(g, r, tc.B, tc.P)
+					batches[i] = testfixture.GowallaSizeBatch(g, r, tc.B, tc.P)
 				}
 			}
 			ctx := context.Background()

@@ -1,7 +1,8 @@
-// Package testfixture holds the helpers that tests across packages share
-// for the real data sets: where the data directory is, skipping a test when
-// a data set is absent, and reading LightGCN-format split files. It is
-// imported only by tests.
+// Package testfixture holds the helpers that tests across packages share:
+// for the real data sets, where the data directory is, skipping a test when
+// a data set is absent, and reading LightGCN-format split files; for
+// synthetic ones, planted-community graphs and a sampler that makes
+// batches the way the producer does. It is imported only by tests.
 package testfixture
 
 import (
@@ -94,6 +95,16 @@ func ReadLightGCN(path string) (*Split, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// ByUser lists the items of each of users users (local ids), in file
+// order; users must be at least s.Users.
+func (s *Split) ByUser(users int) [][]uint32 {
+	out := make([][]uint32, users)
+	for _, e := range s.Edges {
+		out[e.User] = append(out[e.User], e.Item)
+	}
+	return out
 }
 
 // LightGCN reads the split file DataDir/elem, skipping tb when it is

@@ -70,3 +70,11 @@ func TestNeedSkips(t *testing.T) {
 		t.Fatal("Need did not skip for an absent data set")
 	}
 }
+
+func TestSplitByUser(t *testing.T) {
+	s := &Split{Edges: []graph.Edge{{User: 2, Item: 5}, {User: 0, Item: 1}, {User: 2, Item: 3}}, Users: 3, Items: 6}
+	want := [][]uint32{{1}, nil, {5, 3}, nil}
+	if got := s.ByUser(4); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ByUser = %v, want %v (file order per user)", got, want)
+	}
+}

@@ -1,10 +1,11 @@
-package consumer
+package propagation
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
@@ -20,7 +21,7 @@ import (
 // receives a dense gradient (nonzero on nearly every row after K hops) and
 // a dense optimiser update.
 type lightGCN struct {
-	*embedCore
+	*embedcore.Core
 	adj     *normAdj
 	base    []float32 // E^(0), n × Dim
 	final   []float32 // mean of layers
@@ -31,9 +32,10 @@ type lightGCN struct {
 	opt     optim.Optimizer
 }
 
-func newLightGCN(cfg model.Config, info model.Info) (model.Model, error) {
-	cfg = embedDefaults(cfg, modelspec.LightGCN)
-	core, err := newEmbedCore(modelspec.LightGCN, cfg, info, cfg.Dim)
+// NewLightGCN builds LightGCN over info.Graph.
+func NewLightGCN(cfg model.Config, info model.Info) (model.Model, error) {
+	cfg = embedcore.Defaults(cfg, modelspec.LightGCN, model.Info{})
+	core, err := embedcore.NewCore(modelspec.LightGCN, cfg, info, cfg.Dim)
 	if err != nil {
 		return nil, err
 	}
@@ -41,14 +43,14 @@ func newLightGCN(cfg model.Config, info model.Info) (model.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lightgcn: %w", err)
 	}
-	if adj.n != core.n {
-		return nil, fmt.Errorf("lightgcn: graph has %d nodes, info says %d", adj.n, core.n)
+	if adj.n != core.N {
+		return nil, fmt.Errorf("lightgcn: graph has %d nodes, info says %d", adj.n, core.N)
 	}
-	sz := core.n * cfg.Dim
-	m := &lightGCN{embedCore: core, adj: adj, base: initNormal(sz, cfg.InitStd, cfg.Seed, 1),
+	sz := core.N * cfg.Dim
+	m := &lightGCN{Core: core, adj: adj, base: embedcore.InitNormal(sz, cfg.InitStd, cfg.Seed, 1),
 		final: make([]float32, sz), grad: make([]float32, sz), cur: make([]float32, sz),
-		nx: make([]float32, sz), acc: make([]float32, sz), nz: make([]bool, core.n)}
-	if m.opt, err = core.newOptimizer(core.n, cfg.Dim); err != nil {
+		nx: make([]float32, sz), acc: make([]float32, sz), nz: make([]bool, core.N)}
+	if m.opt, err = core.NewOptimizer(core.N, cfg.Dim); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -58,18 +60,15 @@ func newLightGCN(cfg model.Config, info model.Info) (model.Model, error) {
 // when not nil, marks the only rows where x may be nonzero (see
 // normAdj.meanPropagate).
 func (m *lightGCN) propagate(out, x []float32, nz []bool) {
-	m.adj.meanPropagate(out, x, m.cur, m.nx, m.acc, nz, m.cfg.Dim, m.cfg.Layers, m.cfg.Threads)
+	m.adj.meanPropagate(out, x, m.cur, m.nx, m.acc, nz, m.Cfg.Dim, m.Cfg.Layers, m.Cfg.Threads)
 }
-
-// Name implements Model.
-func (m *lightGCN) Name() string { return m.name }
 
 // Step implements Model.
 func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return model.StepStats{}, err
 	}
-	if err := m.check(b); err != nil {
+	if err := m.Check(b); err != nil {
 		return model.StepStats{}, err
 	}
 	B := b.Size()
@@ -77,16 +76,16 @@ func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, e
 		return model.StepStats{}, nil
 	}
 	m.propagate(m.final, m.base, nil)
-	m.applyMargin(m.loss)
-	l, g, err := m.loss.Compute(m.gather(b, m.final))
+	m.ApplyMargin(m.Loss)
+	l, g, err := m.Loss.Compute(m.Gather(b, m.final))
 	if err != nil {
 		return model.StepStats{}, fmt.Errorf("lightgcn: batch %d/%d: %w", b.Epoch, b.Index, err)
 	}
 	clear(m.grad)
-	m.scatterDense(b, g, m.grad)
+	m.ScatterDense(b, g, m.grad)
 	// The seed gradient is nonzero only on the batch's rows; the first
 	// backward layer reads only their edges.
-	rows := m.distinctRows(b)
+	rows := m.DistinctRows(b)
 	for _, r := range rows {
 		m.nz[r] = true
 	}
@@ -94,9 +93,9 @@ func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, e
 	for _, r := range rows {
 		m.nz[r] = false
 	}
-	l += m.l2(m.base, m.cfg.Dim, rows, m.grad, false, B)
-	m.opt.Update(m.base, nil, m.grad, m.lr())
-	m.step++
+	l += m.L2(m.base, m.Cfg.Dim, rows, m.grad, false, B)
+	m.opt.Update(m.base, nil, m.grad, m.LR())
+	m.Steps++
 	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
@@ -106,22 +105,22 @@ func (m *lightGCN) Embed(ctx context.Context) (*model.Embeddings, error) {
 		return nil, err
 	}
 	m.propagate(m.final, m.base, nil)
-	return m.embeddings(m.final), nil
+	return m.Embeddings(m.final), nil
 }
 
 // State implements Model.
 func (m *lightGCN) State() []model.Tensor {
-	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.n, m.cfg.Dim}, Data: m.base}, m.stepTensor()}
-	st = append(st, optTensors(m.opt.State("opt/emb"))...)
-	return cloneTensors(st)
+	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.N, m.Cfg.Dim}, Data: m.base}, m.StepTensor()}
+	st = append(st, embedcore.OptTensors(m.opt.State("opt/emb"))...)
+	return embedcore.CloneTensors(st)
 }
 
 // Load implements Model.
 func (m *lightGCN) Load(state []model.Tensor) error {
-	if err := m.loadParams(state, map[string][]float32{"param/emb": m.base}); err != nil {
+	if err := m.LoadParams(state, map[string][]float32{"param/emb": m.base}); err != nil {
 		return err
 	}
-	if err := m.opt.Load("opt/emb", optArrays(state)); err != nil {
+	if err := m.opt.Load("opt/emb", embedcore.OptArrays(state)); err != nil {
 		return fmt.Errorf("lightgcn: load: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package consumer
+package propagation
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
@@ -28,7 +30,7 @@ const ngcfSlope = 0.2
 // are not implemented. Weights of layer l are stored as rows of one
 // K·(2·Dim+1) × Dim matrix: W1_l (Dim rows), W2_l (Dim rows), b_l (1 row).
 type ngcf struct {
-	*embedCore
+	*embedcore.Core
 	adj   *normAdj
 	d, K  int
 	base  []float32 // E^(0), n×d
@@ -44,10 +46,11 @@ type ngcf struct {
 	optE, optW         optim.Optimizer
 }
 
-func newNGCF(cfg model.Config, info model.Info) (model.Model, error) {
-	cfg = embedDefaults(cfg, modelspec.NGCF)
+// NewNGCF builds NGCF over info.Graph.
+func NewNGCF(cfg model.Config, info model.Info) (model.Model, error) {
+	cfg = embedcore.Defaults(cfg, modelspec.NGCF, model.Info{})
 	d, K := cfg.Dim, cfg.Layers
-	core, err := newEmbedCore(modelspec.NGCF, cfg, info, d*(K+1))
+	core, err := embedcore.NewCore(modelspec.NGCF, cfg, info, d*(K+1))
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +58,11 @@ func newNGCF(cfg model.Config, info model.Info) (model.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ngcf: %w", err)
 	}
-	if adj.n != core.n {
-		return nil, fmt.Errorf("ngcf: graph has %d nodes, info says %d", adj.n, core.n)
+	if adj.n != core.N {
+		return nil, fmt.Errorf("ngcf: graph has %d nodes, info says %d", adj.n, core.N)
 	}
-	n := core.n
-	m := &ngcf{embedCore: core, adj: adj, d: d, K: K, base: initNormal(n*d, cfg.InitStd, cfg.Seed, 1),
+	n := core.N
+	m := &ngcf{Core: core, adj: adj, d: d, K: K, base: embedcore.InitNormal(n*d, cfg.InitStd, cfg.Seed, 1),
 		w: make([]float32, K*(2*d+1)*d), final: make([]float32, n*d*(K+1)), gF: make([]float32, n*d*(K+1))}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 2))
 	bound := math.Sqrt(6 / float64(2*d)) // Xavier uniform
@@ -83,10 +86,10 @@ func newNGCF(cfg model.Config, info model.Info) (model.Model, error) {
 		*b = make([]float32, n*d)
 	}
 	m.gW = make([]float32, len(m.w))
-	if m.optE, err = core.newOptimizer(n, d); err != nil {
+	if m.optE, err = core.NewOptimizer(n, d); err != nil {
 		return nil, err
 	}
-	if m.optW, err = core.newOptimizer(K*(2*d+1), d); err != nil {
+	if m.optW, err = core.NewOptimizer(K*(2*d+1), d); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -104,12 +107,12 @@ func (m *ngcf) bias(l int) []float32 {
 
 // forward computes every layer and the concatenated output m.final.
 func (m *ngcf) forward() {
-	n, d, th := m.n, m.d, m.cfg.Threads
+	n, d, th := m.N, m.d, m.Cfg.Threads
 	for l := 0; l < m.K; l++ {
 		E, A, Z := m.E[l], m.A[l], m.Z[l]
 		m.adj.spmm(A, E, d, th)
 		s, t := m.s, m.t
-		parallelFor(n*d, th, func(lo, hi int) {
+		parallel.Chunks(n*d, th, minParallel, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				s[i] = A[i] + E[i]
 				t[i] = A[i] * E[i]
@@ -118,7 +121,7 @@ func (m *ngcf) forward() {
 		linalg.Sgemm(false, false, n, d, d, 1, s, d, m.w1(l), d, 0, Z, d)
 		linalg.Sgemm(false, false, n, d, d, 1, t, d, m.w2(l), d, 1, Z, d)
 		b, next := m.bias(l), m.E[l+1]
-		parallelFor(n, th, func(lo, hi int) {
+		parallel.Chunks(n, th, minParallel, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				z := Z[r*d : r*d+d]
 				o := next[r*d : r*d+d]
@@ -134,7 +137,7 @@ func (m *ngcf) forward() {
 		})
 	}
 	w := d * (m.K + 1)
-	parallelFor(n, th, func(lo, hi int) {
+	parallel.Chunks(n, th, minParallel, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			for l := 0; l <= m.K; l++ {
 				copy(m.final[r*w+l*d:r*w+l*d+d], m.E[l][r*d:r*d+d])
@@ -146,11 +149,11 @@ func (m *ngcf) forward() {
 // backward maps m.gF (dLoss/dfinal) to m.gBase (dLoss/dE^(0)) and m.gW.
 // forward must have run on the current parameters.
 func (m *ngcf) backward() {
-	n, d, th, K := m.n, m.d, m.cfg.Threads, m.K
+	n, d, th, K := m.N, m.d, m.Cfg.Threads, m.K
 	w := d * (K + 1)
 	gF := m.gF
 	block := func(dst []float32, l int) { // dst = gF[:, l]
-		parallelFor(n, th, func(lo, hi int) {
+		parallel.Chunks(n, th, minParallel, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				copy(dst[r*d:r*d+d], gF[r*w+l*d:r*w+l*d+d])
 			}
@@ -160,7 +163,7 @@ func (m *ngcf) backward() {
 	for l := K - 1; l >= 0; l-- {
 		E, A, Z := m.E[l], m.A[l], m.Z[l]
 		dE, dZ, s, t := m.dE, m.dZ, m.s, m.t
-		parallelFor(n*d, th, func(lo, hi int) {
+		parallel.Chunks(n*d, th, minParallel, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				if Z[i] > 0 {
 					dZ[i] = dE[i]
@@ -185,7 +188,7 @@ func (m *ngcf) backward() {
 		linalg.Sgemm(false, true, n, d, d, 1, dZ, d, m.w1(l), d, 0, p, d)
 		linalg.Sgemm(false, true, n, d, d, 1, dZ, d, m.w2(l), d, 0, rr, d)
 		// dA = P + R⊙E (into t); direct dE = P + R⊙A (into s).
-		parallelFor(n*d, th, func(lo, hi int) {
+		parallel.Chunks(n*d, th, minParallel, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				t[i] = p[i] + rr[i]*E[i]
 				s[i] = p[i] + rr[i]*A[i]
@@ -193,7 +196,7 @@ func (m *ngcf) backward() {
 		})
 		m.adj.spmm(dE, t, d, th) // Â symmetric: dE = Âᵀ dA
 		block(p, l)
-		parallelFor(n*d, th, func(lo, hi int) {
+		parallel.Chunks(n*d, th, minParallel, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				dE[i] += s[i] + p[i]
 			}
@@ -202,15 +205,12 @@ func (m *ngcf) backward() {
 	copy(m.gBase, m.dE)
 }
 
-// Name implements Model.
-func (m *ngcf) Name() string { return m.name }
-
 // Step implements Model.
 func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return model.StepStats{}, err
 	}
-	if err := m.check(b); err != nil {
+	if err := m.Check(b); err != nil {
 		return model.StepStats{}, err
 	}
 	B := b.Size()
@@ -218,19 +218,19 @@ func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error
 		return model.StepStats{}, nil
 	}
 	m.forward()
-	m.applyMargin(m.loss)
-	l, g, err := m.loss.Compute(m.gather(b, m.final))
+	m.ApplyMargin(m.Loss)
+	l, g, err := m.Loss.Compute(m.Gather(b, m.final))
 	if err != nil {
 		return model.StepStats{}, fmt.Errorf("ngcf: batch %d/%d: %w", b.Epoch, b.Index, err)
 	}
 	clear(m.gF)
-	m.scatterDense(b, g, m.gF)
+	m.ScatterDense(b, g, m.gF)
 	m.backward()
-	l += m.l2(m.base, m.d, m.distinctRows(b), m.gBase, false, B)
-	lr := m.lr()
+	l += m.L2(m.base, m.d, m.DistinctRows(b), m.gBase, false, B)
+	lr := m.LR()
 	m.optE.Update(m.base, nil, m.gBase, lr)
 	m.optW.Update(m.w, nil, m.gW, lr)
-	m.step++
+	m.Steps++
 	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
@@ -240,27 +240,27 @@ func (m *ngcf) Embed(ctx context.Context) (*model.Embeddings, error) {
 		return nil, err
 	}
 	m.forward()
-	return m.embeddings(m.final), nil
+	return m.Embeddings(m.final), nil
 }
 
 // State implements Model.
 func (m *ngcf) State() []model.Tensor {
 	st := []model.Tensor{
-		{Name: "param/emb", Shape: []int{m.n, m.d}, Data: m.base},
+		{Name: "param/emb", Shape: []int{m.N, m.d}, Data: m.base},
 		{Name: "param/weights", Shape: []int{m.K * (2*m.d + 1), m.d}, Data: m.w},
-		m.stepTensor(),
+		m.StepTensor(),
 	}
-	st = append(st, optTensors(m.optE.State("opt/emb"))...)
-	st = append(st, optTensors(m.optW.State("opt/weights"))...)
-	return cloneTensors(st)
+	st = append(st, embedcore.OptTensors(m.optE.State("opt/emb"))...)
+	st = append(st, embedcore.OptTensors(m.optW.State("opt/weights"))...)
+	return embedcore.CloneTensors(st)
 }
 
 // Load implements Model.
 func (m *ngcf) Load(state []model.Tensor) error {
-	if err := m.loadParams(state, map[string][]float32{"param/emb": m.base, "param/weights": m.w}); err != nil {
+	if err := m.LoadParams(state, map[string][]float32{"param/emb": m.base, "param/weights": m.w}); err != nil {
 		return err
 	}
-	arr := optArrays(state)
+	arr := embedcore.OptArrays(state)
 	if err := m.optE.Load("opt/emb", arr); err != nil {
 		return fmt.Errorf("ngcf: load: %w", err)
 	}

@@ -1,4 +1,4 @@
-package consumer
+package embedding
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
@@ -15,7 +16,7 @@ import (
 // 0..U-1, then items), scored by dot product or cosine, updated with sparse
 // (lazy) row updates: matrix factorisation and DeepWalk share it.
 type tableModel struct {
-	*embedCore
+	*embedcore.Core
 	table []float32 // (U+I) × Dim
 	opt   optim.Optimizer
 	// tower is SimpleX's behaviour aggregation and dropout on the user
@@ -23,32 +24,29 @@ type tableModel struct {
 	tower *userTower
 }
 
-// newMF builds matrix factorisation: user and item vectors (the user rows
+// NewMF builds matrix factorisation: user and item vectors (the user rows
 // and item rows of one global table), default loss bpr.
-func newMF(cfg model.Config, info model.Info) (model.Model, error) {
-	return newTableModel(modelspec.MF, embedDefaults(cfg, modelspec.MF), info)
+func NewMF(cfg model.Config, info model.Info) (model.Model, error) {
+	return newTableModel(modelspec.MF, embedcore.Defaults(cfg, modelspec.MF, model.Info{}), info)
 }
 
 func newTableModel(name string, cfg model.Config, info model.Info) (*tableModel, error) {
-	core, err := newEmbedCore(name, cfg, info, cfg.Dim)
+	core, err := embedcore.NewCore(name, cfg, info, cfg.Dim)
 	if err != nil {
 		return nil, err
 	}
-	m := &tableModel{embedCore: core}
-	m.table = initNormal(core.n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
-	if m.opt, err = core.newOptimizer(core.n, cfg.Dim); err != nil {
+	m := &tableModel{Core: core}
+	m.table = embedcore.InitNormal(core.N*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
+	if m.opt, err = core.NewOptimizer(core.N, cfg.Dim); err != nil {
 		return nil, err
 	}
 	if spec, _ := modelspec.Lookup(name); spec.UserTower {
-		if m.tower, err = newUserTower(cfg, info, core.newOptimizer); err != nil {
+		if m.tower, err = newUserTower(cfg, info, core.NewOptimizer); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return m, nil
 }
-
-// Name implements Model.
-func (m *tableModel) Name() string { return m.name }
 
 // Step implements Model: gather, loss, scatter per distinct row, sparse
 // optimiser update of those rows only.
@@ -56,37 +54,37 @@ func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats,
 	if err := ctx.Err(); err != nil {
 		return model.StepStats{}, err
 	}
-	if err := m.check(b); err != nil {
+	if err := m.Check(b); err != nil {
 		return model.StepStats{}, err
 	}
 	B := b.Size()
 	if B == 0 {
 		return model.StepStats{}, nil
 	}
-	m.applyMargin(m.loss)
-	in := m.gather(b, m.table)
+	m.ApplyMargin(m.Loss)
+	in := m.Gather(b, m.table)
 	trainTower := m.tower != nil && m.tower.trains()
 	if trainTower {
-		if err := m.tower.forward(b.Query, m.table, in.Q, m.step); err != nil {
-			return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+		if err := m.tower.forward(b.Query, m.table, in.Q, m.Steps); err != nil {
+			return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.Name(), b.Epoch, b.Index, err)
 		}
 	}
-	l, g, err := m.loss.Compute(in)
+	l, g, err := m.Loss.Compute(in)
 	if err != nil {
-		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.name, b.Epoch, b.Index, err)
+		return model.StepStats{}, fmt.Errorf("%s: batch %d/%d: %w", m.Name(), b.Epoch, b.Index, err)
 	}
-	var hist groupedGrad
+	var hist embedcore.GroupedGrad
 	if trainTower {
 		hist = m.tower.backward(g.Q, B)
 	}
-	m.scatterSparse(b, g, hist)
-	l += m.l2(m.table, m.outDim, m.rows, m.rowGrad, true, B)
-	lr := m.lr()
-	m.opt.Update(m.table, m.rows, m.rowGrad, lr)
+	rows, rowGrad := m.ScatterSparse(b, g, hist)
+	l += m.L2(m.table, m.OutDim, rows, rowGrad, true, B)
+	lr := m.LR()
+	m.opt.Update(m.table, rows, rowGrad, lr)
 	if trainTower {
 		m.tower.update(lr)
 	}
-	m.step++
+	m.Steps++
 	return model.StepStats{Loss: l, Examples: B}, nil
 }
 
@@ -96,23 +94,23 @@ func (m *tableModel) Embed(ctx context.Context) (*model.Embeddings, error) {
 		return nil, err
 	}
 	if m.tower == nil {
-		return m.embeddings(m.table), nil
+		return m.Embeddings(m.table), nil
 	}
 	F := slices.Clone(m.table)
-	m.tower.users(F[:m.numUsers*m.outDim], m.table)
-	return m.embeddings(F), nil
+	m.tower.users(F[:m.NumUsers*m.OutDim], m.table)
+	return m.Embeddings(F), nil
 }
 
 // State implements Model.
 func (m *tableModel) State() []model.Tensor {
-	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.n, m.outDim}, Data: m.table}, m.stepTensor()}
-	st = append(st, optTensors(m.opt.State("opt/emb"))...)
+	st := []model.Tensor{{Name: "param/emb", Shape: []int{m.N, m.OutDim}, Data: m.table}, m.StepTensor()}
+	st = append(st, embedcore.OptTensors(m.opt.State("opt/emb"))...)
 	if m.tower != nil && m.tower.M != nil {
-		d := m.outDim
+		d := m.OutDim
 		st = append(st, model.Tensor{Name: "param/hist_m", Shape: []int{d, d}, Data: m.tower.M})
-		st = append(st, optTensors(m.tower.mOpt.State("opt/hist_m"))...)
+		st = append(st, embedcore.OptTensors(m.tower.mOpt.State("opt/hist_m"))...)
 	}
-	return cloneTensors(st)
+	return embedcore.CloneTensors(st)
 }
 
 // Load implements Model.
@@ -121,15 +119,15 @@ func (m *tableModel) Load(state []model.Tensor) error {
 	if m.tower != nil && m.tower.M != nil {
 		params["param/hist_m"] = m.tower.M
 	}
-	if err := m.loadParams(state, params); err != nil {
+	if err := m.LoadParams(state, params); err != nil {
 		return err
 	}
-	if err := m.opt.Load("opt/emb", optArrays(state)); err != nil {
-		return fmt.Errorf("%s: load: %w", m.name, err)
+	if err := m.opt.Load("opt/emb", embedcore.OptArrays(state)); err != nil {
+		return fmt.Errorf("%s: load: %w", m.Name(), err)
 	}
 	if m.tower != nil && m.tower.mOpt != nil {
-		if err := m.tower.mOpt.Load("opt/hist_m", optArrays(state)); err != nil {
-			return fmt.Errorf("%s: load: %w", m.name, err)
+		if err := m.tower.mOpt.Load("opt/hist_m", embedcore.OptArrays(state)); err != nil {
+			return fmt.Errorf("%s: load: %w", m.Name(), err)
 		}
 	}
 	return nil

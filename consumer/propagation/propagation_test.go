@@ -1,15 +1,17 @@
-package consumer
+package propagation
 
 import (
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"testing"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/internal/vec"
 	"github.com/trainerd/trainerd/model"
 )
@@ -70,7 +72,7 @@ func relErr(ana []float32, num []float64) float64 {
 func TestLightGCNGradientNumeric(t *testing.T) {
 	g := smallGraph(t)
 	const d, K = 3, 3
-	mm, err := newLightGCN(model.Config{Dim: d, Layers: K, Threads: 2}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
+	mm, err := NewLightGCN(model.Config{Dim: d, Layers: K, Threads: 2}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestLightGCNGradientNumeric(t *testing.T) {
 func TestNGCFGradientNumeric(t *testing.T) {
 	g := smallGraph(t)
 	const d, K = 3, 2
-	mm, err := newNGCF(model.Config{Dim: d, Layers: K, Threads: 2, InitStd: 0.5}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
+	mm, err := NewNGCF(model.Config{Dim: d, Layers: K, Threads: 2, InitStd: 0.5}, model.Info{NumUsers: 4, NumItems: 4, Graph: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +227,7 @@ func TestNGCFGradientNumeric(t *testing.T) {
 // float32() around the product, which is a no-op under GOAMD64=v1 and
 // keeps v3 builds from fusing it into an FMA.
 func baselineSpMM(a *normAdj, dst, src []float32, d, threads int) {
-	parallelChunks(len(a.chunks)-1, threads, func(lo, hi int) {
+	parallel.Chunks(len(a.chunks)-1, threads, 0, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			for r := a.chunks[c]; r < a.chunks[c+1]; r++ {
 				o := dst[r*d : r*d+d : r*d+d]
@@ -252,55 +254,18 @@ func baselinePropagate(a *normAdj, out, x []float32, d, K, threads int) {
 	for k := 0; k < K; k++ {
 		baselineSpMM(a, nx, cur, d, threads)
 		cur, nx = nx, cur
-		parallelFor(len(acc), threads, func(lo, hi int) {
+		parallel.Chunks(len(acc), threads, minParallel, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				acc[i] += cur[i]
 			}
 		})
 	}
 	s := float32(1 / float64(K+1))
-	parallelFor(len(out), threads, func(lo, hi int) {
+	parallel.Chunks(len(out), threads, minParallel, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			out[i] = acc[i] * s
 		}
 	})
-}
-
-// gowallaSizeGraph is a random bipartite graph of Gowalla's size (29,858
-// users, 40,981 items, ~810k distinct edges) whose endpoints are drawn from
-// power laws, so degrees are skewed like the real data's.
-func gowallaSizeGraph(tb testing.TB) *graph.Bipartite {
-	tb.Helper()
-	const U, I, E = 29858, 40981, 813000
-	r := rand.New(rand.NewPCG(7, 8))
-	pow := func(n int, a float64) uint32 { // P(rank k) ∝ ~k^-(1-1/a)
-		return uint32(float64(n) * math.Pow(r.Float64(), a))
-	}
-	edges := make([]graph.Edge, E)
-	for i := range edges {
-		edges[i] = graph.Edge{User: pow(U, 1.6), Item: pow(I, 2.2)}
-	}
-	g, err := graph.Build(U, I, edges)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return g
-}
-
-// gowallaSizeBatch samples B training edges (user_item examples) and a
-// pool of P uniform negatives.
-func gowallaSizeBatch(g *graph.Bipartite, r *rand.Rand, B, P int) *batch.Batch {
-	b := &batch.Batch{Query: make([]uint32, B), Pos: make([]uint32, B), Neg: make([]uint32, P)}
-	for j := 0; j < B; j++ {
-		k := r.IntN(g.NumEdges())
-		u := sort.Search(g.NumUsers, func(u int) bool { return int(g.UserPtr[u+1]) > k })
-		b.Query[j] = uint32(u)
-		b.Pos[j] = uint32(g.NumUsers) + g.UserAdj[k]
-	}
-	for j := range b.Neg {
-		b.Neg[j] = uint32(g.NumUsers + r.IntN(g.NumItems))
-	}
-	return b
 }
 
 // BenchmarkPropagation times one LightGCN propagation (3 layers, dim 64,
@@ -308,9 +273,9 @@ func gowallaSizeBatch(g *graph.Bipartite, r *rand.Rand, B, P int) *batch.Batch {
 // the baseline, in the same process. GFLOP/s counts 2 flops per nonzero
 // per column per layer.
 func BenchmarkPropagation(b *testing.B) {
-	g := gowallaSizeGraph(b)
+	g := testfixture.GowallaSizeGraph(b)
 	const d, K = 64, 3
-	mi, err := newLightGCN(model.Config{Dim: d, Layers: K, Seed: 1}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
+	mi, err := NewLightGCN(model.Config{Dim: d, Layers: K, Seed: 1}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -319,7 +284,7 @@ func BenchmarkPropagation(b *testing.B) {
 	out := make([]float32, len(m.base))
 	b.Run("baseline", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			baselinePropagate(m.adj, out, m.base, d, K, m.cfg.Threads)
+			baselinePropagate(m.adj, out, m.base, d, K, m.Cfg.Threads)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
 	})
@@ -334,18 +299,18 @@ func BenchmarkPropagation(b *testing.B) {
 // baselineStep is lightGCN.Step as first written: baselinePropagate
 // forward and backward (dense seed), then the same loss, L2 and dense Adam.
 func baselineStep(m *lightGCN, b *batch.Batch) error {
-	d, K, th := m.cfg.Dim, m.cfg.Layers, m.cfg.Threads
+	d, K, th := m.Cfg.Dim, m.Cfg.Layers, m.Cfg.Threads
 	baselinePropagate(m.adj, m.final, m.base, d, K, th)
-	_, g, err := m.loss.Compute(m.gather(b, m.final))
+	_, g, err := m.Loss.Compute(m.Gather(b, m.final))
 	if err != nil {
 		return err
 	}
 	clear(m.grad)
-	m.scatterDense(b, g, m.grad)
+	m.ScatterDense(b, g, m.grad)
 	baselinePropagate(m.adj, m.grad, m.grad, d, K, th)
-	m.l2(m.base, d, m.distinctRows(b), m.grad, false, b.Size())
-	m.opt.Update(m.base, nil, m.grad, m.lr())
-	m.step++
+	m.L2(m.base, d, m.DistinctRows(b), m.grad, false, b.Size())
+	m.opt.Update(m.base, nil, m.grad, m.LR())
+	m.Steps++
 	return nil
 }
 
@@ -355,13 +320,13 @@ func baselineStep(m *lightGCN, b *batch.Batch) error {
 // in the same process. GFLOP/s counts the two propagations' SpMM flops
 // (dense) over the whole step's time.
 func BenchmarkLightGCNStep(b *testing.B) {
-	g := gowallaSizeGraph(b)
+	g := testfixture.GowallaSizeGraph(b)
 	const d, K, B, P = 64, 3, 8192, 512
 	r := rand.New(rand.NewPCG(1, 2))
-	batches := []*batch.Batch{gowallaSizeBatch(g, r, B, P), gowallaSizeBatch(g, r, B, P)}
+	batches := []*batch.Batch{testfixture.GowallaSizeBatch(g, r, B, P), testfixture.GowallaSizeBatch(g, r, B, P)}
 	for _, name := range []string{"baseline", "optimised"} {
 		b.Run(name, func(b *testing.B) {
-			mi, err := newLightGCN(model.Config{Dim: d, Layers: K, Seed: 1, L2: 1e-4}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
+			mi, err := NewLightGCN(model.Config{Dim: d, Layers: K, Seed: 1, L2: 1e-4}, model.Info{NumUsers: g.NumUsers, NumItems: g.NumItems, Graph: g})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -392,7 +357,7 @@ func BenchmarkLightGCNStep(b *testing.B) {
 // take the remainder path, those not multiples of 64 the pure-Go kernel),
 // with out aliasing x and not, and with a sparse seed.
 func TestPropagationMatchesBaseline(t *testing.T) {
-	g := newGNNPlanted(t, 300, 200, 4, 12, 1, 5).g
+	g := testfixture.NewCommunities(t, 300, 200, 4, 12, 1, 5).Graph
 	n := g.NumUsers + g.NumItems
 	for _, tc := range []struct {
 		d, K, threads int
@@ -411,7 +376,7 @@ func TestPropagationMatchesBaseline(t *testing.T) {
 				t.Fatal(err)
 			}
 			a.avx = tc.avx
-			x := initNormal(n*tc.d, 1, uint64(tc.d), uint64(tc.K))
+			x := embedcore.InitNormal(n*tc.d, 1, uint64(tc.d), uint64(tc.K))
 			var nz []bool
 			if tc.sparse { // keep every 7th row, with a -0 in each
 				nz = make([]bool, n)

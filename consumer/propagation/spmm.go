@@ -1,11 +1,15 @@
-package consumer
+package propagation
 
 import (
 	"fmt"
 
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/internal/vec"
 )
+
+// minParallel is the smallest loop split over goroutines.
+const minParallel = 256
 
 // normAdj is the symmetric normalised adjacency D^-½ A D^-½ of the
 // bipartite training graph over global node ids, in CSR form, with the
@@ -110,7 +114,7 @@ func (a *normAdj) gather(o, src []float32, cols []int32, ws []float32, d int) {
 func (a *normAdj) check(d int, ms ...[]float32) {
 	for _, m := range ms {
 		if len(m) != a.n*d {
-			panic(fmt.Sprintf("consumer: propagation buffer has %d values, want %d×%d", len(m), a.n, d))
+			panic(fmt.Sprintf("propagation: buffer has %d values, want %d×%d", len(m), a.n, d))
 		}
 	}
 }
@@ -118,7 +122,7 @@ func (a *normAdj) check(d int, ms ...[]float32) {
 // spmm sets dst = Â·src for n×d row-major matrices (dst ≠ src).
 func (a *normAdj) spmm(dst, src []float32, d, threads int) {
 	a.check(d, dst, src)
-	parallelChunks(len(a.chunks)-1, threads, func(lo, hi int) {
+	parallel.Chunks(len(a.chunks)-1, threads, 0, func(lo, hi int) {
 		for r := a.chunks[lo]; r < a.chunks[hi]; r++ {
 			p, q := a.ptr[r], a.ptr[r+1]
 			a.gather(dst[r*d:r*d+d:r*d+d], src, a.adj[p:q], a.w[p:q], d)
@@ -147,7 +151,7 @@ func (a *normAdj) meanPropagate(out, x, cur, nx, acc []float32, nz []bool, d, K,
 	for k := 1; k <= K; k++ {
 		first, last := k == 1, k == K
 		dst := nx
-		parallelChunks(len(a.chunks)-1, threads, func(lo, hi int) {
+		parallel.Chunks(len(a.chunks)-1, threads, 0, func(lo, hi int) {
 			var buf [64]float32
 			row := buf[:0]
 			if d <= len(buf) {

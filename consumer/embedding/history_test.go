@@ -1,4 +1,4 @@
-package consumer
+package embedding
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/graph"
+	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/model"
 )
 
@@ -79,7 +81,7 @@ func TestUserTowerGradient(t *testing.T) {
 				t32[i] = float32(v)
 			}
 			Q := make([]float32, B*d)
-			gatherRows(Q, t32, query, d)
+			embedcore.GatherRows(Q, t32, query, d)
 			if err := tw.forward(query, t32, Q, step); err != nil {
 				t.Fatal(err)
 			}
@@ -98,10 +100,10 @@ func TestUserTowerGradient(t *testing.T) {
 				grad[int(u)*d+i] += float64(gQ[k*d+i])
 			}
 		}
-		for k := 0; k+1 < len(hist.ptr); k++ {
-			for j := hist.ptr[k]; j < hist.ptr[k+1]; j++ {
+		for k := 0; k+1 < len(hist.Ptr); k++ {
+			for j := hist.Ptr[k]; j < hist.Ptr[k+1]; j++ {
 				for i := range d {
-					grad[int(hist.ids[j])*d+i] += float64(hist.coef[j]) * float64(hist.src[k*d+i])
+					grad[int(hist.IDs[j])*d+i] += float64(hist.Coef[j]) * float64(hist.Src[k*d+i])
 				}
 			}
 		}
@@ -156,13 +158,13 @@ func usersMatchForward(t *testing.T, cfg model.Config) {
 	tw, info := towerFixture(t, cfg)
 	d := tw.d
 	n := info.NumUsers + info.NumItems
-	table := initNormal(n*d, 1, 3, 1)
+	table := embedcore.InitNormal(n*d, 1, 3, 1)
 	for i := range tw.M {
 		tw.M[i] += float32(i%3) * 0.1
 	}
 	query := []uint32{0, 1, 2, 3, 4, 5}
 	Q := make([]float32, len(query)*d)
-	gatherRows(Q, table, query, d)
+	embedcore.GatherRows(Q, table, query, d)
 	if err := tw.forward(query, table, Q, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,7 @@ func usersMatchForward(t *testing.T, cfg model.Config) {
 func TestUserTowerSample(t *testing.T) {
 	tw, info := towerFixture(t, model.Config{History: model.History{Weight: 1, Max: 2}})
 	d := tw.d
-	table := initNormal((info.NumUsers+info.NumItems)*d, 1, 3, 1)
+	table := embedcore.InitNormal((info.NumUsers+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{4} // degree 5
 	draw := func(step int) []uint32 {
 		Q := make([]float32, d)
@@ -222,11 +224,11 @@ func TestNewUserTowerRejects(t *testing.T) {
 		{History: model.History{Weight: 0.5, EmbedOnly: true, Linear: true}},
 		{History: model.History{Weight: 0.5, EmbedOnly: true, Max: 8}}} {
 		cfg.Model = "mf"
-		if _, err := New(cfg, info); err == nil {
+		if _, err := NewMF(cfg, info); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
-	if _, err := New(model.Config{Model: "mf", History: model.History{Weight: 0.5}}, model.Info{NumUsers: 1, NumItems: 1}); err == nil {
+	if _, err := NewMF(model.Config{Model: "mf", History: model.History{Weight: 0.5}}, model.Info{NumUsers: 1, NumItems: 1}); err == nil {
 		t.Error("history without a graph accepted")
 	}
 }
@@ -239,7 +241,7 @@ func TestUserTowerWeightedUsers(t *testing.T) {
 		const w = 0.3
 		tw, info := towerFixture(t, model.Config{History: model.History{Weight: w, DegreePower: beta}})
 		d, U := tw.d, info.NumUsers
-		table := initNormal((U+info.NumItems)*d, 1, 5, 1)
+		table := embedcore.InitNormal((U+info.NumItems)*d, 1, 5, 1)
 		users := slices.Clone(table[:U*d])
 		tw.users(users, table)
 		for u := range U {
@@ -268,10 +270,10 @@ func TestUserTowerWeightedUsers(t *testing.T) {
 func TestUserTowerEmbedOnly(t *testing.T) {
 	tw, info := towerFixture(t, model.Config{History: model.History{Weight: 0.5, EmbedOnly: true, DegreePower: 0.5}})
 	d, U := tw.d, info.NumUsers
-	table := initNormal((U+info.NumItems)*d, 1, 3, 1)
+	table := embedcore.InitNormal((U+info.NumItems)*d, 1, 3, 1)
 	query := []uint32{0, 1, 2, 3, 4, 5}
 	Q := make([]float32, len(query)*d)
-	gatherRows(Q, table, query, d)
+	embedcore.GatherRows(Q, table, query, d)
 	want := slices.Clone(Q)
 	if err := tw.forward(query, table, Q, 0); err != nil {
 		t.Fatal(err)
@@ -280,8 +282,8 @@ func TestUserTowerEmbedOnly(t *testing.T) {
 		t.Fatal("embed-only forward changed the training query vectors")
 	}
 	gQ := slices.Clone(Q)
-	if h := tw.backward(gQ, len(query)); len(h.ids) != 0 || !slices.Equal(gQ, Q) {
-		t.Fatalf("embed-only backward: %d history rows, gradient changed %v", len(h.ids), !slices.Equal(gQ, Q))
+	if h := tw.backward(gQ, len(query)); len(h.IDs) != 0 || !slices.Equal(gQ, Q) {
+		t.Fatalf("embed-only backward: %d history rows, gradient changed %v", len(h.IDs), !slices.Equal(gQ, Q))
 	}
 	users := slices.Clone(table[:U*d])
 	tw.users(users, table)
@@ -295,23 +297,23 @@ func TestUserTowerEmbedOnly(t *testing.T) {
 // bit) and differs from it only in the exported user vectors.
 func TestEmbedOnlyTrainsPlainMF(t *testing.T) {
 	const U, I = 40, 50
-	edges, _, _ := planted(U, I, 2, 8, 2)
+	edges, _, _ := testfixture.Planted(U, I, 2, 8, 2)
 	g, _ := graph.Build(U, I, edges)
 	info := model.Info{NumUsers: U, NumItems: I, Graph: g}
 	base := model.Config{Model: "mf", Loss: "ccl", Normalize: true, Seed: 5}
 	smooth := base
 	smooth.History.Weight, smooth.History.DegreePower, smooth.History.EmbedOnly = 0.5, 0.5, true
-	plain, err := New(base, info)
+	plain, err := NewMF(base, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := New(smooth, info)
+	emb, err := NewMF(smooth, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSampler{U: U, I: I, edges: edges, B: 16, P: 10, rng: rand.New(rand.NewPCG(1, 1))}
+	s := &testfixture.Sampler{U: U, I: I, Edges: edges, B: 16, P: 10, Rng: rand.New(rand.NewPCG(1, 1))}
 	ctx := context.Background()
-	for _, b := range s.epoch(0) {
+	for _, b := range s.Epoch(0) {
 		sp, err := plain.Step(ctx, b)
 		if err != nil {
 			t.Fatal(err)

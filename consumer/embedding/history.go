@@ -1,17 +1,22 @@
-package consumer
+package embedding
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
 
+	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/internal/vec"
 
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/model"
 )
+
+// minParallel is the smallest loop the tower splits over goroutines.
+const minParallel = 256
 
 // userTower is SimpleX's user side on top of MF (Mao et al., CIKM 2021):
 // behaviour aggregation and dropout. A user's query vector is
@@ -137,7 +142,7 @@ func (t *userTower) historyLen(u uint32) int {
 // user.
 func (t *userTower) forward(query []uint32, table, Q []float32, step int) error {
 	B, d := len(query), t.d
-	t.ptr = grow(t.ptr, B+1)
+	t.ptr = embedcore.Grow(t.ptr, B+1)
 	t.ptr[0] = 0
 	for k, u := range query {
 		if int(u) >= t.U {
@@ -150,14 +155,14 @@ func (t *userTower) forward(query []uint32, table, Q []float32, step int) error 
 		t.ptr[k+1] = t.ptr[k] + int32(n)
 	}
 	total := int(t.ptr[B])
-	t.items = grow(t.items, total)
-	t.coef = grow(t.coef, total)
-	t.hbar = grow(t.hbar, B*d)
+	t.items = embedcore.Grow(t.items, total)
+	t.coef = embedcore.Grow(t.coef, total)
+	t.hbar = embedcore.Grow(t.hbar, B*d)
 	t.mask = t.mask[:0]
 	if t.dropout > 0 {
-		t.mask = grow(t.mask, B*d)
+		t.mask = embedcore.Grow(t.mask, B*d)
 	}
-	parallelFor(B, t.threads, func(lo, hi int) {
+	parallel.Chunks(B, t.threads, minParallel, func(lo, hi int) {
 		var scratch []uint32
 		src := rand.NewPCG(0, 0) // reseeded per row: one generator per chunk, not per row
 		rng := rand.New(src)
@@ -261,7 +266,7 @@ func (t *userTower) project(dst, hbar []float32, B int) []float32 {
 		return hbar
 	}
 	d := t.d
-	dst = grow(dst, B*d)
+	dst = embedcore.Grow(dst, B*d)
 	linalg.Sgemm(false, false, B, d, d, 1, hbar, d, t.M, d, 0, dst, d)
 	return dst
 }
@@ -286,7 +291,7 @@ func (t *userTower) combine(Q, hm, mask []float32, B int, w float32) {
 // sampled history items grouped by user with one gradient row per user
 // (w·(g·Mᵀ), which item j receives times its weight a_j), to be scattered
 // with the rest of the batch.
-func (t *userTower) backward(gQ []float32, B int) groupedGrad {
+func (t *userTower) backward(gQ []float32, B int) embedcore.GroupedGrad {
 	d := t.d
 	if len(t.mask) > 0 {
 		for i := range B * d {
@@ -294,11 +299,11 @@ func (t *userTower) backward(gQ []float32, B int) groupedGrad {
 		}
 	}
 	if t.trainW == 0 {
-		return groupedGrad{}
+		return embedcore.GroupedGrad{}
 	}
 	w := t.trainW
 	// gradient wrt hm is w·gQ; wrt hbar, w·gQ·Mᵀ; wrt M, w·hbarᵀ·gQ.
-	t.gh = grow(t.gh, B*d)
+	t.gh = embedcore.Grow(t.gh, B*d)
 	if t.M != nil {
 		linalg.Sgemm(false, true, B, d, d, w, gQ, d, t.M, d, 0, t.gh, d)
 		linalg.Sgemm(true, false, d, d, B, w, t.hbar, d, gQ, d, 0, t.mGrad, d)
@@ -312,7 +317,7 @@ func (t *userTower) backward(gQ []float32, B int) groupedGrad {
 		gQ[i] *= a
 	}
 	total := t.ptr[B]
-	return groupedGrad{ids: t.items[:total], ptr: t.ptr[:B+1], src: t.gh, coef: t.coef[:total]}
+	return embedcore.GroupedGrad{IDs: t.items[:total], Ptr: t.ptr[:B+1], Src: t.gh, Coef: t.coef[:total]}
 }
 
 // update applies M's optimiser step (no-op without M).
@@ -331,7 +336,7 @@ func (t *userTower) users(dst, table []float32) {
 		return
 	}
 	hbar := make([]float32, U*d)
-	parallelFor(U, t.threads, func(lo, hi int) {
+	parallel.Chunks(U, t.threads, minParallel, func(lo, hi int) {
 		var ids []uint32
 		for u := lo; u < hi; u++ {
 			ids = ids[:0]
