@@ -5,28 +5,16 @@ package cuda
 import (
 	"context"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"time"
 	"unsafe"
 
 	"gorgonia.org/cu"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/optim"
 	"github.com/trainerd/trainerd/model"
 )
-
-// initNormal is consumer's initialisation: n values ~ N(0, std²) from PCG
-// (seed, stream).
-func initNormal(n int, std float64, seed, stream uint64) []float32 {
-	rng := rand.New(rand.NewPCG(seed, stream))
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64() * std)
-	}
-	return v
-}
 
 // Timing accumulates what the device spent, measured with events.
 type Timing struct {
@@ -179,7 +167,7 @@ func newEmbedGPU(dev *Device, name string, cfg model.Config, info model.Info) (*
 	for i := range e.seen {
 		e.seen[i] = -1
 	}
-	init := initNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
+	init := embedcore.InitNormal(n*cfg.Dim, cfg.InitStd, cfg.Seed, 1)
 	err = dev.Do(func() error {
 		sz := int64(n*cfg.Dim)*4*3 + int64(n)*4 + 4*arenaAlign
 		var err error
@@ -622,17 +610,7 @@ func (e *embedGPU) load(state []model.Tensor) error {
 func (e *embedGPU) embeddings(F []float32) *model.Embeddings {
 	d := e.d
 	if e.cfg.Normalize {
-		for r := 0; r < e.n; r++ {
-			row := F[r*d : r*d+d]
-			var s float64
-			for _, v := range row {
-				s += float64(v) * float64(v)
-			}
-			inv := float32(1 / math.Sqrt(s+1e-12))
-			for i := range row {
-				row[i] *= inv
-			}
-		}
+		embedcore.NormalizeRows(F[:e.n*d], d)
 	}
 	return &model.Embeddings{Dim: d, Users: F[:e.users*d], Items: F[e.users*d:]}
 }

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/trainerd/trainerd/batch"
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/model"
@@ -52,14 +53,6 @@ func New(dev *Device, cfg model.Config, info model.Info) (Model, error) {
 	return nil, fmt.Errorf("model.name: %q is listed by probe.CUDAModels but cuda.New does not build it", cfg.Model)
 }
 
-// withDefaults fills cfg's zero fields with the defaults of the model called
-// name (a modelspec name), consumer's: the GPU models default exactly as the CPU
-// ones do.
-func withDefaults(cfg model.Config, name string) model.Config {
-	s, _ := modelspec.Lookup(name)
-	return cfg.WithModelDefaults(s, model.Info{})
-}
-
 // MF is matrix factorisation on the GPU, the same model as consumer's mf:
 // one global (users then items) table, sparse Adam on the rows a batch
 // touches.
@@ -69,7 +62,7 @@ type MF struct {
 
 // NewMF builds MF on dev.
 func NewMF(dev *Device, cfg model.Config, info model.Info) (*MF, error) {
-	e, err := newEmbedGPU(dev, modelspec.MF, withDefaults(cfg, modelspec.MF), info)
+	e, err := newEmbedGPU(dev, modelspec.MF, embedcore.Defaults(cfg, modelspec.MF, model.Info{}), info)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +144,7 @@ type LightGCN struct {
 
 // NewLightGCN builds LightGCN on dev.
 func NewLightGCN(dev *Device, cfg model.Config, info model.Info) (*LightGCN, error) {
-	cfg = withDefaults(cfg, modelspec.LightGCN)
+	cfg = embedcore.Defaults(cfg, modelspec.LightGCN, model.Info{})
 	na, err := graph.NormalizedAdjacency(info.Graph)
 	if err != nil {
 		return nil, fmt.Errorf("lightgcn (cuda): %w", err)
