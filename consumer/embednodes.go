@@ -5,7 +5,8 @@ package consumer
 import (
 	"context"
 	"fmt"
-	"math"
+
+	"github.com/trainerd/trainerd/consumer/embedcore"
 )
 
 // EmbedNodes returns the output vectors of the given global node ids
@@ -65,17 +66,7 @@ func (m *convModel) EmbedNodes(ctx context.Context, nodes []uint32) ([]float32, 
 		copy(dst[lo*d:hi*d], z[:(hi-lo)*d])
 	}
 	if m.cfg.Normalize {
-		for r := range nodes {
-			row := dst[r*d : r*d+d]
-			var s float64
-			for _, v := range row {
-				s += float64(v) * float64(v)
-			}
-			inv := float32(1 / math.Sqrt(s+1e-12))
-			for i := range row {
-				row[i] *= inv
-			}
-		}
+		embedcore.NormalizeRows(dst, d)
 	}
 	return dst, d, nil
 }
