@@ -1,6 +1,7 @@
 package embedcore
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/trainerd/trainerd/batch"
@@ -76,6 +77,19 @@ func (c *Core) Name() string { return c.name }
 
 // LR returns the learning rate of the current step.
 func (c *Core) LR() float32 { return c.LRAt(c.sched, c.Steps) }
+
+// Begin opens a training step: it fails when ctx is done or the batch's
+// ids or shapes are wrong, and returns the number of examples (0: nothing
+// to train on).
+func (c *Core) Begin(ctx context.Context, b *batch.Batch) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := c.Check(b); err != nil {
+		return 0, err
+	}
+	return b.Size(), nil
+}
 
 // Check validates a batch's ids and shapes.
 func (c *Core) Check(b *batch.Batch) error {

@@ -51,15 +51,9 @@ func newTableModel(name string, cfg model.Config, info model.Info) (*tableModel,
 // Step implements Model: gather, loss, scatter per distinct row, sparse
 // optimiser update of those rows only.
 func (m *tableModel) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
-	if err := ctx.Err(); err != nil {
+	B, err := m.Begin(ctx, b)
+	if err != nil || B == 0 {
 		return model.StepStats{}, err
-	}
-	if err := m.Check(b); err != nil {
-		return model.StepStats{}, err
-	}
-	B := b.Size()
-	if B == 0 {
-		return model.StepStats{}, nil
 	}
 	m.ApplyMargin(m.Loss)
 	in := m.Gather(b, m.table)

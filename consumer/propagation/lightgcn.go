@@ -65,15 +65,9 @@ func (m *lightGCN) propagate(out, x []float32, nz []bool) {
 
 // Step implements Model.
 func (m *lightGCN) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
-	if err := ctx.Err(); err != nil {
+	B, err := m.Begin(ctx, b)
+	if err != nil || B == 0 {
 		return model.StepStats{}, err
-	}
-	if err := m.Check(b); err != nil {
-		return model.StepStats{}, err
-	}
-	B := b.Size()
-	if B == 0 {
-		return model.StepStats{}, nil
 	}
 	m.propagate(m.final, m.base, nil)
 	m.ApplyMargin(m.Loss)

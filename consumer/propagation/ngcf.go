@@ -207,15 +207,9 @@ func (m *ngcf) backward() {
 
 // Step implements Model.
 func (m *ngcf) Step(ctx context.Context, b *batch.Batch) (model.StepStats, error) {
-	if err := ctx.Err(); err != nil {
+	B, err := m.Begin(ctx, b)
+	if err != nil || B == 0 {
 		return model.StepStats{}, err
-	}
-	if err := m.Check(b); err != nil {
-		return model.StepStats{}, err
-	}
-	B := b.Size()
-	if B == 0 {
-		return model.StepStats{}, nil
 	}
 	m.forward()
 	m.ApplyMargin(m.Loss)
