@@ -25,7 +25,7 @@ const ngcfSlope = 0.2
 //
 // with Â = D^-½ A D^-½ ((L+I)E = ÂE + E), and the final embedding the
 // concatenation [E^(0) … E^(K)] of width Dim·(K+1). Gradients are written by
-// hand (ngcf_test.go checks them against float64 finite differences).
+// hand (TestNGCFGradientNumeric checks them against float64 finite differences).
 // Message dropout and the per-layer L2 normalisation of the reference code
 // are not implemented. Weights of layer l are stored as rows of one
 // K·(2·Dim+1) × Dim matrix: W1_l (Dim rows), W2_l (Dim rows), b_l (1 row).
