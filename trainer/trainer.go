@@ -86,6 +86,9 @@ type Result struct {
 	Final *RunResult
 	// Checkpoint is the last checkpoint written.
 	Checkpoint string
+	// Producer holds the sampler's counters for this process (not
+	// carried across a resume).
+	Producer producer.SamplerStats
 }
 
 // CurveFile is the run-directory file holding the evaluation history, one
@@ -609,6 +612,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		}
 	}
 	res.Epoch, res.Step = pos.Epoch-1, pos.Step
+	res.Producer = j.sampler.Stats()
 	latest, err := j.writeEmbeddings(ctx, pos.Epoch-1)
 	if err == nil {
 		res.Final, err = j.finish(ctx, pos, latest)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -123,7 +124,8 @@ on CPU, and logs which and why.`,
 				log.Info("stopped on signal; run the same command to resume", "checkpoint", res.Checkpoint)
 				return nil
 			}
-			attrs := []any{"epoch", res.Epoch, "step", res.Step, "run_dir", runDir}
+			attrs := []any{"epoch", res.Epoch, "step", res.Step, "run_dir", runDir,
+				"hard_negative_search", res.Producer.HardTime.Round(time.Millisecond)}
 			if r := res.Final; r != nil {
 				attrs = append(attrs, "selected_epoch", r.Selected.Epoch, "checkpoint", r.Checkpoint, "result", filepath.Join(runDir, trainer.ResultFile))
 			}
