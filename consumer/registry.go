@@ -5,6 +5,7 @@ import (
 
 	"github.com/trainerd/trainerd/consumer/embedding"
 	"github.com/trainerd/trainerd/consumer/propagation"
+	"github.com/trainerd/trainerd/consumer/sage"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
 )
@@ -17,8 +18,8 @@ func builders() map[string]func(model.Config, model.Info) (model.Model, error) {
 		modelspec.DeepWalk:  embedding.NewDeepWalk,
 		modelspec.LightGCN:  propagation.NewLightGCN,
 		modelspec.NGCF:      propagation.NewNGCF,
-		modelspec.GraphSAGE: newGraphSAGE,
-		modelspec.PinSage:   newPinSage,
+		modelspec.GraphSAGE: sage.NewGraphSAGE,
+		modelspec.PinSage:   sage.NewPinSage,
 	}
 }
 

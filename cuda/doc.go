@@ -8,8 +8,8 @@
 // trainerd-cuda is `go build -tags cuda -o bin/trainerd-cuda ./cmd/trainerd`.
 // gorgonia v0.9.18 has its own files under the same tag that import cuDNN
 // (gorgonia.org/cu/dnn), which cannot be installed here, so every file of
-// ours that imports gorgonia (consumer's PinSage and GraphSAGE, consumer/nn)
-// is tagged !cuda: trainerd-cuda does not contain them (consumer/gnn_cuda.go
+// ours that imports gorgonia (in consumer/sage and consumer/nn) is tagged
+// !cuda: trainerd-cuda does not contain them (consumer/sage/gnn_cuda.go
 // makes those models return an error there), and the model list in
 // cuda/probe (CUDAModels) keeps them on the CPU trainerd.
 //

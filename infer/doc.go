@@ -20,7 +20,7 @@
 // store, so PinSage and GraphSAGE reading features embed the new nodes from
 // their features and their sampled neighbourhoods in the grown graph with
 // the trained weights (Model.GrownFrom tells old from new); with
-// model.inputs both a new node's id row is zero (consumer.GrowIDTable).
+// model.inputs both a new node's id row is zero (sage.GrowIDTable).
 // Models whose embeddings are id tables (MF, LightGCN, NGCF, random walk,
 // and PinSage or GraphSAGE with inputs id) have nothing for new nodes and
 // are refused with a message saying so.

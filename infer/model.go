@@ -12,6 +12,7 @@ import (
 	"github.com/trainerd/trainerd/checkpoints"
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/consumer"
+	"github.com/trainerd/trainerd/consumer/sage"
 	"github.com/trainerd/trainerd/dataset"
 	"github.com/trainerd/trainerd/featurestore"
 	"github.com/trainerd/trainerd/graph"
@@ -311,7 +312,7 @@ func (m *Model) wire(o Options) error {
 	if a := m.grownFrom; a != nil && perNode && info.UserFeatDim+info.ItemFeatDim > 0 {
 		// PinSage/GraphSAGE reading features: a new node's id row (inputs
 		// both) is zero, so it is embedded from features and neighbourhood.
-		if state, err = consumer.GrowIDTable(state, a.Users, a.Items, stats.Users, stats.Items); err != nil {
+		if state, err = sage.GrowIDTable(state, a.Users, a.Items, stats.Users, stats.Items); err != nil {
 			return fmt.Errorf("infer: %s over store %s grown from %d users, %d items: %w", ck.Path, o.StoreDir, a.Users, a.Items, err)
 		}
 	}

@@ -2,8 +2,8 @@
 // sets trainerd's assembly kernels may use. golang.org/x/sys/cpu detects
 // the CPU's features (and the operating system's support for their
 // register state) once at start-up; every package with assembly (vec,
-// consumer/loss, consumer/optim, consumer/propagation and consumer's conv
-// network) asks Has before it runs a kernel and otherwise runs its Go loop,
+// consumer/loss, consumer/optim, consumer/propagation and consumer/sage's
+// conv network) asks Has before it runs a kernel and otherwise runs its Go loop,
 // which gives the same bits.
 package cpufeat
 

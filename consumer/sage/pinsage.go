@@ -1,12 +1,13 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
@@ -21,10 +22,10 @@ type pinSage struct {
 	agg            string
 }
 
-// newPinSage builds PinSage. Defaults: 2 layers, aggregator importance,
+// NewPinSage builds PinSage. Defaults: 2 layers, aggregator importance,
 // max-margin loss as in the paper.
-func newPinSage(cfg model.Config, info model.Info) (model.Model, error) {
-	cfg = gnnDefaults(cfg, modelspec.PinSage, info)
+func NewPinSage(cfg model.Config, info model.Info) (model.Model, error) {
+	cfg = embedcore.Defaults(cfg, modelspec.PinSage, info)
 	switch cfg.Aggregator {
 	case "importance", "mean", "max":
 	default:

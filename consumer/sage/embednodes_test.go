@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func TestEmbedNodesMatchesEmbed(t *testing.T) {
 			if tc.inputs != "id" {
 				info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 			}
-			mi, err := New(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs,
+			mi, err := newModel(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs,
 				Normalize: tc.normalize, LR: 0.01, Loss: "bpr", Seed: 5, Layers: 2}, info)
 			if err != nil {
 				t.Fatal(err)

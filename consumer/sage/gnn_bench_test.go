@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func BenchmarkPinSageStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mi, err := newPinSage(model.Config{Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax", Seed: 1}, model.Info{NumUsers: U, NumItems: I, Graph: g})
+	mi, err := NewPinSage(model.Config{Dim: 64, Hidden: 128, Layers: 2, Loss: "softmax", Seed: 1}, model.Info{NumUsers: U, NumItems: I, Graph: g})
 	if err != nil {
 		b.Fatal(err)
 	}

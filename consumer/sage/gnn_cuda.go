@@ -1,6 +1,6 @@
 //go:build cuda
 
-package consumer
+package sage
 
 // The convolutional models (PinSage, GraphSAGE) are built on gorgonia, whose
 // own files under the build tag cuda import cuDNN, so gnn.go, convnet.go,
@@ -10,16 +10,17 @@ package consumer
 
 import (
 	"fmt"
+
 	"github.com/trainerd/trainerd/model"
 )
 
-// newPinSage reports that PinSage has no CUDA consumer.
-func newPinSage(model.Config, model.Info) (model.Model, error) {
+// NewPinSage reports that PinSage has no CUDA consumer.
+func NewPinSage(model.Config, model.Info) (model.Model, error) {
 	return nil, fmt.Errorf("model.name: %w", errNoCUDAConsumer("pinsage"))
 }
 
-// newGraphSAGE reports that GraphSAGE has no CUDA consumer.
-func newGraphSAGE(model.Config, model.Info) (model.Model, error) {
+// NewGraphSAGE reports that GraphSAGE has no CUDA consumer.
+func NewGraphSAGE(model.Config, model.Info) (model.Model, error) {
 	return nil, fmt.Errorf("model.name: %w", errNoCUDAConsumer("graphsage"))
 }
 

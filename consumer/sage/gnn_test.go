@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"context"
@@ -91,7 +91,7 @@ func gnnRecallAt(p *gnnPlanted, e *model.Embeddings, k int) float64 {
 func TestPinSagePlantedCommunities(t *testing.T) {
 	start := time.Now()
 	p := newGNNPlanted(t, 200, 400, 4, 12, 4, 7)
-	mi, err := newPinSage(model.Config{Dim: 16, Hidden: 32, LR: 0.01, Loss: "softmax", Temperature: 0.2, Normalize: true, Seed: 3},
+	mi, err := NewPinSage(model.Config{Dim: 16, Hidden: 32, LR: 0.01, Loss: "softmax", Temperature: 0.2, Normalize: true, Seed: 3},
 		model.Info{NumUsers: p.U, NumItems: p.I, Graph: p.g})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestConvModelsStep(t *testing.T) {
 			if tc.inputs != "id" {
 				info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 			}
-			mi, err := New(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs, LR: 0.01, Loss: "bpr", Seed: 1}, info)
+			mi, err := newModel(model.Config{Model: tc.model, Dim: 8, Hidden: 16, Aggregator: tc.agg, Inputs: tc.inputs, LR: 0.01, Loss: "bpr", Seed: 1}, info)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +191,7 @@ func TestConvStateLoad(t *testing.T) {
 	for _, name := range []string{"pinsage", "graphsage"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := model.Config{Model: name, Dim: 8, Hidden: 8, Seed: 1, LR: 0.01}
-			a, err := New(cfg, info)
+			a, err := newModel(cfg, info)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestConvStateLoad(t *testing.T) {
 			}
 			st := a.State()
 			cfg.Seed = 99
-			b, err := New(cfg, info)
+			b, err := newModel(cfg, info)
 			if err != nil {
 				t.Fatal(err)
 			}

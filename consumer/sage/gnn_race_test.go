@@ -1,6 +1,6 @@
 //go:build race
 
-package consumer
+package sage
 
 // raceEnabled: the race detector makes sync.Pool drop items, so pooled
 // code allocates and allocation counts mean nothing.

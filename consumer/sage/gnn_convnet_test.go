@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"context"
@@ -208,7 +208,7 @@ func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uin
 		}
 		info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 	}
-	mi, err := New(model.Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, LR: 0.01, Loss: "softmax",
+	mi, err := newModel(model.Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, LR: 0.01, Loss: "softmax",
 		Temperature: 0.5, Seed: 1, Threads: threads}, info)
 	if err != nil {
 		t.Fatal(err)

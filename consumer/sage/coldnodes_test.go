@@ -1,4 +1,4 @@
-package consumer
+package sage
 
 import (
 	"github.com/trainerd/trainerd/model"

@@ -1,12 +1,13 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/trainerd/trainerd/consumer/embedcore"
 	"github.com/trainerd/trainerd/consumer/nn"
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/modelspec"
@@ -22,10 +23,10 @@ type graphSAGE struct {
 	agg            string
 }
 
-// newGraphSAGE builds GraphSAGE. Defaults: 2 layers, aggregator mean,
+// NewGraphSAGE builds GraphSAGE. Defaults: 2 layers, aggregator mean,
 // sampled-softmax loss.
-func newGraphSAGE(cfg model.Config, info model.Info) (model.Model, error) {
-	cfg = gnnDefaults(cfg, modelspec.GraphSAGE, info)
+func NewGraphSAGE(cfg model.Config, info model.Info) (model.Model, error) {
+	cfg = embedcore.Defaults(cfg, modelspec.GraphSAGE, info)
 	switch cfg.Aggregator {
 	case "mean", "pool", "gcn", "gat":
 	default:

@@ -1,6 +1,6 @@
 //go:build !race
 
-package consumer
+package sage
 
 // raceEnabled is false without the race detector.
 const raceEnabled = false

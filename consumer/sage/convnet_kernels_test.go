@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"fmt"

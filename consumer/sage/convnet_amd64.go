@@ -1,6 +1,6 @@
 //go:build !purego
 
-package consumer
+package sage
 
 import "github.com/trainerd/trainerd/internal/cpufeat"
 

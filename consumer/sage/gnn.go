@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package consumer
+package sage
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"github.com/trainerd/trainerd/internal/parallel"
 	"github.com/trainerd/trainerd/linalg"
 	"github.com/trainerd/trainerd/model"
-	"github.com/trainerd/trainerd/modelspec"
 )
 
 // dparam is one dense parameter with its optimiser.
@@ -111,13 +110,6 @@ type hopInputs struct {
 	idx, self, idxSelf []int
 	w, mask, wSelf     []float32
 	bias               []float32
-}
-
-// gnnDefaults fills the zero fields the convolutional models use with the
-// defaults of the model called name (a modelspec name).
-func gnnDefaults(cfg model.Config, name string, info model.Info) model.Config {
-	s, _ := modelspec.Lookup(name)
-	return cfg.WithModelDefaults(s, info)
 }
 
 func newConvModel(name string, cfg model.Config, info model.Info, spec convSpec) (*convModel, error) {
