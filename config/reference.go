@@ -143,7 +143,7 @@ func referenceDocs() map[string]refDoc {
 			"items per batch, in [1,131072] (0 = none, only with model.in_batch: true);",
 			"base of curriculum.pool_size",
 		}},
-		"producer.negatives.dist":  {doc: []string{"uniform | degree (∝ degree^power)"}},
+		"producer.negatives.dist":  {doc: []string{"uniform (over items with train edges) | degree (∝ degree^power);", "sampled softmax has no logQ correction, so degree skews it"}},
 		"producer.negatives.power": {doc: []string{"degree exponent, in (0,4]"}},
 		"producer.hard": {doc: []string{
 			"hard negatives from personalized-PageRank ranks [rank_lo, rank_hi);",

@@ -155,7 +155,8 @@ type EpochParams struct {
 // co-occurrence; DeepWalk walks of 10 nodes, window 3, one walk per node),
 // Pixie walks with restart 0.5, 200 steps, 4 visits and early stopping at
 // neighbors.t high-visited nodes counted on the query's side, pixie
-// neighbourhoods of 10 slots, a pool of 500 negatives ∝ degree^0.75, hard
+// neighbourhoods of 10 slots, a pool of 500 uniform negatives (power 0.75
+// when dist is degree), hard
 // negatives from PPR ranks [2000, 5000) with 64 candidates per query.
 func Default() Config {
 	c := Config{
@@ -164,7 +165,7 @@ func Default() Config {
 			WalkLength: 10, Window: 3, WalksPerNode: 1},
 		Walk:      WalkConfig{Alpha: 0.5, Steps: 200, MinVisits: 4, Count: "same"},
 		Neighbors: NeighborConfig{Mode: "pixie", T: 10},
-		Negatives: NegativeConfig{PoolSize: 500, Dist: "degree", Power: 0.75},
+		Negatives: NegativeConfig{PoolSize: 500, Dist: "uniform", Power: 0.75},
 		Hard:      HardConfig{RankLo: 2000, RankHi: 5000, Candidates: 64},
 	}
 	c.Walk.StopNodes = c.Neighbors.T

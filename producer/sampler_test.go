@@ -395,7 +395,7 @@ func TestNegativesAndMasks(t *testing.T) {
 // degree^0.75 over items.
 func TestNegativePoolDistribution(t *testing.T) {
 	g := genGraph(t, 50, 40, 600, 0.9, 12)
-	s := newTestSampler(t, g, nil, func(c *Config) { c.Layers = 0; c.BatchSize = 1 })
+	s := newTestSampler(t, g, nil, func(c *Config) { c.Layers = 0; c.BatchSize = 1; c.Negatives.Dist = "degree" })
 	hits := make([]float64, 40)
 	// Unconditioned check on the alias table itself.
 	r := newRNG(3)
