@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/trainerd/trainerd/internal/vec"
 )
 
 // randRow returns n float32s: normal values scaled by scale, with some
@@ -26,7 +28,7 @@ func randRow(rng *rand.Rand, n int, scale float64, nonneg bool) []float32 {
 }
 
 func TestAdamRowAVXMatchesGo(t *testing.T) {
-	if !hasAdamAVX() {
+	if !vec.HasAdamAVX() {
 		t.Skip("no AVX kernel on this CPU or build")
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -34,10 +36,10 @@ func TestAdamRowAVXMatchesGo(t *testing.T) {
 		for _, scale := range []float64{1e-6, 1, 1e3} {
 			p, m := randRow(rng, n, 1, false), randRow(rng, n, scale, false)
 			v, g := randRow(rng, n, scale*scale, true), randRow(rng, n, scale, false)
-			c := adamConsts{b1: 0.9, omb1: 1 - float32(0.9), b2: 0.999, omb2: 1 - float32(0.999), step: 0.0123, eps: 1e-8}
+			c := vec.AdamConsts{B1: 0.9, OneMinusB1: 1 - float32(0.9), B2: 0.999, OneMinusB2: 1 - float32(0.999), Step: 0.0123, Eps: 1e-8}
 			pg, mg, vg := slices.Clone(p), slices.Clone(m), slices.Clone(v)
 			adamRowGo(pg, mg, vg, g, &c)
-			adamRowAVX(p, m, v, g, &c)
+			vec.AdamRowAVX(p, m, v, g, &c)
 			for i := range n {
 				for _, x := range [][2]float32{{p[i], pg[i]}, {m[i], mg[i]}, {v[i], vg[i]}} {
 					if x[0] == x[1] {
@@ -65,7 +67,7 @@ func TestAdamKernelsAgree(t *testing.T) {
 					t.Fatal(err)
 				}
 				a := o.(*Adam)
-				a.asm = asm && hasAdamAVX()
+				a.asm = asm && vec.HasAdamAVX()
 				return a
 			}
 			a, b := mk(true), mk(false)
@@ -124,7 +126,7 @@ func BenchmarkAdamSparse(b *testing.B) {
 		for _, asm := range []bool{true, false} {
 			name := map[bool]string{true: "avx", false: "go"}[asm]
 			b.Run(fmt.Sprintf("%s/dim%d", name, dim), func(b *testing.B) {
-				if asm && !hasAdamAVX() {
+				if asm && !vec.HasAdamAVX() {
 					b.Skip("no AVX")
 				}
 				o, err := New(Params{Threads: 1}, rows, dim)

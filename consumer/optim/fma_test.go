@@ -3,5 +3,5 @@
 package optim
 
 // goFusesFMA is false: without GOAMD64=v3 the Go compiler never fuses a*b+c
-// into an FMA, so adamRowGo rounds exactly like adamRowAVX.
+// into an FMA, so adamRowGo rounds exactly like vec.AdamRowAVX.
 const goFusesFMA = false

@@ -3,6 +3,6 @@
 package optim
 
 // goFusesFMA is true: under GOAMD64=v3 the Go compiler may fuse a*b+c in
-// adamRowGo (the spec allows it), so adamRowGo and adamRowAVX agree to rounding
+// adamRowGo (the spec allows it), so adamRowGo and vec.AdamRowAVX agree to rounding
 // rather than bit for bit.
 const goFusesFMA = true

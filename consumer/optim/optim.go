@@ -18,6 +18,7 @@ package optim
 
 import (
 	"github.com/trainerd/trainerd/internal/parallel"
+	"github.com/trainerd/trainerd/internal/vec"
 
 	"errors"
 	"fmt"
@@ -154,7 +155,7 @@ type Adam struct {
 	// for t < powTable (the same bits, computed once in New); larger step
 	// counts call math.Pow.
 	pow1, pow2 []float64
-	asm        bool // adamRowAVX runs the rows' bulk
+	asm        bool // vec.AdamRowAVX runs the rows' bulk
 
 	team *parallel.Team
 	job  update
@@ -178,7 +179,7 @@ const powTable = 1 << 14
 func newAdam(rows, dim int, b1, b2, eps float32, threads int) *Adam {
 	a := &Adam{Rows: rows, Dim: dim, Beta1: b1, Beta2: b2, Eps: eps, Threads: threads,
 		M: make([]float32, rows*dim), V: make([]float32, rows*dim), Steps: make([]float32, rows),
-		pow1: make([]float64, powTable), pow2: make([]float64, powTable), asm: hasAdamAVX()}
+		pow1: make([]float64, powTable), pow2: make([]float64, powTable), asm: vec.HasAdamAVX()}
 	for t := range powTable {
 		a.pow1[t] = math.Pow(float64(b1), float64(t))
 		a.pow2[t] = math.Pow(float64(b2), float64(t))
@@ -194,20 +195,15 @@ func pow(table []float64, b float64, t float32) float64 {
 	return math.Pow(b, float64(t))
 }
 
-// adamConsts are one row's update constants, laid out for adamRowAVX.
-type adamConsts struct {
-	b1, omb1, b2, omb2, step, eps float32
-}
-
 // adamRowGo updates one row: m and v move towards g, p by step·m/(√v+eps).
-// adamRowAVX does the same operations 8 lanes at a time.
-func adamRowGo(p, m, v, g []float32, c *adamConsts) {
+// vec.AdamRowAVX does the same operations 8 lanes at a time.
+func adamRowGo(p, m, v, g []float32, c *vec.AdamConsts) {
 	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
 	for i := range p {
 		gi := g[i]
-		m[i] = c.b1*m[i] + c.omb1*gi
-		v[i] = c.b2*v[i] + c.omb2*gi*gi
-		p[i] -= c.step * m[i] / (float32(math.Sqrt(float64(v[i]))) + c.eps)
+		m[i] = c.B1*m[i] + c.OneMinusB1*gi
+		v[i] = c.B2*v[i] + c.OneMinusB2*gi*gi
+		p[i] -= c.Step * m[i] / (float32(math.Sqrt(float64(v[i]))) + c.Eps)
 	}
 }
 
@@ -257,13 +253,13 @@ func (a *Adam) scanOf(u *update, lo, hi int) {
 	const ahead = 16
 	for r := lo; r < min(lo+ahead, hi); r++ {
 		if k := a.pos[r]; k >= 0 {
-			prefetchRow(&u.grads[int(k)*d], d)
+			vec.PrefetchRow(&u.grads[int(k)*d], d)
 		}
 	}
 	for r := lo; r < hi; r++ {
 		if r+ahead < hi {
 			if k := a.pos[r+ahead]; k >= 0 {
-				prefetchRow(&u.grads[int(k)*d], d)
+				vec.PrefetchRow(&u.grads[int(k)*d], d)
 			}
 		}
 		if k := a.pos[r]; k >= 0 {
@@ -293,8 +289,8 @@ func (a *Adam) rowK(u *update, r, k int) {
 	// Fold the bias corrections into the step size and epsilon.
 	c1 := 1 - pow(a.pow1, b1, t)
 	c2 := math.Sqrt(1 - pow(a.pow2, b2, t))
-	c := adamConsts{b1: a.Beta1, omb1: 1 - a.Beta1, b2: a.Beta2, omb2: 1 - a.Beta2,
-		step: float32(float64(u.lr) * c2 / c1), eps: float32(float64(a.Eps) * c2)}
+	c := vec.AdamConsts{B1: a.Beta1, OneMinusB1: 1 - a.Beta1, B2: a.Beta2, OneMinusB2: 1 - a.Beta2,
+		Step: float32(float64(u.lr) * c2 / c1), Eps: float32(float64(a.Eps) * c2)}
 	p := u.param[r*d : r*d+d]
 	m := a.M[r*d : r*d+d]
 	v := a.V[r*d : r*d+d]
@@ -302,7 +298,7 @@ func (a *Adam) rowK(u *update, r, k int) {
 	bulk := 0
 	if a.asm {
 		bulk = d &^ 7
-		adamRowAVX(p[:bulk], m, v, g, &c)
+		vec.AdamRowAVX(p[:bulk], m, v, g, &c)
 	}
 	adamRowGo(p[bulk:], m[bulk:], v[bulk:], g[bulk:], &c)
 }

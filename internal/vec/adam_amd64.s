@@ -2,14 +2,15 @@
 
 #include "textflag.h"
 
-// func adamRowAVX(p, m, v, g []float32, c *adamConsts)
+// func AdamRowAVX(p, m, v, g []float32, c *AdamConsts)
 //
 // c holds b1, 1−b1, b2, 1−b2, step, eps (float32 each). For each block of 8:
 //   m = b1·m + (1−b1)·g
 //   v = b2·v + ((1−b2)·g)·g
 //   p = p − (step·m) / (sqrt(v) + eps)
-// one float32 operation per instruction, in adamRowGo's order.
-TEXT ·adamRowAVX(SB), NOSPLIT, $0-104
+// one float32 operation per instruction, in consumer/optim's adamRowGo's
+// order.
+TEXT ·AdamRowAVX(SB), NOSPLIT, $0-104
 	MOVQ p_base+0(FP), DI
 	MOVQ p_len+8(FP), CX
 	MOVQ m_base+24(FP), SI
@@ -55,10 +56,10 @@ done:
 	VZEROUPPER
 	RET
 
-// func prefetchRow(p *float32, n int)
+// func PrefetchRow(p *float32, n int)
 //
 // Prefetches the n floats from p (one PREFETCHT0 per 64-byte line).
-TEXT ·prefetchRow(SB), NOSPLIT, $0-16
+TEXT ·PrefetchRow(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), CX
 	SHLQ $2, CX
