@@ -3,5 +3,5 @@
 package loss
 
 // goFusesFMA is false: without GOAMD64=v3 the Go compiler never fuses a*b+c
-// into an FMA, so expSumGo rounds exactly like expSumAVX2.
+// into an FMA, so expSumGo rounds exactly like vec.ExpSumAVX2.
 const goFusesFMA = false

@@ -3,6 +3,6 @@
 package loss
 
 // goFusesFMA is true: under GOAMD64=v3 the Go compiler may fuse a*b+c in
-// expRaw (the spec allows it), so expSumGo and expSumAVX2 agree to rounding
+// expRaw (the spec allows it), so expSumGo and vec.ExpSumAVX2 agree to rounding
 // rather than bit for bit.
 const goFusesFMA = true

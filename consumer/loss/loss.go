@@ -210,7 +210,7 @@ func New(cfg Config) (*Loss, error) {
 	if team == nil {
 		team = parallel.NewTeam(cfg.Threads)
 	}
-	return &Loss{cfg: cfg, kind: k, asm: hasExpSumAVX2(), team: team}, nil
+	return &Loss{cfg: cfg, kind: k, asm: vec.HasExpSumAVX2(), team: team}, nil
 }
 
 // Config returns the loss's configuration with defaults filled in.
@@ -679,13 +679,13 @@ func maxSeg(v []float32, m float32) float32 {
 
 // expSum overwrites v[i] with e^((v[i]-m)·it) and returns their sum. The
 // sum is kept in 8 lanes (element i in lane i mod 8) reduced in a fixed
-// tree, whichever kernel runs: expSumAVX2 when asm is set (8 lanes of one
+// tree, whichever kernel runs: vec.ExpSumAVX2 when asm is set (8 lanes of one
 // YMM register), else expSumGo; both round identically.
 func expSum(v []float32, m, it float32, asm bool) float32 {
 	var acc [8]float32
 	n := len(v) &^ 7
 	if asm && n > 0 {
-		expSumAVX2(v[:n], m, it, &acc)
+		vec.ExpSumAVX2(v[:n], m, it, &acc)
 	} else {
 		expSumGo(v[:n], m, it, &acc)
 	}

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/trainerd/trainerd/internal/vec"
 )
 
 // masks are the optional CSR masks of a test batch (nil: none).
@@ -568,7 +570,7 @@ func BenchmarkExp(b *testing.B) {
 // and so does a whole Compute; under GOAMD64=v3 (goFusesFMA) both are only
 // checked against float64.
 func TestExpSumKernels(t *testing.T) {
-	if !hasExpSumAVX2() {
+	if !vec.HasExpSumAVX2() {
 		t.Skip("no AVX2 kernel on this machine or build")
 	}
 	rng := rand.New(rand.NewPCG(9, 9))

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// Constants of expRaw (exp.go), 8 lanes each, for memory operands.
+// Constants of consumer/loss's expRaw (exp.go), 8 lanes each, for memory operands.
 DATA expc<>+0(SB)/4, $0x3f318000   // ln2hi
 DATA expc<>+4(SB)/4, $0x3f318000
 DATA expc<>+8(SB)/4, $0x3f318000
@@ -75,13 +75,13 @@ DATA expk<>+4(SB)/4, $0x4b400000  // roundMagic 1.5·2^23
 DATA expk<>+8(SB)/4, $0xc2ae0000  // expMin -87
 GLOBL expk<>(SB), RODATA|NOPTR, $12
 
-// func expSumAVX2(v []float32, m, it float32, acc *[8]float32)
+// func ExpSumAVX2(v []float32, m, it float32, acc *[8]float32)
 //
 // For each block of 8 lanes: x = (v-m)·it; v = (x < -87) ? 0 : expRaw(x);
-// acc += v. Each instruction is one float32 operation of expSumGo, in the
+// acc += v. Each instruction is one float32 operation of loss's expSumGo, in the
 // same order (VMULPS then VADDPS/VSUBPS, never FMA), so lane l of acc and
 // every stored value are bit-identical to expSumGo's.
-TEXT ·expSumAVX2(SB), NOSPLIT, $0-40
+TEXT ·ExpSumAVX2(SB), NOSPLIT, $0-40
 	MOVQ v_base+0(FP), SI
 	MOVQ v_len+8(FP), CX
 	SHRQ $3, CX
