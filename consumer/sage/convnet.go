@@ -320,7 +320,7 @@ func (l *convLayer[F]) block(phase, i, worker int) {
 		gemm(false, false, hi-lo, a.hid, d, l.h[lo*d:hi*d], d, l.Q, a.hid, 0, m, a.hid)
 		addBias(m, l.q, true)
 		if l.maskBits && hi > lo {
-			reluMaskAVX512(&any(m).([]float32)[0], &l.mask[lo*a.hid/16], len(m))
+			vec.ReluMaskAVX512(&any(m).([]float32)[0], &l.mask[lo*a.hid/16], len(m))
 		}
 	case phOut:
 		lo, hi := blockRows(i, N)
@@ -419,7 +419,7 @@ func (l *convLayer[F]) dSrcBlock(j, i int, acc bool, worker int) {
 	if a.msg {
 		dp := dsrc[(lo-off)*p : (hi-off)*p]
 		if l.maskBits && hi > lo {
-			reluGradColSumMaskAVX512(&any(l.dqp).([]float32)[i*a.hid], &any(dp).([]float32)[0], &l.mask[lo*a.hid/16], hi-lo, acc)
+			vec.ReluGradColSumMaskAVX512(&any(l.dqp).([]float32)[i*a.hid], &any(dp).([]float32)[0], &l.mask[lo*a.hid/16], hi-lo, acc)
 		} else {
 			reluGradColSum(l.dqp[i*a.hid:(i+1)*a.hid], dp, l.m[lo*p:hi*p], acc)
 		}
@@ -491,7 +491,7 @@ type convNet[F float] struct {
 	dz                        []F
 	grad                      map[string][]F
 	gradNames                 []string
-	avxRows                   bool // gatherIDRows64 fills 64-wide id rows
+	avxRows                   bool // vec.GatherIDRows64 fills 64-wide id rows
 }
 
 // newConvNet binds the network to the parameters by name (params[name]
@@ -500,11 +500,11 @@ type convNet[F float] struct {
 func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Team) (*convNet[F], error) {
 	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
-	n.avxRows = vec.HasGather64()
+	n.avxRows = vec.HasGatherIDRows64()
 	var zero F
 	_, f32 := any(zero).(float32)
 	avx := gatherGo
-	if f32 && hasGatherAVX512() {
+	if f32 && vec.HasGather128AVX512() {
 		avx = gather512
 	} else if f32 && vec.HasGather64() {
 		avx = gather256
@@ -532,7 +532,7 @@ func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Tea
 		}
 	}
 	for _, la := range arch.layers {
-		l := &convLayer[F]{a: la, avx: avx, maskBits: f32 && la.msg && la.hid == 128 && hasReluMaskAVX512()}
+		l := &convLayer[F]{a: la, avx: avx, maskBits: f32 && la.msg && la.hid == 128 && vec.HasReluMaskAVX512()}
 		if la.msg {
 			if l.Q, l.dQ, err = bind(la.q, la.in*la.hid); err != nil {
 				return nil, err
@@ -580,7 +580,7 @@ func (n *convNet[F]) fillInput(lo, hi int) {
 	d := n.arch.dim
 	if n.arch.useID {
 		if x32, ok := any(n.x).([]float32); ok && d == 64 && hi > lo && n.avxRows {
-			gatherIDRows64(&x32[lo*d], &any(n.emb).([]float32)[0], n.ids[lo:hi])
+			vec.GatherIDRows64(&x32[lo*d], &any(n.emb).([]float32)[0], n.ids[lo:hi])
 		} else {
 			for r := lo; r < hi; r++ {
 				id := int(n.ids[r])
@@ -672,8 +672,8 @@ func (n *convNet[F]) backward(dout []F) []F {
 func normRows[F float](x, nrm []F, w int) {
 	if x32, ok := any(x).([]float32); ok {
 		n32 := any(nrm).([]float32)
-		if w%8 == 0 && len(n32) > 0 && hasConvAVX2() {
-			normRowsAVX2(&x32[0], &n32[0], len(n32), w)
+		if w%8 == 0 && len(n32) > 0 && vec.HasConvAVX2() {
+			vec.NormRowsAVX2(&x32[0], &n32[0], len(n32), w)
 			return
 		}
 		normRowsGo(x32, n32, w)
@@ -700,8 +700,8 @@ func normRows[F float](x, nrm []F, w int) {
 func normBack[F float](g, y, nrm []F, w int) {
 	if g32, ok := any(g).([]float32); ok {
 		y32, n32 := any(y).([]float32), any(nrm).([]float32)
-		if w%8 == 0 && len(n32) > 0 && hasConvAVX2() {
-			normBackAVX2(&g32[0], &y32[0], &n32[0], len(n32), w)
+		if w%8 == 0 && len(n32) > 0 && vec.HasConvAVX2() {
+			vec.NormBackAVX2(&g32[0], &y32[0], &n32[0], len(n32), w)
 			return
 		}
 		normBackGo(g32, y32, n32, w)
@@ -764,8 +764,8 @@ func laneSum(a *[8]float32) float32 {
 // Rectify.
 func addBias[F float](x, b []F, act bool) {
 	w := len(b)
-	if x32, ok := any(x).([]float32); ok && w%8 == 0 && len(x) >= w && hasConvAVX2() {
-		addBiasAVX2(&x32[0], &any(b).([]float32)[0], len(x)/w, w, act)
+	if x32, ok := any(x).([]float32); ok && w%8 == 0 && len(x) >= w && vec.HasConvAVX2() {
+		vec.AddBiasAVX2(&x32[0], &any(b).([]float32)[0], len(x)/w, w, act)
 		return
 	}
 	for r := 0; r+w <= len(x); r += w {
@@ -848,9 +848,9 @@ func reluGrad[F float](g, y []F) {
 // reluGradColSum is reluGrad(g, y) followed by colSum(dst, g, rows, acc).
 func reluGradColSum[F float](dst, g, y []F, acc bool) {
 	w := len(dst)
-	if d32, ok := any(dst).([]float32); ok && w%32 == 0 && len(y) >= w && hasConvAVX2() {
+	if d32, ok := any(dst).([]float32); ok && w%32 == 0 && len(y) >= w && vec.HasConvAVX2() {
 		g32 := any(g).([]float32)[:len(y)]
-		reluGradColSumAVX2(&d32[0], &g32[0], &any(y).([]float32)[0], len(y)/w, w, acc)
+		vec.ReluGradColSumAVX2(&d32[0], &g32[0], &any(y).([]float32)[0], len(y)/w, w, acc)
 		return
 	}
 	reluGrad(g, y)
@@ -863,7 +863,7 @@ type gatherKernel uint8
 const (
 	gatherGo  gatherKernel = iota // the Go loop (and every float64 gather)
 	gather256                     // vec.Gather64 on 64-column strips
-	gather512                     // gather128AVX512 on 128-column strips
+	gather512                     // vec.Gather128AVX512 on 128-column strips
 )
 
 // gatherInto sets o = Σ_k ws[k]·src[cols[k]] for rows of src that are
@@ -873,7 +873,7 @@ func gatherInto[F float](o, src []F, stride int, cols []int32, ws []F, avx gathe
 	if avx == gather512 && d%128 == 0 && len(cols) > 0 {
 		o32, s32, w32 := any(o).([]float32), any(src).([]float32), any(ws).([]float32)
 		for j := 0; j < d; j += 128 {
-			gather128AVX512(&o32[j : j+128][0], &s32[j], 4*stride, cols, w32[:len(cols)])
+			vec.Gather128AVX512(&o32[j : j+128][0], &s32[j], 4*stride, cols, w32[:len(cols)])
 		}
 		return
 	}

@@ -36,7 +36,7 @@ func kernelMatrix(r *rand.Rand, n int) []float32 {
 // (reluGrad then colSum; the bias add then relu) on every width they take
 // and on the row counts of a block's edge.
 func TestConvKernelsAVX2(t *testing.T) {
-	if !hasConvAVX2() {
+	if !vec.HasConvAVX2() {
 		t.Skip("no AVX2 kernels on this CPU or build")
 	}
 	r := rand.New(rand.NewPCG(7, 8))
@@ -99,7 +99,7 @@ func TestGatherKernels(t *testing.T) {
 	if vec.HasGather64() {
 		kernels = append(kernels, gather256)
 	}
-	if hasGatherAVX512() {
+	if vec.HasGather128AVX512() {
 		kernels = append(kernels, gather512)
 	}
 	if len(kernels) == 0 {
@@ -167,7 +167,7 @@ func TestNormKernels(t *testing.T) {
 					}
 				}
 			}
-			if !hasConvAVX2() {
+			if !vec.HasConvAVX2() {
 				continue
 			}
 			gotX, gotN := slices.Clone(x), make([]float32, rows)
@@ -184,7 +184,7 @@ func TestNormKernels(t *testing.T) {
 // TestReluMaskKernels: the ReLU mask bits and the column sums that read
 // them give the bits of reluGrad then colSum on the values themselves.
 func TestReluMaskKernels(t *testing.T) {
-	if !hasReluMaskAVX512() {
+	if !vec.HasReluMaskAVX512() {
 		t.Skip("no AVX-512 mask kernels on this CPU or build")
 	}
 	r := rand.New(rand.NewPCG(13, 14))
@@ -193,7 +193,7 @@ func TestReluMaskKernels(t *testing.T) {
 		for _, acc := range []bool{false, true} {
 			y, g := kernelMatrix(r, rows*w), kernelMatrix(r, rows*w)
 			mask := make([]uint16, rows*w/16)
-			reluMaskAVX512(&y[0], &mask[0], len(y))
+			vec.ReluMaskAVX512(&y[0], &mask[0], len(y))
 			for i, v := range y {
 				if pass := mask[i/16]>>(i%16)&1 == 1; pass != (math.Float32bits(v)>>31 == 0) {
 					t.Fatalf("rows=%d: mask bit %d is %v for %v", rows, i, pass, v)
@@ -204,7 +204,7 @@ func TestReluMaskKernels(t *testing.T) {
 			reluGrad(wantG, y)
 			colSum(wantS, wantG, rows, acc)
 			gotS := slices.Clone(start)
-			reluGradColSumMaskAVX512(&gotS[0], &g[0], &mask[0], rows, acc)
+			vec.ReluGradColSumMaskAVX512(&gotS[0], &g[0], &mask[0], rows, acc)
 			if !bitsEqual(wantG, g) || !bitsEqual(wantS, gotS) {
 				t.Errorf("rows=%d acc=%v: masked column sums differ from reluGrad+colSum", rows, acc)
 			}
@@ -216,7 +216,7 @@ func TestReluMaskKernels(t *testing.T) {
 // layers keep ReLU mask bits gives the output and gradients, bit for bit,
 // of the same network reading the messages themselves.
 func TestConvNetMaskBitsSameBits(t *testing.T) {
-	if !hasReluMaskAVX512() {
+	if !vec.HasReluMaskAVX512() {
 		t.Skip("no AVX-512 mask kernels on this CPU or build")
 	}
 	const dim, hidden, T = 16, 128, 4
@@ -270,31 +270,5 @@ func TestConvNetMaskBitsSameBits(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestGatherIDRows64: the id-row kernel copies exactly the listed rows, in
-// order, repeats and the table's last row included.
-func TestGatherIDRows64(t *testing.T) {
-	if !vec.HasGather64() {
-		t.Skip("no AVX on this CPU or build")
-	}
-	r := rand.New(rand.NewPCG(15, 16))
-	const rows, d = 100, 64
-	table := kernelMatrix(r, rows*d)
-	for _, n := range []int{1, 7, 9, 300} {
-		ids := make([]uint32, n)
-		for i := range ids {
-			ids[i] = uint32(r.IntN(rows))
-		}
-		ids[n-1] = rows - 1
-		want, got := make([]float32, n*d), kernelMatrix(r, n*d)
-		for i, id := range ids {
-			copy(want[i*d:i*d+d], table[int(id)*d:int(id)*d+d])
-		}
-		gatherIDRows64(&got[0], &table[0], ids)
-		if !bitsEqual(want, got) {
-			t.Errorf("n=%d: rows differ from a copy loop", n)
-		}
 	}
 }

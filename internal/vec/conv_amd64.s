@@ -2,11 +2,11 @@
 
 #include "textflag.h"
 
-// func reluGradColSumAVX2(dst, gm, y *float32, rows, w int, acc bool)
+// func ReluGradColSumAVX2(dst, gm, y *float32, rows, w int, acc bool)
 //
 // Strips of 32 columns; per strip four YMM column sums start at +0 (or at
 // dst with acc) and take the masked gradient rows in row order.
-TEXT ·reluGradColSumAVX2(SB), NOSPLIT, $0-41
+TEXT ·ReluGradColSumAVX2(SB), NOSPLIT, $0-41
 	MOVQ dst+0(FP), DI
 	MOVQ gm+8(FP), SI
 	MOVQ y+16(FP), DX
@@ -75,8 +75,8 @@ done:
 	VZEROUPPER
 	RET
 
-// func addBiasAVX2(x, b *float32, rows, w int, act bool)
-TEXT ·addBiasAVX2(SB), NOSPLIT, $0-33
+// func AddBiasAVX2(x, b *float32, rows, w int, act bool)
+TEXT ·AddBiasAVX2(SB), NOSPLIT, $0-33
 	MOVQ x+0(FP), DI
 	MOVQ b+8(FP), SI
 	MOVQ rows+16(FP), CX
@@ -116,13 +116,13 @@ bdone:
 	VZEROUPPER
 	RET
 
-// func gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32)
+// func Gather128AVX512(o *float32, src *float32, stride int, cols []int32, ws []float32)
 //
-// o[0:128] = Σ_k ws[k] · src[cols[k]*stride/4 : +128]: gather64AVX's sums
+// o[0:128] = Σ_k ws[k] · src[cols[k]*stride/4 : +128]: Gather64's sums
 // (VMULPS then VADDPS per lane, from +0, edges in order) over a whole
 // 128-wide row at once, eight ZMM accumulators, so each source row is read
 // in one pass.
-TEXT ·gather128AVX512(SB), NOSPLIT, $0-72
+TEXT ·Gather128AVX512(SB), NOSPLIT, $0-72
 	MOVQ o+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ stride+16(FP), DX
@@ -179,7 +179,7 @@ gdone:
 	RET
 
 // hsum8 reduces the 8 lanes of Y0 (a0..a7) into X0's lane 0 as
-// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), laneSum's tree. Clobbers X1.
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)), consumer/sage's laneSum tree. Clobbers X1.
 #define HSUM8 \
 	VEXTRACTF128 $1, Y0, X1 \
 	VADDPS X1, X0, X0 \
@@ -188,12 +188,12 @@ gdone:
 	VMOVSHDUP X0, X1 \
 	VADDSS X1, X0, X0
 
-// func normRowsAVX2(x, nrm *float32, rows, w int)
+// func NormRowsAVX2(x, nrm *float32, rows, w int)
 //
 // Per row of w (a multiple of 8) values: s = √(Σ v² + 1e-12) with the sum
 // in 8 lanes (element c in lane c mod 8, rows in order, laneSum's tree),
 // nrm[r] = s, then every value multiplied by 1/s.
-TEXT ·normRowsAVX2(SB), NOSPLIT, $0-32
+TEXT ·NormRowsAVX2(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), DI
 	MOVQ nrm+8(FP), SI
 	MOVQ rows+16(FP), CX
@@ -242,10 +242,10 @@ ndone:
 	VZEROUPPER
 	RET
 
-// func normBackAVX2(g, y, nrm *float32, rows, w int)
+// func NormBackAVX2(g, y, nrm *float32, rows, w int)
 //
 // Per row: s = Σ y·g (8 lanes, laneSum's tree), then g = (g − y·s)·(1/nrm).
-TEXT ·normBackAVX2(SB), NOSPLIT, $0-40
+TEXT ·NormBackAVX2(SB), NOSPLIT, $0-40
 	MOVQ gm+0(FP), DI
 	MOVQ y+8(FP), SI
 	MOVQ nrm+16(FP), DX
@@ -298,11 +298,11 @@ bkdone:
 	VZEROUPPER
 	RET
 
-// func reluMaskAVX512(x *float32, mask *uint16, n int)
+// func ReluMaskAVX512(x *float32, mask *uint16, n int)
 //
 // mask bit i of word k is set where x[16k+i] has its sign bit clear (the
 // ReLU gradient passes), for n a multiple of 16.
-TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-24
+TEXT ·ReluMaskAVX512(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	MOVQ mask+8(FP), DI
 	MOVQ n+16(FP), CX
@@ -324,12 +324,12 @@ mdone:
 	VZEROUPPER
 	RET
 
-// func reluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool)
+// func ReluGradColSumMaskAVX512(dst, gm *float32, mask *uint16, rows int, acc bool)
 //
-// reluGradColSumAVX2 for 128-wide rows with the ReLU's signs read from
-// reluMaskAVX512's bits: lanes without their bit become +0, column sums in
+// ReluGradColSumAVX2 for 128-wide rows with the ReLU's signs read from
+// ReluMaskAVX512's bits: lanes without their bit become +0, column sums in
 // row order from +0 (or from dst with acc), eight ZMM accumulators.
-TEXT ·reluGradColSumMaskAVX512(SB), NOSPLIT, $0-33
+TEXT ·ReluGradColSumMaskAVX512(SB), NOSPLIT, $0-33
 	MOVQ dst+0(FP), DI
 	MOVQ gm+8(FP), SI
 	MOVQ mask+16(FP), DX
@@ -408,12 +408,12 @@ kstore:
 	VZEROUPPER
 	RET
 
-// func gatherIDRows64(dst, table *float32, ids []uint32)
+// func GatherIDRows64(dst, table *float32, ids []uint32)
 //
 // dst[i·64 : +64] = table[ids[i]·64 : +64] for every i, with the rows of
 // ids[i+8] prefetched while row i is copied (the ids are random rows of a
 // table far larger than the caches).
-TEXT ·gatherIDRows64(SB), NOSPLIT, $0-40
+TEXT ·GatherIDRows64(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ table+8(FP), SI
 	MOVQ ids_base+16(FP), R8
