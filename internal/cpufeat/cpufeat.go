@@ -1,10 +1,10 @@
 // Package cpufeat is the one place that decides which SIMD instruction
 // sets trainerd's assembly kernels may use. golang.org/x/sys/cpu detects
 // the CPU's features (and the operating system's support for their
-// register state) once at start-up; every package with assembly (vec,
-// consumer/loss, consumer/optim, consumer/propagation and consumer/sage's
-// conv network) asks Has before it runs a kernel and otherwise runs its Go loop,
-// which gives the same bits.
+// register state) once at start-up. internal/vec, the one package with
+// assembly, asks Has for each kernel's availability; its callers run a
+// kernel only when it may run and otherwise run their Go loop, which gives
+// the same bits.
 package cpufeat
 
 // Feature is an instruction-set extension a kernel needs.

@@ -1,9 +1,18 @@
-// Package vec holds the float32 row kernels the CPU consumer runs in its
-// inner loops: y += x and y += a·x over one embedding row, and one
-// 64-column strip of a sparse row times a dense matrix (Gather64). On amd64
-// with AVX they run 8 lanes at a time in assembly; elsewhere (or with the
-// purego tag) a Go loop runs. Both perform the same float32 operations in
-// the same order (a multiply then an add, never fused), so results are
+// Package vec holds trainerd's float32 SIMD kernels, all of its assembly:
+// the row kernels (y += x and y += a·x over one embedding row, Axpy and Add,
+// which dispatch themselves) and, for the packages that keep their own Go
+// loops and dispatch, the sparse-times-dense gathers (Gather64,
+// Gather128AVX512, used by consumer/propagation and consumer/sage), the conv
+// network's kernels (consumer/sage: ReLU backward with column sums, bias add,
+// row normalisation, ReLU mask bits, id-row gather), the softmax's
+// exp-and-sum (consumer/loss) and the Adam row update (consumer/optim).
+//
+// Each kernel states the CPU feature it needs, and a Has function (which
+// asks internal/cpufeat, the one CPU check) says whether it may run; callers
+// run their Go loop otherwise. Off amd64, or with the purego build tag, there
+// is no assembly: every Has function is false and the kernels panic. Each
+// kernel performs the same float32 operations in the same order as the Go
+// loop it replaces (a multiply then an add, never fused), so results are
 // bit-identical whichever runs, unless GOAMD64=v3 lets the compiler fuse the
 // Go loop's a·x+y.
 package vec
@@ -27,5 +36,6 @@ func Axpy(y []float32, a float32, x []float32) {
 	}
 }
 
-// HasGather64 reports whether Gather64 may run on this CPU.
+// HasGather64 reports whether Gather64 may run on this CPU: it needs AVX
+// (with the operating system's support for the YMM state).
 func HasGather64() bool { return hasAVX }
