@@ -36,6 +36,7 @@ func builders() map[string]func(*Device, model.Config, model.Info) (Model, error
 	return map[string]func(*Device, model.Config, model.Info) (Model, error){
 		modelspec.MF:       func(d *Device, c model.Config, i model.Info) (Model, error) { return NewMF(d, c, i) },
 		modelspec.LightGCN: func(d *Device, c model.Config, i model.Info) (Model, error) { return NewLightGCN(d, c, i) },
+		modelspec.PinSage:  func(d *Device, c model.Config, i model.Info) (Model, error) { return NewPinSage(d, c, i) },
 	}
 }
 

@@ -102,7 +102,7 @@ func All() []Spec {
 			DefaultAggregator: "mean", Aggregators: []string{"mean", "pool", "gcn", "gat"}},
 		{Name: PinSage, Arch: ArchConv, DefaultLoss: LossMargin, Losses: ConfigLosses(), DefaultLayers: 2,
 			Convolves: true, UsesFeatures: true,
-			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}},
+			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}, CUDA: true},
 	}
 }
 

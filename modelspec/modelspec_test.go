@@ -110,7 +110,7 @@ func TestQueries(t *testing.T) {
 	}{
 		{"Names", strings.Join(Names(), ","), "mf,deepwalk,lightgcn,ngcf,graphsage,pinsage"},
 		{"NameList", NameList(), "mf, deepwalk, lightgcn, ngcf, graphsage or pinsage"},
-		{"CUDANames", strings.Join(CUDANames(), ","), "mf,lightgcn"},
+		{"CUDANames", strings.Join(CUDANames(), ","), "mf,lightgcn,pinsage"},
 		{"Aggregators", strings.Join(Aggregators(), ","), "importance,mean,max,pool,gcn,gat"},
 		{"Convolves pinsage", Convolves(PinSage), true},
 		{"Convolves lightgcn", Convolves(LightGCN), false},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/trainerd/trainerd/cuda/probe"
 	"github.com/trainerd/trainerd/model"
+	"github.com/trainerd/trainerd/modelspec"
 )
 
 // cudaBinaryName is the file name of the CUDA build, looked up beside the
@@ -123,6 +124,9 @@ func cpuOnlyReason(m model.Config) string {
 	if m.History.Weight != 0 || m.Dropout != 0 {
 		return "model.history.weight/model.dropout (SimpleX user tower) have no CUDA kernel"
 	}
+	if m.Model == modelspec.PinSage && m.Aggregator == "max" {
+		return "model.aggregator max (PinSage max pooling) has no CUDA kernel"
+	}
 	return ""
 }
 
@@ -130,7 +134,7 @@ func cpuOnlyReason(m model.Config) string {
 // device (auto|cpu|cuda|cuda:N; "" means auto):
 //
 //   - cpu: CPU, always.
-//   - a model without a CUDA consumer (modelspec.Spec.CUDA false: pinsage,
+//   - a model without a CUDA consumer (modelspec.Spec.CUDA false:
 //     graphsage, ngcf, deepwalk), a loss without a CUDA kernel (ccl; see
 //     probe.CUDAUnsupported, which asks modelspec), or
 //     w.CPUOnly set: auto

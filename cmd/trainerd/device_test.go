@@ -59,9 +59,10 @@ func TestSelectDevice(t *testing.T) {
 		{"negative ordinal", "cuda:-1", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
 		{"lightgcn auto with gpu execs", "auto", "lightgcn", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
 		{"lightgcn cuda in trainerd-cuda", "cuda", "lightgcn", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
+		{"pinsage auto with gpu execs", "auto", "pinsage", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
 	}
 	// Models without a CUDA consumer never leave the CPU binary.
-	for _, model := range []string{"pinsage", "graphsage", "ngcf", "deepwalk"} {
+	for _, model := range []string{"graphsage", "ngcf", "deepwalk"} {
 		tests = append(tests,
 			deviceCase{model + " auto with gpu runs cpu", "auto", model, "", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
 			deviceCase{model + " cuda fails", "cuda", model, "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errNoCUDAConsumer},
@@ -122,6 +123,9 @@ func TestSelectDeviceCPUOnly(t *testing.T) {
 		{"history auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, runCPU, nil},
 		{"dropout auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
 		{"history cuda fails", "cuda", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, 0, errNoCUDAConsumer},
+		{"pinsage importance auto execs", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "importance"}, execCUDA, nil},
+		{"pinsage max auto runs cpu", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, runCPU, nil},
+		{"pinsage max cuda fails", "cuda", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, 0, errNoCUDAConsumer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

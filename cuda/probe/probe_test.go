@@ -175,7 +175,7 @@ func TestHasCUDAConsumer(t *testing.T) {
 	}{
 		{"mf", true},
 		{"lightgcn", true},
-		{"pinsage", false},
+		{"pinsage", true},
 		{"graphsage", false},
 		{"ngcf", false},
 		{"deepwalk", false},
@@ -204,8 +204,10 @@ func TestCUDAUnsupported(t *testing.T) {
 		{"lightgcn", "softmax", ""},
 		{"mf", "sgns", ""},
 		{"mf", "ccl", "loss ccl has no CUDA kernel"},
-		{"pinsage", "margin", "model pinsage has no CUDA consumer"},
-		{"pinsage", "ccl", "model pinsage"},
+		{"pinsage", "margin", ""},
+		{"pinsage", "ccl", "loss ccl has no CUDA kernel"},
+		{"ngcf", "margin", "model ngcf has no CUDA consumer"},
+		{"graphsage", "ccl", "model graphsage"},
 	}
 	for _, tt := range tests {
 		got := CUDAUnsupported(tt.model, tt.loss)
