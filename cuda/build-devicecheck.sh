@@ -9,6 +9,11 @@
 #   bin/trainerd-cuda the CUDA daemon binary (tags cuda noopenblas)
 #   bin/trainerd      the default CPU daemon (tag noopenblas only), which
 #                     probes for a GPU and execs bin/trainerd-cuda beside it
+#   bin/sageref       the CPU PinSage (cuda/cmd/sageref, tag noopenblas): it
+#                     writes bin/sageref.gob here, the CPU results the GPU
+#                     PinSage test compares against (the CPU network is
+#                     compiled out of -tags cuda binaries), and times the CPU
+#                     baseline of the PinSage benchmark on the GPU machine
 # Neither daemon links libopenblas (checked with ldd below), and bin/trainerd
 # must not link libcuda either. bin/ is gitignored; carry it to the GPU
 # machine.
@@ -24,16 +29,18 @@ go build "${flags[@]}" -o bin/cudaprobe ./cuda/cmd/cudaprobe
 go test -c "${flags[@]}" -tags 'cuda cudadevice noopenblas' -o bin/cuda.test ./cuda/
 go build "${flags[@]}" -tags 'cuda noopenblas' -o bin/trainerd-cuda ./cmd/trainerd
 go build "${flags[@]}" -tags noopenblas -o bin/trainerd ./cmd/trainerd
+go build "${flags[@]}" -tags noopenblas -o bin/sageref ./cuda/cmd/sageref
+bin/sageref -o bin/sageref.gob
 cp cuda/devicecheck.sh bin/devicecheck.sh
-ls -la bin/cudaprobe bin/cuda.test bin/trainerd-cuda bin/trainerd
+ls -la bin/cudaprobe bin/cuda.test bin/trainerd-cuda bin/trainerd bin/sageref bin/sageref.gob
 if command -v ldd >/dev/null; then
-  for b in cuda.test trainerd-cuda trainerd; do
+  for b in cuda.test trainerd-cuda trainerd sageref; do
     echo "$b needs:"; ldd "bin/$b" | sed 's/^/  /'
     if ldd "bin/$b" | grep -q libopenblas; then
       echo "error: bin/$b links libopenblas" >&2; exit 1
     fi
   done
-  for b in cudaprobe trainerd; do
+  for b in cudaprobe trainerd sageref; do
     if ldd "bin/$b" | grep -q libcuda; then
       echo "error: bin/$b links libcuda" >&2; exit 1
     fi

@@ -6,7 +6,11 @@
 #   usage: bash cuda/devicecheck.sh            (from the repo root)
 #   env:   TRAINERD_DATA=dir  adds real Gowalla to the benchmark when
 #          dir/gowalla/train.txt exists; BENCH=regex narrows benchmarks;
-#          BENCHTIME (default 20x) iterations per benchmark.
+#          BENCHTIME (default 20x) iterations per benchmark;
+#          SAGE_CPU_STEPS (default 10) CPU PinSage steps timed as the
+#          baseline of BenchmarkPinSageStep (0 skips it).
+# The PinSage comparison reads the CPU results in $BIN/sageref.gob, which
+# cuda/build-devicecheck.sh writes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/trainerd-devicecheck}
@@ -34,10 +38,16 @@ if command -v ptxas >/dev/null && [ -f cuda/kernels/trainerd.ptx ]; then
 fi
 
 echo "== device tests"
+[ -f "$BIN/sageref.gob" ] && export TRAINERD_SAGEREF="$BIN/sageref.gob"
 timeout 240 "$BIN/cuda.test" -test.v -test.run 'Test' -test.timeout 230s > "$OUT/tests.txt" 2>&1
 trc=$?
 grep -E "^(=== RUN|--- (PASS|FAIL|SKIP)|PASS|FAIL|ok|panic)" "$OUT/tests.txt" | grep -v "=== RUN" | tail -40
 [ $trc -eq 0 ] || { echo "device tests FAILED (rc=$trc), see tests.txt"; rc=1; }
+
+echo "== CPU PinSage baseline (same batches as BenchmarkPinSageStep)"
+if [ "${SAGE_CPU_STEPS:-10}" -gt 0 ] && [ -x "$BIN/sageref" ]; then
+  timeout 90 "$BIN/sageref" -bench "${SAGE_CPU_STEPS:-10}" | tee "$OUT/sage-cpu.txt" || { echo "CPU PinSage baseline failed"; rc=1; }
+fi
 
 echo "== benchmarks"
 left=$(( 420 - (SECONDS - start) ))
