@@ -1,8 +1,12 @@
 // Package cuda is trainerd's GPU consumer: one CUDA context per process, a
 // device memory arena allocated once, streams and events, pinned host
 // buffers, our own kernels (kernels/trainerd.cu, compiled to PTX and
-// embedded) and GPU implementations of model.Model (MF and LightGCN)
-// whose math matches the CPU consumer (consumer/loss, consumer/optim).
+// embedded) and GPU implementations of model.Model (MF, LightGCN and
+// PinSage with importance or mean pooling) whose math matches the CPU
+// consumer (consumer/loss, consumer/optim, consumer/sage's network).
+// consumer/sage is compiled out of this package's builds, so the PinSage
+// device test compares against CPU results written by cuda/cmd/sageref
+// (cases in cuda/sageref).
 //
 // Build tag: every file that imports gorgonia.org/cu carries the tag cuda;
 // trainerd-cuda is `go build -tags cuda -o bin/trainerd-cuda ./cmd/trainerd`.

@@ -90,7 +90,6 @@ type sageLayerBufs struct {
 	pooled, dpooled F32 // N×hid
 	out, dout       F32 // N×hid: output (normalised in place) and gradient
 	inv             F32 // N inverse norms
-	dh              F32 // M×in gradient of the layer's input
 }
 
 // sageCap is the capacity the work buffers were sized for.
@@ -413,7 +412,6 @@ func (m *PinSage) ensure(c sageCap) error {
 	add(&m.h0, mK*d)
 	add(&m.dh0, mK*d)
 	m.ls = make([]sageLayerBufs, K)
-	in := d
 	for l := 0; l < K; l++ {
 		M, N := c.sizes[K-l], c.sizes[K-l-1]
 		b := &m.ls[l]
@@ -424,8 +422,6 @@ func (m *PinSage) ensure(c sageCap) error {
 		add(&b.out, N*hd)
 		add(&b.dout, N*hd)
 		add(&b.inv, N)
-		add(&b.dh, M*in)
-		in = hd
 	}
 	n0 := c.sizes[0]
 	add(&m.y1, n0*hd)

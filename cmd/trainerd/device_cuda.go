@@ -24,8 +24,8 @@ func (m *cudaModel) Close() error {
 	return errors.Join(m.Model.Close(), m.dev.Close())
 }
 
-// newCUDAModel opens device ordinal and builds cfg.Model on it (mf or
-// lightgcn). The returned model's Close (it implements io.Closer) releases
+// newCUDAModel opens device ordinal and builds cfg.Model on it (one of
+// probe.CUDAModels). The returned model's Close (it implements io.Closer) releases
 // the device.
 func newCUDAModel(cfg model.Config, info model.Info, ordinal int) (model.Model, error) {
 	dev, err := cuda.Open(ordinal)
