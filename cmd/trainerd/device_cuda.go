@@ -39,3 +39,12 @@ func newCUDAModel(cfg model.Config, info model.Info, ordinal int) (model.Model, 
 	}
 	return &cudaModel{Model: m, dev: dev}, nil
 }
+
+// SetNeighbors implements model.NeighborSetter for the GPU models that
+// convolve (PinSage), so that their Embed uses the producer's
+// neighbourhoods as on CPU; the others ignore it.
+func (m *cudaModel) SetNeighbors(fn model.NeighborFunc, t int) {
+	if ns, ok := m.Model.(model.NeighborSetter); ok {
+		ns.SetNeighbors(fn, t)
+	}
+}
