@@ -85,6 +85,10 @@ type Spec struct {
 	// CUDA is true when the CUDA consumer (package cuda) implements the
 	// model; every other model trains on CPU only.
 	CUDA bool
+	// CUDAUnverified marks a CUDA consumer that has not yet passed
+	// cuda/devicecheck.sh on a GPU: train.device auto keeps the model on
+	// CPU, train.device cuda[:N] runs it on the GPU.
+	CUDAUnverified bool
 }
 
 // All returns every model's spec, in the order model.name documents them.
@@ -102,7 +106,8 @@ func All() []Spec {
 			DefaultAggregator: "mean", Aggregators: []string{"mean", "pool", "gcn", "gat"}},
 		{Name: PinSage, Arch: ArchConv, DefaultLoss: LossMargin, Losses: ConfigLosses(), DefaultLayers: 2,
 			Convolves: true, UsesFeatures: true,
-			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}, CUDA: true},
+			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}, CUDA: true,
+			CUDAUnverified: true},
 	}
 }
 

@@ -140,6 +140,9 @@ func cpuOnlyReason(m model.Config) string {
 //     w.CPUOnly set: auto
 //     runs on CPU without probing, with the reason; cuda[:N] is an error
 //     wrapping errNoCUDAConsumer.
+//   - auto with a CUDA consumer not yet verified on a GPU
+//     (modelspec.Spec.CUDAUnverified: pinsage): CPU, with the reason;
+//     cuda[:N] runs it.
 //   - in trainerd-cuda (env.CUDABuilt): the process only got past cu's init
 //     because the driver works, so auto/cuda run on the GPU in-process
 //     without probing (when Handover is set the CPU binary probed already;
@@ -159,6 +162,9 @@ func selectDevice(ctx context.Context, cfg string, w workload, env deviceEnv) (d
 	why := probe.CUDAUnsupported(w.Model, w.Loss)
 	if why == "" {
 		why = w.CPUOnly
+	}
+	if spec, ok := modelspec.Lookup(w.Model); why == "" && ok && spec.CUDAUnverified && kind != "cuda" {
+		why = "model " + w.Model + "'s CUDA consumer has not passed the device check yet (cuda/devicecheck.sh); train.device: cuda runs it"
 	}
 	if why != "" {
 		if kind == "cuda" {

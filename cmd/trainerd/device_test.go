@@ -59,7 +59,8 @@ func TestSelectDevice(t *testing.T) {
 		{"negative ordinal", "cuda:-1", "mf", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, 0, 0, "", errAny},
 		{"lightgcn auto with gpu execs", "auto", "lightgcn", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
 		{"lightgcn cuda in trainerd-cuda", "cuda", "lightgcn", "", deviceEnv{CUDABuilt: true, Handover: true, Probe: mustNotProbe}, runCUDA, 0, "", nil},
-		{"pinsage auto with gpu execs", "auto", "pinsage", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
+		{"pinsage auto with gpu stays on cpu (unverified)", "auto", "pinsage", "", deviceEnv{Probe: mustNotProbe, FindCUDABinary: found}, runCPU, 0, "", nil},
+		{"pinsage cuda with gpu execs", "cuda", "pinsage", "", deviceEnv{Probe: gpu(1), FindCUDABinary: found}, execCUDA, 0, "/opt/trainerd/trainerd-cuda", nil},
 	}
 	// Models without a CUDA consumer never leave the CPU binary.
 	for _, model := range []string{"graphsage", "ngcf", "deepwalk"} {
@@ -123,7 +124,8 @@ func TestSelectDeviceCPUOnly(t *testing.T) {
 		{"history auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, runCPU, nil},
 		{"dropout auto runs cpu", "auto", model.Config{Model: "mf", Loss: "bpr", Dropout: 0.1}, runCPU, nil},
 		{"history cuda fails", "cuda", model.Config{Model: "mf", Loss: "bpr", History: model.History{Weight: 0.5}}, 0, errNoCUDAConsumer},
-		{"pinsage importance auto execs", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "importance"}, execCUDA, nil},
+		{"pinsage importance auto runs cpu (unverified)", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "importance"}, runCPU, nil},
+		{"pinsage importance cuda execs", "cuda", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "importance"}, execCUDA, nil},
 		{"pinsage max auto runs cpu", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, runCPU, nil},
 		{"pinsage max cuda fails", "cuda", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, 0, errNoCUDAConsumer},
 	}
