@@ -953,7 +953,7 @@ func (m *PinSage) Embed(ctx context.Context) (*model.Embeddings, error) {
 	dst := make([]float32, m.n*d)
 	fn := m.nbrFn
 	if fn == nil {
-		fn = m.graphNeighbors
+		fn = model.GraphNeighbors(m.info.Graph, m.info.NumUsers)
 	}
 	for lo := 0; lo < len(all); lo += embedChunk {
 		if err := ctx.Err(); err != nil {
@@ -961,7 +961,7 @@ func (m *PinSage) Embed(ctx context.Context) (*model.Embeddings, error) {
 		}
 		hi := min(lo+embedChunk, len(all))
 		b := &batch.Batch{T: m.embedT}
-		b.Layers, b.NbrIdx, b.NbrW = hopsFor(all[lo:hi], m.k, m.embedT, fn)
+		b.Layers, b.NbrIdx, b.NbrW = model.Hops(all[lo:hi], m.k, m.embedT, fn)
 		if m.useFeat {
 			b.Feat, b.FeatDim = m.features(b.Layers[m.k]), m.featDim
 		}
@@ -998,70 +998,6 @@ func (m *PinSage) Embed(ctx context.Context) (*model.Embeddings, error) {
 	}
 	U := m.info.NumUsers
 	return &model.Embeddings{Dim: d, Users: dst[:U*d], Items: dst[U*d:]}, nil
-}
-
-// graphNeighbors is Embed's fallback NeighborFunc, consumer/sage's: up to
-// T direct neighbours in the training graph, evenly spaced, uniform weights.
-func (m *PinSage) graphNeighbors(node uint32, nbr []uint32, w []float32) int {
-	g := m.info.Graph
-	if g == nil {
-		return 0
-	}
-	U := uint32(m.info.NumUsers)
-	var adj []uint32
-	off := uint32(0)
-	if node < U {
-		adj, off = g.ItemsOf(node), U
-	} else {
-		adj = g.UsersOf(node - U)
-	}
-	t := len(nbr)
-	n := min(len(adj), t)
-	for s := 0; s < n; s++ {
-		nbr[s] = adj[s*len(adj)/n] + off
-		w[s] = 1 / float32(n)
-	}
-	return n
-}
-
-// hopsFor builds the K-hop computation graph of targets with fn and t slots
-// in the producer's layout (consumer/sage's hopsFor).
-func hopsFor(targets []uint32, k, t int, fn model.NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
-	layers = make([][]uint32, k+1)
-	layers[0] = append([]uint32(nil), targets...)
-	nbrIdx = make([][]int32, k)
-	nbrW = make([][]float32, k)
-	nb := make([]uint32, t)
-	w := make([]float32, t)
-	for h := 0; h < k; h++ {
-		cur := layers[h]
-		next := append(make([]uint32, 0, len(cur)*2), cur...)
-		pos := make(map[uint32]int32, len(cur)*2)
-		for i, id := range cur {
-			pos[id] = int32(i)
-		}
-		idx := make([]int32, len(cur)*t)
-		wt := make([]float32, len(cur)*t)
-		for i, id := range cur {
-			n := fn(id, nb, w)
-			for s := 0; s < t; s++ {
-				j := i*t + s
-				if s >= n || w[s] <= 0 {
-					idx[j] = int32(i)
-					continue
-				}
-				p, ok := pos[nb[s]]
-				if !ok {
-					p = int32(len(next))
-					pos[nb[s]] = p
-					next = append(next, nb[s])
-				}
-				idx[j], wt[j] = p, w[s]
-			}
-		}
-		layers[h+1], nbrIdx[h], nbrW[h] = next, idx, wt
-	}
-	return layers, nbrIdx, nbrW
 }
 
 // features assembles the feature rows of nodes from Info (user columns then

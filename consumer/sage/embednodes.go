@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/trainerd/trainerd/consumer/embedcore"
+	"github.com/trainerd/trainerd/model"
 )
 
 // EmbedNodes returns the output vectors of the given global node ids
@@ -32,14 +33,14 @@ func (m *convModel) EmbedNodes(ctx context.Context, nodes []uint32) ([]float32, 
 	dst := make([]float32, len(nodes)*d)
 	fn := m.nbrFn
 	if fn == nil {
-		fn = m.graphNeighbors
+		fn = model.GraphNeighbors(m.info.Graph, m.info.NumUsers)
 	}
 	for lo := 0; lo < len(nodes); lo += embedChunk {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
 		hi := min(lo+embedChunk, len(nodes))
-		layers, idx, w := hopsFor(nodes[lo:hi], m.k, m.embedT, fn)
+		layers, idx, w := model.Hops(nodes[lo:hi], m.k, m.embedT, fn)
 		var feat []float32
 		if m.useFeat {
 			feat = m.features(layers[m.k])

@@ -43,7 +43,7 @@ func (p *gnnPlanted) batch(r *rand.Rand, m *convModel, B, P, T int) *batch.Batch
 		return out
 	}
 	b.QueryIdx, b.PosIdx, b.NegIdx = index(b.Query), index(b.Pos), index(b.Neg)
-	b.Layers, b.NbrIdx, b.NbrW = hopsFor(targets, m.k, T, m.graphNeighbors)
+	b.Layers, b.NbrIdx, b.NbrW = model.Hops(targets, m.k, T, model.GraphNeighbors(m.info.Graph, m.info.NumUsers))
 	return b
 }
 

@@ -254,49 +254,8 @@ func NewBatch(g *graph.Bipartite, rng *rand.Rand, s Shape, index int) *batch.Bat
 		}
 		return n
 	}
-	b.Layers, b.NbrIdx, b.NbrW = hops(targets, s.K, s.T, nbrs)
+	b.Layers, b.NbrIdx, b.NbrW = model.Hops(targets, s.K, s.T, nbrs)
 	return b
-}
-
-// hops lays out the K-hop computation graph of targets (batch.Batch's
-// layout: Layers[k+1] starts with Layers[k]; empty slots have weight 0 and
-// point at the node itself).
-func hops(targets []uint32, k, t int, fn model.NeighborFunc) (layers [][]uint32, nbrIdx [][]int32, nbrW [][]float32) {
-	layers = make([][]uint32, k+1)
-	layers[0] = append([]uint32(nil), targets...)
-	nbrIdx = make([][]int32, k)
-	nbrW = make([][]float32, k)
-	nb := make([]uint32, t)
-	w := make([]float32, t)
-	for h := 0; h < k; h++ {
-		cur := layers[h]
-		next := append(make([]uint32, 0, len(cur)*2), cur...)
-		pos := make(map[uint32]int32, len(cur)*2)
-		for i, id := range cur {
-			pos[id] = int32(i)
-		}
-		idx := make([]int32, len(cur)*t)
-		wt := make([]float32, len(cur)*t)
-		for i, id := range cur {
-			n := fn(id, nb, w)
-			for s := 0; s < t; s++ {
-				j := i*t + s
-				if s >= n || w[s] <= 0 {
-					idx[j] = int32(i)
-					continue
-				}
-				p, ok := pos[nb[s]]
-				if !ok {
-					p = int32(len(next))
-					pos[nb[s]] = p
-					next = append(next, nb[s])
-				}
-				idx[j], wt[j] = p, w[s]
-			}
-		}
-		layers[h+1], nbrIdx[h], nbrW[h] = next, idx, wt
-	}
-	return layers, nbrIdx, nbrW
 }
 
 // addMasks sets b's NegMask and InMask by brute force as batch.Batch
