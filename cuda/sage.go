@@ -963,7 +963,7 @@ func (m *PinSage) Embed(ctx context.Context) (*model.Embeddings, error) {
 		b := &batch.Batch{T: m.embedT}
 		b.Layers, b.NbrIdx, b.NbrW = model.Hops(all[lo:hi], m.k, m.embedT, fn)
 		if m.useFeat {
-			b.Feat, b.FeatDim = m.features(b.Layers[m.k]), m.featDim
+			b.Feat, b.FeatDim = model.NodeFeatures(m.info, b.Layers[m.k]), m.featDim
 		}
 		err := m.dev.Do(func() error {
 			c := m.capOf(b)
@@ -998,26 +998,6 @@ func (m *PinSage) Embed(ctx context.Context) (*model.Embeddings, error) {
 	}
 	U := m.info.NumUsers
 	return &model.Embeddings{Dim: d, Users: dst[:U*d], Items: dst[U*d:]}, nil
-}
-
-// features assembles the feature rows of nodes from Info (user columns then
-// item columns, zeros on the other side), as the producer does.
-func (m *PinSage) features(nodes []uint32) []float32 {
-	du, di := m.info.UserFeatDim, m.info.ItemFeatDim
-	f := make([]float32, len(nodes)*m.featDim)
-	U := uint32(m.info.NumUsers)
-	for r, id := range nodes {
-		row := f[r*m.featDim : (r+1)*m.featDim]
-		if id < U {
-			if du > 0 && m.info.UserFeatures != nil {
-				copy(row[:du], m.info.UserFeatures[int(id)*du:int(id+1)*du])
-			}
-		} else if di > 0 && m.info.ItemFeatures != nil {
-			i := int(id - U)
-			copy(row[du:], m.info.ItemFeatures[i*di:(i+1)*di])
-		}
-	}
-	return f
 }
 
 // stateBufs lists (name, shape, buffer) in the CPU model's State order:

@@ -87,3 +87,25 @@ func Hops(targets []uint32, k, t int, fn NeighborFunc) (layers [][]uint32, nbrId
 	}
 	return layers, nbrIdx, nbrW
 }
+
+// NodeFeatures assembles the feature rows of global node ids nodes from
+// info, as the producer does: len(nodes) rows of UserFeatDim+ItemFeatDim
+// values, user columns then item columns, zeros on the other side.
+func NodeFeatures(info Info, nodes []uint32) []float32 {
+	du, di := info.UserFeatDim, info.ItemFeatDim
+	fd := du + di
+	f := make([]float32, len(nodes)*fd)
+	U := uint32(info.NumUsers)
+	for r, id := range nodes {
+		row := f[r*fd : (r+1)*fd]
+		if id < U {
+			if du > 0 && info.UserFeatures != nil {
+				copy(row[:du], info.UserFeatures[int(id)*du:int(id+1)*du])
+			}
+		} else if di > 0 && info.ItemFeatures != nil {
+			i := int(id - U)
+			copy(row[du:], info.ItemFeatures[i*di:(i+1)*di])
+		}
+	}
+	return f
+}

@@ -43,7 +43,7 @@ func (m *convModel) EmbedNodes(ctx context.Context, nodes []uint32) ([]float32, 
 		layers, idx, w := model.Hops(nodes[lo:hi], m.k, m.embedT, fn)
 		var feat []float32
 		if m.useFeat {
-			feat = m.features(layers[m.k])
+			feat = model.NodeFeatures(m.info, layers[m.k])
 		}
 		if m.net != nil {
 			z := m.embedNet(layers, idx, w, feat)

@@ -635,26 +635,6 @@ func (m *convModel) embedNet(layers [][]uint32, idx [][]int32, w [][]float32, fe
 	return net.forward(m.emb, layers[K], feat)
 }
 
-// features assembles the feature rows of nodes from Info (user columns
-// then item columns, zeros on the other side), as the producer does.
-func (m *convModel) features(nodes []uint32) []float32 {
-	du, di := m.info.UserFeatDim, m.info.ItemFeatDim
-	f := make([]float32, len(nodes)*m.featDim)
-	U := uint32(m.info.NumUsers)
-	for r, id := range nodes {
-		row := f[r*m.featDim : (r+1)*m.featDim]
-		if id < U {
-			if du > 0 && m.info.UserFeatures != nil {
-				copy(row[:du], m.info.UserFeatures[int(id)*du:int(id+1)*du])
-			}
-		} else if di > 0 && m.info.ItemFeatures != nil {
-			i := int(id - U)
-			copy(row[du:], m.info.ItemFeatures[i*di:(i+1)*di])
-		}
-	}
-	return f
-}
-
 // State implements Model: "param/<name>" for every dense parameter and
 // "param/emb" for the id table, then "opt/<name>/..." and "opt/step".
 func (m *convModel) State() []model.Tensor {

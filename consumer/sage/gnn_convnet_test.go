@@ -216,7 +216,7 @@ func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uin
 	m := mi.(*convModel)
 	b := p.batch(rand.New(rand.NewPCG(seed, 2)), m, 96, 40, 5)
 	if m.useFeat {
-		b.Feat, b.FeatDim = m.features(b.Layers[m.k]), ufd+ifd
+		b.Feat, b.FeatDim = model.NodeFeatures(m.info, b.Layers[m.k]), ufd+ifd
 	}
 	return m, b
 }

@@ -157,7 +157,7 @@ func TestConvModelsStep(t *testing.T) {
 			r := rand.New(rand.NewPCG(2, 2))
 			b := p.batch(r, m, 32, 16, 4)
 			if m.useFeat {
-				b.Feat, b.FeatDim = m.features(b.Layers[m.k]), ufd+ifd
+				b.Feat, b.FeatDim = model.NodeFeatures(m.info, b.Layers[m.k]), ufd+ifd
 			}
 			var first, last float64
 			for s := 0; s < 15; s++ {
