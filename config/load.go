@@ -129,8 +129,9 @@ func Keys() []string {
 // benchmark switches), TRAINERD_SCREENSHOT and TRAINERD_PAGE_OUT (where the
 // status page's tests leave a screenshot and the page), TRAINERD_CUDA_BINARY
 // and TRAINERD_CUDA_HANDOVER (the CPU binary's hand-over to trainerd-cuda),
-// TRAINERD_PROGRESS (the progress display's mode, obs.ProgressEnv) and
-// TRAINERD_BLAS (the BLAS backend, linalg).
+// TRAINERD_PROGRESS (the progress display's mode, obs.ProgressEnv),
+// TRAINERD_BLAS (the BLAS backend, linalg) and TRAINERD_SAGEREF (the CPU
+// reference results the GPU PinSage test compares against, cuda/sageref).
 // Any other TRAINERD_* variable that names no key is refused; a test
 // (TestEnvNamesKnown) finds the variables the code reads and checks that each
 // is a key's or listed here. It returns a new slice on each call.
@@ -138,7 +139,7 @@ func NonConfigEnv() []string {
 	return []string{
 		"TRAINERD_DATA", "TRAINERD_LONG", "TRAINERD_GOWALLA", "TRAINERD_BENCH_CPU",
 		"TRAINERD_EXPECT_GPU", "TRAINERD_SCREENSHOT", "TRAINERD_PAGE_OUT", "TRAINERD_CUDA_BINARY",
-		"TRAINERD_CUDA_HANDOVER", "TRAINERD_PROGRESS", "TRAINERD_BLAS",
+		"TRAINERD_CUDA_HANDOVER", "TRAINERD_PROGRESS", "TRAINERD_BLAS", "TRAINERD_SAGEREF",
 	}
 }
 
