@@ -158,18 +158,9 @@ func NewPinSage(dev *Device, cfg model.Config, info model.Info) (*PinSage, error
 	default:
 		return nil, fmt.Errorf("%s (cuda): model.aggregator: unknown %q (want importance or mean)", name, cfg.Aggregator)
 	}
-	switch cfg.Inputs {
-	case "id":
-		m.useID = true
-	case "features":
-		m.useFeat = true
-	case "both":
-		m.useID, m.useFeat = true, true
-	default:
-		return nil, fmt.Errorf("%s (cuda): model.inputs: unknown %q (want id, features or both)", name, cfg.Inputs)
-	}
-	if m.useFeat && m.featDim == 0 {
-		return nil, fmt.Errorf("%s (cuda): model.inputs=%s but the store has no features", name, cfg.Inputs)
+	var err error
+	if m.useID, m.useFeat, err = embedcore.Inputs(cfg.Inputs, m.featDim); err != nil {
+		return nil, fmt.Errorf("%s (cuda): %w", name, err)
 	}
 	if m.k < 1 || m.d <= 0 || m.hidden <= 0 {
 		return nil, fmt.Errorf("%s (cuda): model.layers %d, model.dim %d, model.hidden %d: want all > 0", name, m.k, m.d, m.hidden)

@@ -1,6 +1,7 @@
 package embedcore
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -54,4 +55,25 @@ func Grow[T any](b []T, n int) []T {
 		return make([]T, n)
 	}
 	return b[:n]
+}
+
+// Inputs parses model.inputs (after Defaults) for the convolutional models,
+// CPU and GPU alike: whether they read id embeddings and store features.
+// featDim is the store's user plus item feature width; features without
+// any are an error.
+func Inputs(inputs string, featDim int) (useID, useFeat bool, err error) {
+	switch inputs {
+	case "id":
+		useID = true
+	case "features":
+		useFeat = true
+	case "both":
+		useID, useFeat = true, true
+	default:
+		return false, false, fmt.Errorf("model.inputs: unknown %q (want id, features or both)", inputs)
+	}
+	if useFeat && featDim == 0 {
+		return false, false, fmt.Errorf("model.inputs=%s but the store has no features", inputs)
+	}
+	return useID, useFeat, nil
 }

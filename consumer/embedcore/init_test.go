@@ -3,6 +3,7 @@ package embedcore
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,35 @@ func TestGrow(t *testing.T) {
 	}
 	if g := Grow(b, 9); len(g) != 9 || &g[0] == &b[0] {
 		t.Fatal("Grow past capacity must allocate")
+	}
+}
+
+// TestInputs: model.inputs picks id embeddings, features or both; unknown
+// values and features on a store without any are errors naming the key.
+func TestInputs(t *testing.T) {
+	tests := []struct {
+		inputs          string
+		featDim         int
+		wantID, wantFt  bool
+		wantErrContains string
+	}{
+		{"id", 0, true, false, ""},
+		{"features", 5, false, true, ""},
+		{"both", 5, true, true, ""},
+		{"both", 0, false, false, "model.inputs=both but the store has no features"},
+		{"features", 0, false, false, "model.inputs=features but the store has no features"},
+		{"ids", 5, false, false, `model.inputs: unknown "ids"`},
+	}
+	for _, tc := range tests {
+		id, ft, err := Inputs(tc.inputs, tc.featDim)
+		if tc.wantErrContains != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErrContains) {
+				t.Errorf("Inputs(%q, %d): error %v, want one containing %q", tc.inputs, tc.featDim, err, tc.wantErrContains)
+			}
+			continue
+		}
+		if err != nil || id != tc.wantID || ft != tc.wantFt {
+			t.Errorf("Inputs(%q, %d) = %v, %v, %v; want %v, %v, nil", tc.inputs, tc.featDim, id, ft, err, tc.wantID, tc.wantFt)
+		}
 	}
 }

@@ -119,18 +119,9 @@ func newConvModel(name string, cfg model.Config, info model.Info, spec convSpec)
 	}
 	m := &convModel{name: name, cfg: cfg, info: info, spec: spec, k: cfg.Layers,
 		featDim: info.UserFeatDim + info.ItemFeatDim, train: map[string]*machine{}, embed: map[string]*machine{}, embedT: 10}
-	switch cfg.Inputs {
-	case "id":
-		m.useID = true
-	case "features":
-		m.useFeat = true
-	case "both":
-		m.useID, m.useFeat = true, true
-	default:
-		return nil, fmt.Errorf("%s: model.inputs: unknown %q (want id, features or both)", name, cfg.Inputs)
-	}
-	if m.useFeat && m.featDim == 0 {
-		return nil, fmt.Errorf("%s: model.inputs=%s but the store has no features", name, cfg.Inputs)
+	var err error
+	if m.useID, m.useFeat, err = embedcore.Inputs(cfg.Inputs, m.featDim); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	// one team runs the network's row blocks, the loss's rows and the
 	// optimisers' rows: a step launches no goroutine.
