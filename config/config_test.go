@@ -69,6 +69,7 @@ func TestBadConfigs(t *testing.T) {
 		{"dropout one", "model:\n  name: mf\n  dropout: 1\n", nil, "model.dropout", ErrInvalid, "must be < 1, got 1"},
 		{"history on lightgcn", "model:\n  name: lightgcn\n  history: {weight: 0.5}\n", nil, "model.history.weight", ErrInvalid, "needs model.name mf"},
 		{"dropout on item pairs", "model:\n  name: mf\n  dropout: 0.1\nproducer:\n  examples: {kind: item_item}\n", nil, "model.dropout", ErrInvalid, "needs user queries"},
+		{"residual on graphsage", "model:\n  name: graphsage\n  residual: true\n", nil, "model.residual", ErrInvalid, "needs model.name pinsage, got \"graphsage\""},
 		{"bad model name", "model:\n  name: resnet\n", nil, "model.name", ErrInvalid, `got "resnet"`},
 		{"bad loss", "model:\n  loss: hinge\n", nil, "model.loss", ErrInvalid, `got "hinge"`},
 		{"bad examples", "producer:\n  examples:\n    kind: clicks\n", nil, "producer.examples.kind", ErrInvalid, "clicks"},

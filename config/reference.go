@@ -62,6 +62,10 @@ func referenceDocs() map[string]refDoc {
 		"model.aggregator": {doc: []string{strings.Join(modelspec.Aggregators(), " | ") + "; \"\" = " + defaultAggregators()}},
 		"model.inputs":     {doc: []string{"id | features | both; \"\" = id without store features, else both"}},
 		"model.normalize":  {doc: []string{"L2-normalise output embeddings (cosine scoring)"}},
+		"model.residual": {doc: []string{
+			"add each node's input (id embedding and/or projected features) to the",
+			"network's output: the layers learn a correction to an embedding table (pinsage; CPU only)",
+		}},
 		"model.loss": {doc: []string{
 			"bpr | margin | softmax (sampled softmax over the shared pool) |",
 			"ccl (SimpleX's cosine contrastive loss; use with normalize: true; CPU only)",

@@ -310,6 +310,10 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if m.Residual && !spec.Residual {
+		errs.add(invalid("model.residual", "needs model.name %s, got %q", residualModels(), m.Model))
+	}
+
 	// producer.layers against model.layers.
 	p := c.Producer
 	switch {
@@ -395,6 +399,18 @@ func userTowerModels() string {
 	var out []string
 	for _, s := range modelspec.All() {
 		if s.UserTower {
+			out = append(out, s.Name)
+		}
+	}
+	return strings.Join(out, " or ")
+}
+
+// residualModels names the models that implement model.residual
+// (modelspec.Spec.Residual), "a or b".
+func residualModels() string {
+	var out []string
+	for _, s := range modelspec.All() {
+		if s.Residual {
 			out = append(out, s.Name)
 		}
 	}

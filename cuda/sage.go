@@ -158,6 +158,9 @@ func NewPinSage(dev *Device, cfg model.Config, info model.Info) (*PinSage, error
 	default:
 		return nil, fmt.Errorf("%s (cuda): model.aggregator: unknown %q (want importance or mean)", name, cfg.Aggregator)
 	}
+	if cfg.Residual {
+		return nil, fmt.Errorf("%s (cuda): model.residual has no CUDA kernel; train it on CPU (train.device: cpu)", name)
+	}
 	var err error
 	if m.useID, m.useFeat, err = embedcore.Inputs(cfg.Inputs, m.featDim); err != nil {
 		return nil, fmt.Errorf("%s (cuda): %w", name, err)

@@ -27,6 +27,11 @@ type Config struct {
 	// Inputs for GNN models: id (learnable id embeddings), features (store
 	// features), both. Default id when the store has no features, else both.
 	Inputs string `mapstructure:"inputs"`
+	// Residual adds each node's input (its id embedding, projected
+	// features, or their sum) to PinSage's output, so the network learns a
+	// correction to an embedding-table model. PinSage only; needs the
+	// output width model.dim (always so for PinSage). Default false.
+	Residual bool `mapstructure:"residual"`
 	// Normalize L2-normalises output embeddings (PinSage's z/‖z‖). Scoring
 	// is then cosine similarity.
 	Normalize bool `mapstructure:"normalize"`

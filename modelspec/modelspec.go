@@ -79,6 +79,9 @@ type Spec struct {
 	DefaultAggregator string
 	// Aggregators are the model.aggregator values the model implements.
 	Aggregators []string
+	// Residual is true when the model implements model.residual (its
+	// input added to its output).
+	Residual bool
 	// UserTower is true for the model with SimpleX's user tower
 	// (model.history.weight, model.dropout).
 	UserTower bool
@@ -106,7 +109,7 @@ func All() []Spec {
 			DefaultAggregator: "mean", Aggregators: []string{"mean", "pool", "gcn", "gat"}},
 		{Name: PinSage, Arch: ArchConv, DefaultLoss: LossMargin, Losses: ConfigLosses(), DefaultLayers: 2,
 			Convolves: true, UsesFeatures: true,
-			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}, CUDA: true,
+			DefaultAggregator: "importance", Aggregators: []string{"importance", "mean", "max"}, Residual: true, CUDA: true,
 			CUDAUnverified: true},
 	}
 }

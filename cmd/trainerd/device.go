@@ -124,6 +124,9 @@ func cpuOnlyReason(m model.Config) string {
 	if m.History.Weight != 0 || m.Dropout != 0 {
 		return "model.history.weight/model.dropout (SimpleX user tower) have no CUDA kernel"
 	}
+	if m.Residual {
+		return "model.residual has no CUDA kernel"
+	}
 	if m.Model == modelspec.PinSage && m.Aggregator == "max" {
 		return "model.aggregator max (PinSage max pooling) has no CUDA kernel"
 	}

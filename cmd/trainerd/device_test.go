@@ -128,6 +128,7 @@ func TestSelectDeviceCPUOnly(t *testing.T) {
 		{"pinsage importance cuda execs", "cuda", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "importance"}, execCUDA, nil},
 		{"pinsage max auto runs cpu", "auto", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, runCPU, nil},
 		{"pinsage max cuda fails", "cuda", model.Config{Model: "pinsage", Loss: "margin", Aggregator: "max"}, 0, errNoCUDAConsumer},
+		{"pinsage residual cuda fails", "cuda", model.Config{Model: "pinsage", Loss: "softmax", Aggregator: "importance", Residual: true}, 0, errNoCUDAConsumer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

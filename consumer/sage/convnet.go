@@ -59,6 +59,10 @@ type netArch struct {
 	dense   bool
 	hidden  int // G1's width
 	outDim  int // G2's width
+	// skip adds each target's network input (its row of the first layer's
+	// input, dim wide) to its output: z = G2·ReLU(G1·h_K + g1) + h_0.
+	// Needs dense and outDim == dim.
+	skip bool
 }
 
 // pinSageArch is PinSage's network for aggregator agg.
@@ -498,6 +502,9 @@ type convNet[F float] struct {
 // has the parameter's values; the network reads them, never writes them)
 // and allocates one gradient per parameter. team runs its row blocks.
 func newConvNet[F float](arch netArch, params map[string][]F, team *parallel.Team) (*convNet[F], error) {
+	if arch.skip && (!arch.dense || arch.outDim != arch.dim) {
+		return nil, fmt.Errorf("conv net: the residual needs the dense pair and an output as wide as the input (%d), got %d", arch.dim, arch.outDim)
+	}
 	n := &convNet[F]{arch: arch, grad: map[string][]F{}, hops: make([]hopCSR[F], len(arch.layers)), team: team}
 	n.fill = n.fillInput
 	n.avxRows = vec.HasGatherIDRows64()
@@ -633,7 +640,20 @@ func (n *convNet[F]) forward(emb []F, ids []uint32, f []F) []F {
 	addBias(n.y1, n.g1, true)
 	n.out = embedcore.Grow(n.out, N*od)
 	gemm(false, false, N, od, hd, n.y1, hd, n.G2, od, 0, n.out, od)
+	if n.arch.skip {
+		// Layers[0] is the first N rows of Layers[K]: the targets' inputs.
+		addTo(n.out, n.input()[:N*od])
+	}
 	return n.out
+}
+
+// input is the first layer's input: the id rows, or the projected features
+// (plus the id rows) when the store has features.
+func (n *convNet[F]) input() []F {
+	if n.arch.featDim > 0 {
+		return n.h0
+	}
+	return n.x
 }
 
 // backward takes the gradient of the output (N0×outDim, used as scratch),
@@ -657,6 +677,10 @@ func (n *convNet[F]) backward(dout []F) []F {
 	}
 	for l := K - 1; l >= 0; l-- {
 		g = n.layers[l].backward(n.team, g)
+	}
+	if n.arch.skip {
+		// the dense branch only read dout
+		addTo(g, dout[:n.hops[0].n*n.arch.outDim])
 	}
 	if n.arch.featDim > 0 {
 		mK, d := n.hops[K-1].m, n.arch.dim

@@ -24,18 +24,21 @@ type netCase struct {
 	model  string // pinsage or graphsage
 	agg    string
 	inputs string // id, features or both
+	skip   bool   // model.residual (PinSage)
 }
 
 var netCases = []netCase{
-	{"pinsage/importance/id", "pinsage", "importance", "id"},
-	{"pinsage/mean/id", "pinsage", "mean", "id"},
-	{"pinsage/max/id", "pinsage", "max", "id"},
-	{"pinsage/importance/features", "pinsage", "importance", "features"},
-	{"pinsage/importance/both", "pinsage", "importance", "both"},
-	{"graphsage/mean/id", "graphsage", "mean", "id"},
-	{"graphsage/pool/id", "graphsage", "pool", "id"},
-	{"graphsage/mean/both", "graphsage", "mean", "both"},
-	{"graphsage/pool/features", "graphsage", "pool", "features"},
+	{"pinsage/importance/id", "pinsage", "importance", "id", false},
+	{"pinsage/mean/id", "pinsage", "mean", "id", false},
+	{"pinsage/max/id", "pinsage", "max", "id", false},
+	{"pinsage/importance/features", "pinsage", "importance", "features", false},
+	{"pinsage/importance/both", "pinsage", "importance", "both", false},
+	{"graphsage/mean/id", "graphsage", "mean", "id", false},
+	{"graphsage/pool/id", "graphsage", "pool", "id", false},
+	{"graphsage/mean/both", "graphsage", "mean", "both", false},
+	{"graphsage/pool/features", "graphsage", "pool", "features", false},
+	{"pinsage/importance/id/residual", "pinsage", "importance", "id", true},
+	{"pinsage/importance/both/residual", "pinsage", "importance", "both", true},
 }
 
 // archOf returns the network of a case for widths dim and hidden.
@@ -43,7 +46,7 @@ func archOf(t testing.TB, c netCase, k, dim, hidden, featDim int) netArch {
 	t.Helper()
 	var spec convSpec
 	if c.model == "pinsage" {
-		spec = &pinSage{k: k, dim: dim, hidden: hidden, agg: c.agg}
+		spec = &pinSage{k: k, dim: dim, hidden: hidden, agg: c.agg, skip: c.skip}
 	} else {
 		spec = &graphSAGE{k: k, dim: dim, hidden: hidden, agg: c.agg}
 	}
@@ -110,7 +113,7 @@ func TestConvNetNumericGradient(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(ci), 5))
 			arch := archOf(t, c, 2, dim, hidden, featDim)
-			var spec convSpec = &pinSage{k: 2, dim: dim, hidden: hidden, agg: c.agg}
+			var spec convSpec = &pinSage{k: 2, dim: dim, hidden: hidden, agg: c.agg, skip: c.skip}
 			if c.model == "graphsage" {
 				spec = &graphSAGE{k: 2, dim: dim, hidden: hidden, agg: c.agg}
 			}
@@ -208,7 +211,7 @@ func convCaseModel(t testing.TB, c netCase, p *gnnPlanted, threads int, seed uin
 		}
 		info.UserFeatDim, info.ItemFeatDim, info.UserFeatures, info.ItemFeatures = ufd, ifd, uf, itf
 	}
-	mi, err := newModel(model.Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, LR: 0.01, Loss: "softmax",
+	mi, err := newModel(model.Config{Model: c.model, Dim: 8, Hidden: 16, Aggregator: c.agg, Inputs: c.inputs, Residual: c.skip, LR: 0.01, Loss: "softmax",
 		Temperature: 0.5, Seed: 1, Threads: threads}, info)
 	if err != nil {
 		t.Fatal(err)

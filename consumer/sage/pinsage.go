@@ -20,6 +20,8 @@ import (
 type pinSage struct {
 	k, dim, hidden int
 	agg            string
+	// skip adds each target's input to its output (model.residual).
+	skip bool
 }
 
 // NewPinSage builds PinSage. Defaults: 2 layers, aggregator importance,
@@ -31,7 +33,7 @@ func NewPinSage(cfg model.Config, info model.Info) (model.Model, error) {
 	default:
 		return nil, fmt.Errorf("pinsage: model.aggregator: unknown %q (want importance, mean or max)", cfg.Aggregator)
 	}
-	spec := &pinSage{k: cfg.Layers, dim: cfg.Dim, hidden: cfg.Hidden, agg: cfg.Aggregator}
+	spec := &pinSage{k: cfg.Layers, dim: cfg.Dim, hidden: cfg.Hidden, agg: cfg.Aggregator, skip: cfg.Residual}
 	return newConvModel("pinsage", cfg, info, spec)
 }
 
@@ -64,11 +66,12 @@ func (s *pinSage) needs() hopNeeds {
 }
 
 func (s *pinSage) arch(in int) (netArch, bool) {
-	return netArch{layers: pinSageArch(s.k, in, s.hidden, s.agg), dense: true, hidden: s.hidden, outDim: s.dim}, true
+	return netArch{layers: pinSageArch(s.k, in, s.hidden, s.agg), dense: true, hidden: s.hidden, outDim: s.dim, skip: s.skip}, true
 }
 
 func (s *pinSage) forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.Node, error) {
 	var err error
+	h0 := h
 	for l := 1; l <= s.k; l++ {
 		pre := fmt.Sprintf("conv%d/", l)
 		c := nn.Convolve{Q: nn.Linear{W: p[pre+"Q"], B: p[pre+"Q/b"]}, W: nn.Linear{W: p[pre+"W"], B: p[pre+"W/b"]}, Agg: s.agg}
@@ -76,5 +79,15 @@ func (s *pinSage) forward(p map[string]*G.Node, h *G.Node, hops []nn.Hop) (*G.No
 			return nil, fmt.Errorf("pinsage layer %d: %w", l, err)
 		}
 	}
-	return nn.DensePair{G1: nn.Linear{W: p["dense/G1"], B: p["dense/G1/b"]}, G2: nn.Linear{W: p["dense/G2"]}}.Fwd(h)
+	out, err := nn.DensePair{G1: nn.Linear{W: p["dense/G1"], B: p["dense/G1/b"]}, G2: nn.Linear{W: p["dense/G2"]}}.Fwd(h)
+	if err != nil || !s.skip {
+		return out, err
+	}
+	// Layers[0] is the first rows of Layers[K]: hop 0's self indices
+	// pick the targets' inputs.
+	in, err := G.ByIndices(h0, hops[0].Self, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pinsage skip: %w", err)
+	}
+	return G.Add(out, in)
 }
