@@ -79,6 +79,7 @@ func TestBadConfigs(t *testing.T) {
 		{"batch size zero", "", []string{"producer.batch_size=0"}, "producer.batch_size", ErrInvalid, "got 0"},
 		{"pool size negative", "", []string{"producer.negatives.pool_size=-1"}, "producer.negatives.pool_size", ErrInvalid, "got -1"},
 		{"neighbors t too big", "", []string{"producer.neighbors.t=5000"}, "producer.neighbors.t", ErrInvalid, "[1,1024]"},
+		{"drop items one", "", []string{"producer.neighbors.drop_items=1"}, "producer.neighbors.drop_items", ErrInvalid, "[0,1)"},
 		{"queue zero", "producer:\n  queue: 0\n", nil, "producer.queue", ErrInvalid, "must be > 0"},
 		{"workers negative", "", []string{"producer.workers=-2"}, "producer.workers", ErrInvalid, "must be ≥ 0"},
 		// Strict keys and types inside the squashed producer.Config.

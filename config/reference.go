@@ -142,7 +142,11 @@ func referenceDocs() map[string]refDoc {
 		"producer.neighbors.t":     {doc: []string{"T, neighbour slots per node, in [1,1024]"}},
 		"producer.neighbors.pad":   {doc: []string{"uniform mode: pad low-degree nodes with empty slots instead of resampling"}},
 		"producer.neighbors.cache": {doc: []string{"keep each node's neighborhood for the whole epoch"}},
-		"producer.negatives":       {doc: []string{"the shared negative pool of a minibatch"}},
+		"producer.neighbors.drop_items": {doc: []string{
+			"probability in [0,1) that a training batch empties an item's neighbourhood, as a",
+			"cold item's is: the network learns to embed items from their features alone",
+		}},
+		"producer.negatives": {doc: []string{"the shared negative pool of a minibatch"}},
 		"producer.negatives.pool_size": {doc: []string{
 			"items per batch, in [1,131072] (0 = none, only with model.in_batch: true);",
 			"base of curriculum.pool_size",

@@ -55,13 +55,23 @@ func (s *Sampler) assemble(sc *scratch, epoch, index int, dst *batch.Batch) erro
 	ends := make([]int, 0, 9) // small, stays on the stack
 	ends = append(ends, len(all))
 	ids, wts := sc.nbrIDs, sc.nbrW
+	// drop is the threshold on 53 random bits below which an item's
+	// neighborhood is emptied (neighbors.drop_items); 0 drops none.
+	drop := uint64(s.cfg.Neighbors.DropItems * (1 << 53))
 	for k := 0; k < K; k++ {
 		from, to := 0, ends[k]
 		if k > 0 {
 			from = ends[k-1]
 		}
 		for n := from; n < to; n++ {
-			s.neighborhood(sc, epoch, index, all[n], ids, wts)
+			v := all[n]
+			if drop > 0 && v >= uint32(s.nu) && mix(streamKey(s.cfg.Seed, tagDrop, uint64(epoch), uint64(int64(index)), uint64(v)))>>11 < drop {
+				for t := range ids {
+					ids[t], wts[t] = v, 0
+				}
+			} else {
+				s.neighborhood(sc, epoch, index, v, ids, wts)
+			}
 			for t := 0; t < T; t++ {
 				nbr = append(nbr, add(ids[t]))
 				nw = append(nw, wts[t])

@@ -104,6 +104,12 @@ type NeighborConfig struct {
 	// Cache keeps each node's neighborhood for the whole epoch (then its
 	// randomness derives from (seed, epoch, node), not the batch).
 	Cache bool `mapstructure:"cache"`
+	// DropItems is the probability, in [0,1), that a training batch
+	// empties an item's neighborhood (every slot empty, at every hop where
+	// the item is a target), as an item without edges has at inference:
+	// the network learns to embed cold items from their features. The
+	// draw is per (seed, epoch, batch, item). Default 0.
+	DropItems float64 `mapstructure:"drop_items"`
 }
 
 // NegativeConfig configures the shared negative pool.
@@ -251,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Neighbors.T < 1 || c.Neighbors.T > 1024 {
 		add("neighbors.t", "must be in [1,1024]", c.Neighbors.T)
+	}
+	if !(c.Neighbors.DropItems >= 0 && c.Neighbors.DropItems < 1) {
+		add("neighbors.drop_items", "must be in [0,1)", c.Neighbors.DropItems)
 	}
 	if c.Negatives.PoolSize < 0 {
 		add("negatives.pool_size", "must be ≥ 0", c.Negatives.PoolSize)

@@ -15,6 +15,7 @@ const (
 	tagExample
 	tagWalkPair
 	tagPerm
+	tagDrop
 )
 
 // mix is the splitmix64 finalizer, a bijective 64-bit hash.

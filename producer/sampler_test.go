@@ -586,3 +586,80 @@ func TestPoolSkipsItemsWithoutEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestDropItems: neighbors.drop_items empties the neighborhoods of about
+// that fraction of the items a batch convolves (every slot points at the
+// item with weight 0, at every hop), never a user's, the same items for a
+// rebuilt batch, and 0 leaves batches as they were.
+func TestDropItems(t *testing.T) {
+	const users, items = 60, 50
+	var es []graph.Edge
+	for u := 0; u < users; u++ {
+		for k := 0; k < 6; k++ {
+			es = append(es, graph.Edge{User: uint32(u), Item: uint32((u*7 + k*11) % items)})
+		}
+	}
+	g, err := graph.Build(users, items, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(drop float64, i int) *batch.Batch {
+		s := newTestSampler(t, g, nil, func(c *Config) {
+			c.Layers, c.BatchSize, c.Neighbors.T = 2, 16, 4
+			c.Neighbors.DropItems = drop
+		})
+		var b batch.Batch
+		if err := s.Batch(1, i, EpochParams{}, &b); err != nil {
+			t.Fatal(err)
+		}
+		return &b
+	}
+	for _, tc := range []struct {
+		drop     float64
+		min, max float64 // fraction of item targets emptied
+	}{{0, 0, 0}, {0.3, 0.15, 0.45}, {0.7, 0.55, 0.85}} {
+		t.Run(fmt.Sprint(tc.drop), func(t *testing.T) {
+			var itemTargets, emptied int
+			for i := 0; i < 3; i++ {
+				b := build(tc.drop, i)
+				again := build(tc.drop, i)
+				if !slices.Equal(b.NbrW[1], again.NbrW[1]) || !slices.Equal(b.NbrIdx[1], again.NbrIdx[1]) {
+					t.Fatal("the same batch built twice differs")
+				}
+				dropped := map[uint32]bool{}
+				for k := 0; k < 2; k++ {
+					T := b.T
+					for n, v := range b.Layers[k] {
+						empty := true
+						for s := 0; s < T; s++ {
+							if b.NbrW[k][n*T+s] != 0 {
+								empty = false
+							} else if b.Layers[k+1][b.NbrIdx[k][n*T+s]] != v {
+								t.Fatalf("empty slot of %d points at %d", v, b.Layers[k+1][b.NbrIdx[k][n*T+s]])
+							}
+						}
+						if v < users && empty {
+							t.Fatalf("user %d lost its neighborhood", v)
+						}
+						if v < users {
+							continue
+						}
+						if d, ok := dropped[v]; ok && d != empty {
+							t.Fatalf("item %d emptied at one hop and not at another", v)
+						}
+						if _, ok := dropped[v]; !ok {
+							dropped[v] = empty
+							itemTargets++
+							if empty {
+								emptied++
+							}
+						}
+					}
+				}
+			}
+			if f := float64(emptied) / float64(itemTargets); f < tc.min || f > tc.max {
+				t.Errorf("%d of %d item targets emptied (%.2f), want %.2f–%.2f", emptied, itemTargets, f, tc.min, tc.max)
+			}
+		})
+	}
+}
