@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -245,6 +246,40 @@ func TestHash(t *testing.T) {
 			tt.change(&c)
 			if got := Hash(&c) == h; got != tt.same {
 				t.Fatalf("hash unchanged = %v, want %v", got, tt.same)
+			}
+		})
+	}
+}
+
+// TestHashKeyAdded: a key trainerd gains later with a zero default leaves
+// the hash of every existing config as it was (so a checkpoint of an older
+// trainerd resumes), while any non-zero value of it changes the hash.
+func TestHashKeyAdded(t *testing.T) {
+	for _, name := range []string{"quickstart.yaml", "gowalla-pinsage.yaml", "gowalla-mf-ccl-192.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Load(filepath.Join("..", "configs", name), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flat := func(extra map[string]any) map[string]any {
+				m := map[string]any{}
+				flatten(reflect.ValueOf(*cfg), "", m)
+				maps.Copy(m, extra)
+				return m
+			}
+			h := Hash(cfg)
+			for _, zero := range []any{false, 0, 0.0, "", []string(nil), []float64{}} {
+				if got := hashFlat(flat(map[string]any{"model.new_key": zero})); got != h {
+					t.Errorf("a new key at %#v changes the hash", zero)
+				}
+			}
+			for _, v := range []any{true, 1, 0.5, "x", []string{"a"}} {
+				if got := hashFlat(flat(map[string]any{"model.new_key": v})); got == h {
+					t.Errorf("a new key at %#v leaves the hash unchanged", v)
+				}
+			}
+			if got := hashFlat(flat(nil)); got != h {
+				t.Errorf("hashFlat of the flattened config %s, Hash %s", got, h)
 			}
 		})
 	}

@@ -534,13 +534,28 @@ var HashExcluded = []string{
 }
 
 // Hash returns the hex sha256 of cfg's canonical form (sorted key=value JSON)
-// without the HashExcluded keys. Two configs with equal hashes train
-// identically from the same checkpoint. cfg must be valid (Validate: every
-// float finite), as Load's result always is; a NaN or ±Inf panics.
+// without the HashExcluded keys and without the keys at their type's zero
+// value ("", 0, false, an empty list). Two configs with equal hashes train
+// identically from the same checkpoint. Leaving zeros out loses nothing (the
+// key set is fixed, so a missing key means zero), and it keeps the hashes of
+// existing configs when trainerd gains a key whose default is zero: a run
+// checkpointed by an older trainerd resumes under a newer one. cfg must be
+// valid (Validate: every float finite), as Load's result always is; a NaN or
+// ±Inf panics.
 func Hash(cfg *Config) string {
 	flat := map[string]any{}
 	flatten(reflect.ValueOf(*cfg), "", flat)
-	for k := range flat {
+	return hashFlat(flat)
+}
+
+// hashFlat is Hash of a flattened config (dotted key → value); it deletes
+// the keys it leaves out from flat.
+func hashFlat(flat map[string]any) string {
+	for k, v := range flat {
+		if rv := reflect.ValueOf(v); !rv.IsValid() || rv.IsZero() || (rv.Kind() == reflect.Slice && rv.Len() == 0) {
+			delete(flat, k)
+			continue
+		}
 		for _, ex := range HashExcluded {
 			if k == ex || (strings.HasSuffix(ex, ".") && strings.HasPrefix(k, ex)) {
 				delete(flat, k)
