@@ -78,7 +78,7 @@ func TestConfigPrintRefuses(t *testing.T) {
 }
 
 func TestCurriculumShowCmd(t *testing.T) {
-	out, err := runCmd(t, newCurriculumCmd(), "show", "--config", "../../configs/gowalla-pinsage.yaml", "--epochs", "8")
+	out, err := runCmd(t, newCurriculumCmd(), "show", "--config", "../../configs/curriculum-ablation.yaml", "--epochs", "8")
 	if err != nil {
 		t.Fatal(err)
 	}
