@@ -303,7 +303,7 @@ func (c *Config) Validate() error {
 		set bool
 	}{{"model.history.weight", m.History.Weight > 0}, {"model.dropout", m.Dropout > 0}} {
 		if k.set && !spec.UserTower {
-			errs.add(invalid(k.key, "is MF's user tower: needs model.name %s, got %q", userTowerModels(), m.Model))
+			errs.add(invalid(k.key, "is MF's user tower: needs model.name %s, got %q", modelsWhere(func(s modelspec.Spec) bool { return s.UserTower }), m.Model))
 		}
 		if ui := modelspec.UserItem.String(); k.set && c.Producer.Examples.Kind != ui {
 			errs.add(invalid(k.key, "needs user queries: producer.examples.kind %s, got %q", ui, c.Producer.Examples.Kind))
@@ -311,7 +311,7 @@ func (c *Config) Validate() error {
 	}
 
 	if m.Residual && !spec.Residual {
-		errs.add(invalid("model.residual", "needs model.name %s, got %q", residualModels(), m.Model))
+		errs.add(invalid("model.residual", "needs model.name %s, got %q", modelsWhere(func(s modelspec.Spec) bool { return s.Residual }), m.Model))
 	}
 
 	// producer.layers against model.layers.
@@ -393,24 +393,11 @@ func names(losses []modelspec.Loss) []string {
 	return out
 }
 
-// userTowerModels names the models with SimpleX's user tower
-// (modelspec.Spec.UserTower), "a or b".
-func userTowerModels() string {
+// modelsWhere names the models whose spec has the property, "a or b".
+func modelsWhere(has func(modelspec.Spec) bool) string {
 	var out []string
 	for _, s := range modelspec.All() {
-		if s.UserTower {
-			out = append(out, s.Name)
-		}
-	}
-	return strings.Join(out, " or ")
-}
-
-// residualModels names the models that implement model.residual
-// (modelspec.Spec.Residual), "a or b".
-func residualModels() string {
-	var out []string
-	for _, s := range modelspec.All() {
-		if s.Residual {
+		if has(s) {
 			out = append(out, s.Name)
 		}
 	}
