@@ -62,3 +62,14 @@ func (c *Config) EpochLR(batchesPerEpoch, epoch int) (lr float64, ok bool) {
 	}
 	return c.LRSchedule(batchesPerEpoch).LR(max(epoch-1, 0) * batchesPerEpoch), true
 }
+
+// RunHash is the config hash a run's checkpoints carry: Hash of the config
+// with its run-relative schedule lengths resolved to steps of a data set
+// with batchesPerEpoch batches (RunSchedule), so a resume or an inference
+// whose resolved schedule differs is told apart. The trainer and infer
+// both use it.
+func (c *Config) RunHash(batchesPerEpoch int) string {
+	h := *c
+	h.Model.WarmupSteps, h.Model.DecaySteps = c.RunSchedule(batchesPerEpoch)
+	return Hash(&h)
+}

@@ -108,6 +108,8 @@ func TestShardsEqualExport(t *testing.T) {
 		{"mf/tiny", tiny, mfSets, []int{1, 3, 16}},
 		{"mf/tiny/no-validation", tiny, append(slices.Clone(mfSets), "train.validation.fraction=0"), []int{3}},
 		{"pinsage/tiny", tiny, pinsageSets, []int{1, 3, 16}},
+		// a cosine over the whole run: the trainer hashes its resolved steps
+		{"pinsage/tiny/run-relative-schedule", tiny, append(slices.Clone(pinsageSets), "model.lr_schedule=cosine", "model.warmup_epochs=0.5"), []int{3}},
 		{"pinsage/3-chunks", genStore(t, 1300, 1500, 9000), pinsageSets, []int{3, 16}},
 	}
 	for _, tc := range cases {

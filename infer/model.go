@@ -182,7 +182,7 @@ func Open(o Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("infer: store %s: %w", o.StoreDir, err)
 	}
-	m := &Model{cfg: o.Config, ck: ck, store: st, storeDir: o.StoreDir, hash: config.Hash(o.Config), log: o.Logger}
+	m := &Model{cfg: o.Config, ck: ck, store: st, storeDir: o.StoreDir, log: o.Logger}
 	if err := m.wire(o); err != nil {
 		st.Close()
 		return nil, err
@@ -242,9 +242,6 @@ func (m *Model) wire(o Options) error {
 		fp = ck.Fingerprint
 		m.grownFrom = &a
 	}
-	if err := ck.Check(m.hash, fp, o.Force); err != nil {
-		return fmt.Errorf("infer: store %s with the given config: %w", o.StoreDir, err)
-	}
 	stats := st.Stats()
 	m.numUsers, m.numItems = stats.Users, stats.Items
 	full, err := st.LoadGraph()
@@ -277,6 +274,12 @@ func (m *Model) wire(o Options) error {
 	sampler, err := producer.New(g, fs, pcfg)
 	if err != nil {
 		return fmt.Errorf("infer: producer: %w", err)
+	}
+	// The checkpoint carries the trainer's hash, with run-relative schedule
+	// lengths resolved on this training graph.
+	m.hash = cfg.RunHash(sampler.BatchesPerEpoch())
+	if err := ck.Check(m.hash, fp, o.Force); err != nil {
+		return fmt.Errorf("infer: store %s with the given config: %w", o.StoreDir, err)
 	}
 	mcfg := cfg.ModelConfig()
 	if m.model, err = o.NewModel(mcfg, info); err != nil {

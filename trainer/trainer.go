@@ -290,8 +290,6 @@ func (j *job) wire() error {
 	// resolved schedule differs (another train.epochs under a whole-run
 	// cosine) is refused like any other config change.
 	mcfg.WarmupSteps, mcfg.DecaySteps = cfg.RunSchedule(j.sampler.BatchesPerEpoch())
-	hashed := *cfg
-	hashed.Model.WarmupSteps, hashed.Model.DecaySteps = mcfg.WarmupSteps, mcfg.DecaySteps
 	if err := checkModelMemory(cfg.ParamBytes(stats.Users, stats.Items), availableMemory(), mcfg.Dim, stats.Users, stats.Items); err != nil {
 		return err
 	}
@@ -309,7 +307,7 @@ func (j *job) wire() error {
 	if j.sched, err = cfg.Schedule(); err != nil {
 		return fmt.Errorf("trainer: curriculum: %w", err)
 	}
-	j.hash = config.Hash(&hashed)
+	j.hash = cfg.RunHash(j.sampler.BatchesPerEpoch())
 	j.fp = st.Fingerprint()
 	j.log.Info("wired", "model", mcfg.Model, "users", stats.Users, "items", stats.Items,
 		"train_edges", g.NumEdges(), "validation_edges", edges(j.val), "test_edges", len(testEdges), "batches_per_epoch", j.sampler.BatchesPerEpoch(),
