@@ -122,6 +122,59 @@ func (b *Batch) Check(numNodes int) error {
 	return nil
 }
 
+// CheckGraph validates the K-hop computation graph of a batch for a model
+// with k layers over numNodes global nodes: k+1 layers, each at least as
+// long as the one before (it starts with it), T > 0 slots per node of
+// layer j indexing layer j+1, every id in range. Errors do not name the
+// batch (callers do) and are the only thing it allocates.
+func (b *Batch) CheckGraph(k, numNodes int) error {
+	if b.K() != k {
+		return fmt.Errorf("built for %d layers, model has %d (model.layers)", b.K(), k)
+	}
+	if b.T <= 0 || len(b.NbrIdx) != k || len(b.NbrW) != k {
+		return fmt.Errorf("T=%d with %d/%d hops, want T>0 and %d hops", b.T, len(b.NbrIdx), len(b.NbrW), k)
+	}
+	for j := 0; j <= k; j++ {
+		for _, id := range b.Layers[j] {
+			if int(id) >= numNodes {
+				return fmt.Errorf("layer %d: node %d out of range (%d nodes)", j, id, numNodes)
+			}
+		}
+		if j > 0 && len(b.Layers[j]) < len(b.Layers[j-1]) {
+			return fmt.Errorf("layer %d smaller than layer %d", j, j-1)
+		}
+	}
+	for j := 0; j < k; j++ {
+		if len(b.NbrIdx[j]) != len(b.Layers[j])*b.T || len(b.NbrW[j]) != len(b.Layers[j])*b.T {
+			return fmt.Errorf("hop %d: %d indices, %d weights for %d nodes × T=%d", j, len(b.NbrIdx[j]), len(b.NbrW[j]), len(b.Layers[j]), b.T)
+		}
+		for _, ix := range b.NbrIdx[j] {
+			if ix < 0 || int(ix) >= len(b.Layers[j+1]) {
+				return fmt.Errorf("hop %d: neighbour index %d out of range [0,%d)", j, ix, len(b.Layers[j+1]))
+			}
+		}
+	}
+	return nil
+}
+
+// CheckTargets validates the example indices into Layers[0] (QueryIdx,
+// PosIdx, NegIdx, HardIdx in range; as many positives as queries, HardPer
+// hard negatives per example). CheckGraph must have passed.
+func (b *Batch) CheckTargets() error {
+	n0 := int32(len(b.Layers[0]))
+	for _, idx := range [][]int32{b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx} {
+		for _, ix := range idx {
+			if ix < 0 || ix >= n0 {
+				return fmt.Errorf("example index %d out of range [0,%d)", ix, n0)
+			}
+		}
+	}
+	if len(b.QueryIdx) != len(b.PosIdx) || len(b.HardIdx) != len(b.QueryIdx)*b.HardPer {
+		return fmt.Errorf("%d queries, %d positives, %d hard (HardPer %d)", len(b.QueryIdx), len(b.PosIdx), len(b.HardIdx), b.HardPer)
+	}
+	return nil
+}
+
 // CheckMasks validates the collision masks a loss will index with:
 // NegMask/NegMaskPtr over the pool (columns in [0, len(Neg))) and, when
 // inBatch, InMask/InMaskPtr over the examples (columns in [0, B), never the

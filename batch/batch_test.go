@@ -76,3 +76,47 @@ func TestBatchCheckMasks(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchCheckGraph: CheckGraph and CheckTargets accept a well-formed
+// one-layer graph and name what is wrong in each malformed one.
+func TestBatchCheckGraph(t *testing.T) {
+	valid := func() Batch {
+		return Batch{Layers: [][]uint32{{0, 5}, {0, 5, 7}}, T: 2,
+			NbrIdx: [][]int32{{1, 0, 2, 0}}, NbrW: [][]float32{{0.5, 0.5, 1, 0}},
+			QueryIdx: []int32{0}, PosIdx: []int32{1}, NegIdx: []int32{1}}
+	}
+	tests := []struct {
+		name   string
+		change func(*Batch)
+		want   string // "" = valid
+	}{
+		{"valid", func(*Batch) {}, ""},
+		{"layers", func(b *Batch) { b.Layers = append(b.Layers, []uint32{0, 5, 7}) }, "built for 2 layers, model has 1"},
+		{"T", func(b *Batch) { b.T = 0 }, "T=0 with 1/1 hops"},
+		{"node range", func(b *Batch) { b.Layers[1][2] = 10 }, "layer 1: node 10 out of range (10 nodes)"},
+		{"shrinking", func(b *Batch) { b.Layers[1] = b.Layers[1][:1]; b.NbrIdx[0] = []int32{0, 0, 0, 0} }, "layer 1 smaller than layer 0"},
+		{"slots", func(b *Batch) { b.NbrW[0] = b.NbrW[0][:3] }, "hop 0: 4 indices, 3 weights for 2 nodes × T=2"},
+		{"neighbour range", func(b *Batch) { b.NbrIdx[0][1] = 3 }, "hop 0: neighbour index 3 out of range [0,3)"},
+		{"example range", func(b *Batch) { b.NegIdx[0] = 2 }, "example index 2 out of range [0,2)"},
+		{"positives", func(b *Batch) { b.PosIdx = nil }, "1 queries, 0 positives, 0 hard (HardPer 0)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := valid()
+			tc.change(&b)
+			err := b.CheckGraph(1, 10)
+			if err == nil {
+				err = b.CheckTargets()
+			}
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

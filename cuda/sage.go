@@ -299,31 +299,8 @@ func (m *PinSage) Timing() Timing { return m.timing }
 // check validates a batch as consumer/sage's convModel does, plus the
 // collision masks the loss indexes with.
 func (m *PinSage) check(b *batch.Batch, train bool) error {
-	if b.K() != m.k {
-		return fmt.Errorf("built for %d layers, model has %d (model.layers)", b.K(), m.k)
-	}
-	if b.T <= 0 || len(b.NbrIdx) != m.k || len(b.NbrW) != m.k {
-		return fmt.Errorf("T=%d with %d/%d hops, want T>0 and %d hops", b.T, len(b.NbrIdx), len(b.NbrW), m.k)
-	}
-	for k := 0; k <= m.k; k++ {
-		for _, id := range b.Layers[k] {
-			if int(id) >= m.n {
-				return fmt.Errorf("layer %d: node %d out of range (%d nodes)", k, id, m.n)
-			}
-		}
-		if k > 0 && len(b.Layers[k]) < len(b.Layers[k-1]) {
-			return fmt.Errorf("layer %d smaller than layer %d", k, k-1)
-		}
-	}
-	for k := 0; k < m.k; k++ {
-		if len(b.NbrIdx[k]) != len(b.Layers[k])*b.T || len(b.NbrW[k]) != len(b.Layers[k])*b.T {
-			return fmt.Errorf("hop %d: %d indices, %d weights for %d nodes × T=%d", k, len(b.NbrIdx[k]), len(b.NbrW[k]), len(b.Layers[k]), b.T)
-		}
-		for _, ix := range b.NbrIdx[k] {
-			if ix < 0 || int(ix) >= len(b.Layers[k+1]) {
-				return fmt.Errorf("hop %d: neighbour index %d out of range [0,%d)", k, ix, len(b.Layers[k+1]))
-			}
-		}
+	if err := b.CheckGraph(m.k, m.n); err != nil {
+		return err
 	}
 	if m.useFeat && (b.FeatDim != m.featDim || len(b.Feat) != len(b.Layers[m.k])*m.featDim) {
 		return fmt.Errorf("features %d×%d, want %d×%d (model.inputs=%s)", len(b.Feat)/max(1, b.FeatDim), b.FeatDim, len(b.Layers[m.k]), m.featDim, m.cfg.Inputs)
@@ -331,16 +308,8 @@ func (m *PinSage) check(b *batch.Batch, train bool) error {
 	if !train {
 		return nil
 	}
-	n0 := int32(len(b.Layers[0]))
-	for _, idx := range [][]int32{b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx} {
-		for _, ix := range idx {
-			if ix < 0 || ix >= n0 {
-				return fmt.Errorf("example index %d out of range [0,%d)", ix, n0)
-			}
-		}
-	}
-	if len(b.QueryIdx) != len(b.PosIdx) || len(b.HardIdx) != len(b.QueryIdx)*b.HardPer {
-		return fmt.Errorf("%d queries, %d positives, %d hard (HardPer %d)", len(b.QueryIdx), len(b.PosIdx), len(b.HardIdx), b.HardPer)
+	if err := b.CheckTargets(); err != nil {
+		return err
 	}
 	// the masks index the loss's score matrices (B = len(QueryIdx) rows)
 	mb := &batch.Batch{Query: make([]uint32, len(b.QueryIdx)), Neg: make([]uint32, len(b.NegIdx)),
