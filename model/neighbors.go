@@ -88,6 +88,28 @@ func Hops(targets []uint32, k, t int, fn NeighborFunc) (layers [][]uint32, nbrId
 	return layers, nbrIdx, nbrW
 }
 
+// Targets returns the distinct ids of lists in order of first appearance
+// (a batch's Layers[0], as the producer lays it out) and, for each list,
+// its indices into them (QueryIdx, PosIdx, ...).
+func Targets(lists ...[]uint32) (targets []uint32, idx [][]int32) {
+	pos := map[uint32]int32{}
+	idx = make([][]int32, len(lists))
+	for i, ids := range lists {
+		out := make([]int32, len(ids))
+		for k, id := range ids {
+			q, ok := pos[id]
+			if !ok {
+				q = int32(len(targets))
+				pos[id] = q
+				targets = append(targets, id)
+			}
+			out[k] = q
+		}
+		idx[i] = out
+	}
+	return targets, idx
+}
+
 // NodeFeatures assembles the feature rows of global node ids nodes from
 // info, as the producer does: len(nodes) rows of UserFeatDim+ItemFeatDim
 // values, user columns then item columns, zeros on the other side.

@@ -58,3 +58,17 @@ func TestHopsLayout(t *testing.T) {
 		t.Errorf("nil graph gave %d neighbours", n)
 	}
 }
+
+// TestTargets: distinct ids in order of first appearance across the lists,
+// and each list's indices into them.
+func TestTargets(t *testing.T) {
+	targets, idx := Targets([]uint32{7, 3}, []uint32{3, 9, 9}, nil)
+	if want := []uint32{7, 3, 9}; !slices.Equal(targets, want) {
+		t.Fatalf("targets %v, want %v", targets, want)
+	}
+	for i, want := range [][]int32{{0, 1}, {1, 2, 2}, {}} {
+		if !slices.Equal(idx[i], want) {
+			t.Errorf("list %d: indices %v, want %v", i, idx[i], want)
+		}
+	}
+}

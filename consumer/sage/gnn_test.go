@@ -27,22 +27,8 @@ func (p *gnnPlanted) batch(r *rand.Rand, m *convModel, B, P, T int) *batch.Batch
 	for j := 0; j < P; j++ {
 		b.Neg = append(b.Neg, batch.GlobalItem(p.U, uint32(r.IntN(p.I))))
 	}
-	var targets []uint32
-	pos := map[uint32]int32{}
-	index := func(ids []uint32) []int32 {
-		out := make([]int32, len(ids))
-		for k, id := range ids {
-			q, ok := pos[id]
-			if !ok {
-				q = int32(len(targets))
-				pos[id] = q
-				targets = append(targets, id)
-			}
-			out[k] = q
-		}
-		return out
-	}
-	b.QueryIdx, b.PosIdx, b.NegIdx = index(b.Query), index(b.Pos), index(b.Neg)
+	targets, idx := model.Targets(b.Query, b.Pos, b.Neg)
+	b.QueryIdx, b.PosIdx, b.NegIdx = idx[0], idx[1], idx[2]
 	b.Layers, b.NbrIdx, b.NbrW = model.Hops(targets, m.k, T, model.GraphNeighbors(m.info.Graph, m.info.NumUsers))
 	return b
 }

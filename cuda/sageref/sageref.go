@@ -218,22 +218,8 @@ func NewBatch(g *graph.Bipartite, rng *rand.Rand, s Shape, index int) *batch.Bat
 		b.Hard = append(b.Hard, batch.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
 	addMasks(g, b)
-	var targets []uint32
-	pos := map[uint32]int32{}
-	index32 := func(ids []uint32) []int32 {
-		out := make([]int32, len(ids))
-		for k, id := range ids {
-			q, ok := pos[id]
-			if !ok {
-				q = int32(len(targets))
-				pos[id] = q
-				targets = append(targets, id)
-			}
-			out[k] = q
-		}
-		return out
-	}
-	b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx = index32(b.Query), index32(b.Pos), index32(b.Neg), index32(b.Hard)
+	targets, idx := model.Targets(b.Query, b.Pos, b.Neg, b.Hard)
+	b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx = idx[0], idx[1], idx[2], idx[3]
 	nbrs := func(node uint32, nbr []uint32, w []float32) int {
 		var adj []uint32
 		off := uint32(0)
