@@ -11,13 +11,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/trainerd/trainerd/batch"
 	"github.com/trainerd/trainerd/consumer"
 	"github.com/trainerd/trainerd/cuda/probe"
+	"github.com/trainerd/trainerd/cuda/sageref"
 	"github.com/trainerd/trainerd/graph"
 	"github.com/trainerd/trainerd/internal/testfixture"
 	"github.com/trainerd/trainerd/model"
@@ -64,41 +64,8 @@ func synthBatch(g *graph.Bipartite, rng *rand.Rand, B, P, H, index int) *batch.B
 	for i := 0; i < B*H; i++ {
 		b.Hard = append(b.Hard, batch.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
-	addMasks(g, b)
+	sageref.AddMasks(g, b)
 	return b
-}
-
-// addMasks sets b's NegMask and InMask by brute force as batch.Batch
-// defines them for user_item batches: example j masks every pool slot and
-// every other example whose item is a train item of Query[j] (its own
-// positive included, wherever it occurs in the pool).
-func addMasks(g *graph.Bipartite, b *batch.Batch) {
-	U := g.NumUsers
-	slots := map[uint32][]int32{} // pool item → its slots (synthBatch's pool may repeat)
-	for s, v := range b.Neg {
-		slots[v] = append(slots[v], int32(s))
-	}
-	holders := map[uint32][]int32{} // item → the examples it is the positive of
-	for k, v := range b.Pos {
-		holders[v] = append(holders[v], int32(k))
-	}
-	b.NegMask, b.NegMaskPtr = nil, []int32{0}
-	b.InMask, b.InMaskPtr = nil, []int32{0}
-	for j, u := range b.Query {
-		start := len(b.InMask)
-		for _, it := range g.ItemsOf(u) {
-			v := batch.GlobalItem(U, it)
-			b.NegMask = append(b.NegMask, slots[v]...)
-			for _, k := range holders[v] {
-				if int(k) != j {
-					b.InMask = append(b.InMask, k)
-				}
-			}
-		}
-		slices.Sort(b.InMask[start:])
-		b.NegMaskPtr = append(b.NegMaskPtr, int32(len(b.NegMask)))
-		b.InMaskPtr = append(b.InMaskPtr, int32(len(b.InMask)))
-	}
 }
 
 func tensor(tb testing.TB, st []model.Tensor, name string) []float32 {

@@ -217,7 +217,7 @@ func NewBatch(g *graph.Bipartite, rng *rand.Rand, s Shape, index int) *batch.Bat
 	for i := 0; i < s.B*s.H; i++ {
 		b.Hard = append(b.Hard, batch.GlobalItem(U, uint32(rng.IntN(g.NumItems))))
 	}
-	addMasks(g, b)
+	AddMasks(g, b)
 	targets, idx := model.Targets(b.Query, b.Pos, b.Neg, b.Hard)
 	b.QueryIdx, b.PosIdx, b.NegIdx, b.HardIdx = idx[0], idx[1], idx[2], idx[3]
 	nbrs := func(node uint32, nbr []uint32, w []float32) int {
@@ -244,9 +244,12 @@ func NewBatch(g *graph.Bipartite, rng *rand.Rand, s Shape, index int) *batch.Bat
 	return b
 }
 
-// addMasks sets b's NegMask and InMask by brute force as batch.Batch
-// defines them for user_item batches.
-func addMasks(g *graph.Bipartite, b *batch.Batch) {
+// AddMasks sets b's NegMask and InMask by brute force as batch.Batch
+// defines them for user_item batches: example j masks every pool slot and
+// every other example whose item is a train item of Query[j] (its own
+// positive included, wherever it occurs in the pool); InMask segments are
+// sorted and distinct.
+func AddMasks(g *graph.Bipartite, b *batch.Batch) {
 	U := g.NumUsers
 	slots := map[uint32][]int32{}
 	for s, v := range b.Neg {
