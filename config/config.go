@@ -103,6 +103,9 @@ type Train struct {
 	// Patience stops training after this many evaluations without a new
 	// best train.select on validation; 0 = never stop early. Default 0.
 	Patience int `mapstructure:"patience"`
+	// Tune is `train.tune:`, one key chosen on the validation split by short
+	// pilot runs before the run itself (see Tune).
+	Tune Tune `mapstructure:"tune"`
 }
 
 // Checkpoint configures checkpointing.

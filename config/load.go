@@ -523,6 +523,8 @@ func encodeNode(v reflect.Value) *yaml.Node {
 //   - train.patience: when training stops, not what it computes.
 //   - train.cuda_binary: a path, not a behaviour.
 //   - checkpoint.*, http.*: when state is saved and where metrics are served.
+//   - train.tune.*: it picks a value of another key, and that value is
+//     hashed; a run's own config has the chosen value and no tune section.
 //
 // train.device stays in the hash: CPU and CUDA arithmetic differ in the last
 // bits, so switching device breaks bit-exactness. model.threads stays too,
@@ -530,7 +532,7 @@ func encodeNode(v reflect.Value) *yaml.Node {
 var HashExcluded = []string{
 	"dataset.store", "producer.workers", "producer.queue", "train.epochs",
 	"train.eval_every", "train.eval_k", "train.cuda_binary", "train.patience",
-	"checkpoint.", "http.",
+	"checkpoint.", "http.", "train.tune.",
 }
 
 // Hash returns the hex sha256 of cfg's canonical form (sorted key=value JSON)

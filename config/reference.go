@@ -175,6 +175,13 @@ func referenceDocs() map[string]refDoc {
 		"train.validation.seed":     {doc: []string{"picks the held-out edges; 0 = train.seed"}},
 		"train.select":              {doc: []string{"validation metric picking the best checkpoint: recall|ndcg|precision|hit|mrr@K, or mrr"}},
 		"train.patience":            {doc: []string{"stop after N evaluations without a new best; 0 = never stop early"}},
+		"train.tune": {doc: []string{
+			"choose one numeric key on validation: a pilot run per value, train.tune.epochs long under",
+			"the run's own schedule (RUN/tune/KEY=VALUE); the best train.select wins, then the run trains with it",
+		}},
+		"train.tune.key":            {doc: []string{"key chosen, e.g. model.neg_weight; \"\" = no tuning (values and epochs unused)"}},
+		"train.tune.values":         {doc: []string{"candidates (≥ 2, distinct); the first wins a tie"}},
+		"train.tune.epochs":         {doc: []string{"epochs each pilot trains and is scored at, in [1, train.epochs)"}},
 		"checkpoint.every_steps":    {doc: []string{"checkpoint every N steps; 0 = off"}},
 		"checkpoint.every_minutes":  {doc: []string{"checkpoint every N minutes; 0 = off (one is always written at each epoch end)"}},
 		"checkpoint.keep_last":      {doc: []string{"checkpoints kept (> 0)"}},

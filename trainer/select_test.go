@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -460,5 +461,65 @@ func TestReembedBestOnForcedResume(t *testing.T) {
 	}
 	if m.Recall(20) != res.Final.Test.Recall(20) || res.Final.Selected.Metrics.Recall(20) != b1.Value {
 		t.Fatalf("result %+v does not describe the re-embedded best (test recall@20 %v, validation %v)", res.Final, m.Recall(20), b1.Value)
+	}
+}
+
+// TestStopAfter: a run with Options.StopAfter trains and evaluates through
+// that epoch (whatever train.eval_every says), never scores the test split,
+// returns at once when started again, and then, without StopAfter, finishes
+// with the parameters and curve of a run never paused.
+func TestStopAfter(t *testing.T) {
+	store := tinyStore(t)
+	cfg := loadCfg(t, "model.name=mf", "model.loss=bpr", "train.epochs=5", "train.eval_every=2")
+	pilot := t.TempDir()
+	stop := func(o *Options) { o.StopAfter = 3 }
+	res, err := runJob(t, context.Background(), cfg, store, pilot, stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Paused || res.Interrupted || res.Final != nil || res.Epoch != 3 {
+		t.Fatalf("result %+v: want paused after epoch 3", res)
+	}
+	curve := readCurve(t, pilot)
+	if len(curve) != 2 || curve[0].Epoch != 2 || curve[1].Epoch != 3 {
+		t.Fatalf("curve epochs %v, want evaluations at 2 (eval_every) and 3 (StopAfter)", curve)
+	}
+	if _, err := os.Stat(filepath.Join(pilot, ResultFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a paused run wrote %s (stat: %v): it must not score the test split", ResultFile, err)
+	}
+	b, err := ReadBest(pilot)
+	if err != nil || b.Epoch > 3 {
+		t.Fatalf("best %+v, %v: want one of the pilot's epochs", b, err)
+	}
+	step := res.Step
+	again, err := runJob(t, context.Background(), cfg, store, pilot, stop)
+	if err != nil || !again.Paused || again.Step != step {
+		t.Fatalf("second start: %+v, %v; want paused at step %d without training", again, err, step)
+	}
+	if _, err := runJob(t, context.Background(), cfg, store, pilot); err != nil {
+		t.Fatal(err)
+	}
+	plain := t.TempDir()
+	if _, err := runJob(t, context.Background(), cfg, store, plain); err != nil {
+		t.Fatal(err)
+	}
+	if lastParams(t, pilot) != lastParams(t, plain) {
+		t.Error("paused then finished run's parameters differ from an unpaused run's")
+	}
+	// The paused run evaluated epoch 3 as well; the epochs both evaluated agree.
+	pc, uc := readCurve(t, pilot), readCurve(t, plain)
+	for _, u := range uc {
+		found := false
+		for _, p := range pc {
+			if p.Epoch == u.Epoch {
+				found = true
+				if !reflect.DeepEqual(p, u) {
+					t.Errorf("epoch %d: paused run %+v, plain run %+v", u.Epoch, p, u)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("paused run lacks the evaluation of epoch %d", u.Epoch)
+		}
 	}
 }

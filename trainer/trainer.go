@@ -71,6 +71,11 @@ type Options struct {
 	// listens (tests use it to find a :0 port), or with "" when http.addr
 	// is empty and no server runs.
 	Ready func(httpAddr string)
+	// StopAfter, when > 0, trains through epoch StopAfter only (evaluating
+	// it whatever train.eval_every says), checkpoints and returns with
+	// Result.Paused; the test split is never read. Started again, such a run
+	// resumes and returns at once. Pilot runs of train.tune use it.
+	StopAfter int
 }
 
 // Result summarises a finished (or interrupted) run.
@@ -78,6 +83,8 @@ type Result struct {
 	Epoch, Step int
 	// Interrupted is true when the run stopped on a cancelled context.
 	Interrupted bool
+	// Paused is true when the run stopped after Options.StopAfter epochs.
+	Paused bool
 	// Eval is the last evaluation (on the validation split when the run has
 	// one, else on test).
 	Eval eval.Metrics
@@ -466,7 +473,17 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		pos.Best.Stopped = false
 		j.log.Info("train.patience allows more evaluations without a new best: training goes on", "patience", cfg.Train.Patience, "stale", pos.Best.Stale)
 	}
+	// paused ends a run at Options.StopAfter, as trained and checkpointed.
+	paused := func() (*Result, error) {
+		res.Epoch, res.Step, res.Paused = pos.Epoch-1, pos.Step, true
+		res.Producer = j.sampler.Stats()
+		j.status.Update(func(s *obs.Status) { s.State = "paused" })
+		return res, nil
+	}
 	for pos.Epoch <= cfg.Train.Epochs && !pos.Best.Stopped {
+		if j.o.StopAfter > 0 && pos.Epoch > j.o.StopAfter {
+			return paused()
+		}
 		epoch := pos.Epoch
 		params := j.sched.At(epoch, pos.Step)
 		pl := producer.NewPipeline(ctx, j.sampler, workers, queue, epoch, pos.BatchCursor, epochParams(params))
@@ -554,7 +571,7 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		if pos.EpochLossCount > 0 {
 			loss = float64(pos.EpochLossSum) / float64(pos.EpochLossCount)
 		}
-		evalDue := epoch == cfg.Train.Epochs || (cfg.Train.EvalEvery > 0 && epoch%cfg.Train.EvalEvery == 0)
+		evalDue := epoch == cfg.Train.Epochs || epoch == j.o.StopAfter || (cfg.Train.EvalEvery > 0 && epoch%cfg.Train.EvalEvery == 0)
 		line := fmt.Sprintf("epoch %3d  loss %.4f  examples/s %8.0f  train %.1fs", epoch, loss, float64(examples)/max(secs, 1e-9), secs)
 		var best *Best // set when this epoch's evaluation is a new best
 		var bestEmb *export.Embeddings
@@ -608,6 +625,9 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			res.Interrupted = true
 			return res, nil
 		}
+	}
+	if j.o.StopAfter > 0 {
+		return paused() // stopped early by train.patience: a pilot never scores the test split
 	}
 	res.Epoch, res.Step = pos.Epoch-1, pos.Step
 	res.Producer = j.sampler.Stats()

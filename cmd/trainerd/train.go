@@ -14,6 +14,7 @@ import (
 	"github.com/trainerd/trainerd/model"
 	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/trainer"
+	"github.com/trainerd/trainerd/tune"
 )
 
 func newTrainCmd() *cobra.Command {
@@ -49,6 +50,14 @@ N evaluations without a new best. When training ends, the test split is scored
 once, for that checkpoint, printed and written to RUN/result.json; eval, export
 and serve use it by default (--checkpoint latest for the newest).
 train.validation.fraction 0 evaluates on the test split and keeps the last epoch.
+
+Tuning: train.tune {key, values, epochs} chooses one numeric key on validation
+before the run: one pilot run per value in RUN/tune/KEY=VALUE, each trained
+train.tune.epochs epochs under the run's own schedule; the value whose pilot
+reaches the best train.select wins (the first listed on a tie), RUN/tune.json
+records the pilots and the choice, and the run trains from scratch in RUN with
+that value (its config.yaml has the value and no tune section). The pilots
+resume like any run, so the same command after a signal makes the same choice.
 The effective config goes to RUN/config.yaml (trainerd runs compare diffs it).
 
 One train process uses a run directory at a time: it holds a lock on
@@ -116,8 +125,17 @@ on CPU, and logs which and why.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := trainer.Run(cmd.Context(), opts)
-			if err != nil {
+			var res *trainer.Result
+			if cfg.Train.Tune.Key != "" {
+				cands, err := config.Candidates(cfgPath, sets, cfg)
+				if err != nil {
+					return err
+				}
+				res, err = tune.Run(cmd.Context(), tune.Options{Trainer: opts, Candidates: cands})
+				if err != nil {
+					return err
+				}
+			} else if res, err = trainer.Run(cmd.Context(), opts); err != nil {
 				return err
 			}
 			if res.Interrupted {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trainerd/trainerd/featurestore"
+	"github.com/trainerd/trainerd/gen"
+	"github.com/trainerd/trainerd/tune"
+)
+
+// TestTrainTunes: a config with train.tune trains through the CLI with
+// pilots in RUN/tune and the winner in RUN, which eval and infer then read
+// with the run's recorded config; a value invalid for the key is refused
+// naming train.tune.values[i] before anything is written.
+func TestTrainTunes(t *testing.T) {
+	dir := t.TempDir()
+	store, cfgPath := filepath.Join(dir, "store"), filepath.Join(dir, "mf.yaml")
+	gc, err := gen.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := gen.Generate(context.Background(), gc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := featurestore.Commit(context.Background(), store, ds); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `model: {name: mf, loss: bpr, lr: 0.01, dim: 8}
+producer: {layers: 0, batch_size: 128, negatives: {pool_size: 50}}
+train: {epochs: 3, device: cpu, eval_every: 3, tune: {key: model.lr, values: [0.00001, 0.05], epochs: 1}}
+http: {addr: "127.0.0.1:0"}
+`
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	if out, err := execRoot(t, "train", "--config", cfgPath, "--store", store, "--run-dir", run); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	sum, err := tune.Read(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Chosen != 0.05 || len(sum.Pilots) != 2 {
+		t.Fatalf("tune.json %+v: want model.lr 0.05 chosen of 2 pilots", sum)
+	}
+	for _, p := range sum.Pilots {
+		if _, err := os.Stat(filepath.Join(run, p.RunDir, "checkpoints")); err != nil {
+			t.Errorf("pilot %v: %v", p.Value, err)
+		}
+	}
+	if out, err := execRoot(t, "eval", "--store", store, "--run-dir", run); err != nil || !strings.Contains(out, "recall@20") {
+		t.Fatalf("eval: %v\n%s", err, out)
+	}
+	if out, err := execRoot(t, "infer", "--run-dir", run, "--store", store, "--out", filepath.Join(dir, "emb"), "--shard", "0/1"); err != nil {
+		t.Fatalf("infer with the run's recorded config: %v\n%s", err, out)
+	}
+
+	bad := filepath.Join(dir, "bad")
+	_, err = execRoot(t, "train", "--config", cfgPath, "--store", store, "--run-dir", bad, "--set", "train.tune.values=[-1, 0.05]")
+	if err == nil || !strings.Contains(err.Error(), "train.tune.values[0] (model.lr=-1)") {
+		t.Fatalf("lr -1 as a candidate: err = %v", err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("refused run left its directory behind (stat: %v)", err)
+	}
+}
