@@ -35,20 +35,17 @@ func TestParseSelect(t *testing.T) {
 	}
 }
 
-func TestSelectionKeys(t *testing.T) {
-	tests := []struct {
-		sets []string
-		key  string // "" = valid
-		msg  string
-	}{
-		{[]string{"train.select=ndcg@10", "train.patience=3"}, "", ""},
-		{[]string{"train.validation.fraction=0", "train.select=mrr"}, "", ""},
-		{[]string{"train.select=auc"}, "train.select", `got "auc"`},
-		{[]string{"train.validation.fraction=0.6"}, "train.validation.fraction", "must be ≤ 0.5, got 0.6"},
-		{[]string{"train.validation.fraction=-0.1"}, "train.validation.fraction", "must be ≥ 0"},
-		{[]string{"train.patience=-1"}, "train.patience", "must be ≥ 0, got -1"},
-		{[]string{"train.validation.fraction=0", "train.patience=2"}, "train.patience", "train.validation.fraction 0"},
-	}
+// keyCase is a config (as --sets) and the key its error must name with
+// ErrInvalid and a message containing msg; key "" means it must load.
+type keyCase struct {
+	sets []string
+	key  string
+	msg  string
+}
+
+// checkKeyCases loads each case's config and checks the outcome.
+func checkKeyCases(t *testing.T, tests []keyCase) {
+	t.Helper()
 	for _, tc := range tests {
 		_, err := Load("", tc.sets)
 		if tc.key == "" {
@@ -62,6 +59,18 @@ func TestSelectionKeys(t *testing.T) {
 			t.Errorf("%v: err = %v, want %s: …%s", tc.sets, err, tc.key, tc.msg)
 		}
 	}
+}
+
+func TestSelectionKeys(t *testing.T) {
+	checkKeyCases(t, []keyCase{
+		{[]string{"train.select=ndcg@10", "train.patience=3"}, "", ""},
+		{[]string{"train.validation.fraction=0", "train.select=mrr"}, "", ""},
+		{[]string{"train.select=auc"}, "train.select", `got "auc"`},
+		{[]string{"train.validation.fraction=0.6"}, "train.validation.fraction", "must be ≤ 0.5, got 0.6"},
+		{[]string{"train.validation.fraction=-0.1"}, "train.validation.fraction", "must be ≥ 0"},
+		{[]string{"train.patience=-1"}, "train.patience", "must be ≥ 0, got -1"},
+		{[]string{"train.validation.fraction=0", "train.patience=2"}, "train.patience", "train.validation.fraction 0"},
+	})
 }
 
 func TestValidationSeed(t *testing.T) {

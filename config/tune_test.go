@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +12,7 @@ import (
 func TestTuneKeys(t *testing.T) {
 	ok := []string{"train.tune.key=model.neg_weight", "train.tune.values=[30, 150]", "train.tune.epochs=3"}
 	with := func(extra ...string) []string { return append(append([]string(nil), ok...), extra...) }
-	tests := []struct {
-		sets []string
-		key  string // "" = valid
-		msg  string
-	}{
+	checkKeyCases(t, []keyCase{
 		{ok, "", ""},
 		{[]string{"train.tune.key=model.dim", "train.tune.values=[32, 64]", "train.tune.epochs=1"}, "", ""},
 		{with("train.tune.key=model.lr_schedule"), "train.tune.key", "not a numeric key"},
@@ -31,20 +26,7 @@ func TestTuneKeys(t *testing.T) {
 		{with("train.tune.epochs=10"), "train.tune.epochs", "got 10"},
 		{with("train.validation.fraction=0"), "train.tune.key", "train.validation.fraction 0"},
 		{with("train.tune.key="), "", ""}, // one --set turns a config's tuning off
-	}
-	for _, tc := range tests {
-		_, err := Load("", tc.sets)
-		if tc.key == "" {
-			if err != nil {
-				t.Errorf("%v: %v", tc.sets, err)
-			}
-			continue
-		}
-		var ke *KeyError
-		if !errors.As(err, &ke) || ke.Key != tc.key || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("%v: err = %v, want %s: …%s", tc.sets, err, tc.key, tc.msg)
-		}
-	}
+	})
 }
 
 // TestCandidates: each value becomes the config of a plain run with it (the

@@ -38,20 +38,11 @@ func load(t *testing.T, extra ...string) (*config.Config, []*config.Config) {
 // lastParams is the sha256 of the newest valid checkpoint's parameters.
 func lastParams(t *testing.T, run string) string {
 	t.Helper()
-	cs, err := checkpoints.List(checkpoints.Dir(run))
+	ck, _, err := checkpoints.Latest(checkpoints.Dir(run))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", run, err)
 	}
-	step, sha := -1, ""
-	for _, c := range cs {
-		if c.Valid && c.Step > step {
-			step, sha = c.Step, c.ParamsSHA256
-		}
-	}
-	if step < 0 {
-		t.Fatalf("%s: no valid checkpoint", run)
-	}
-	return sha
+	return checkpoints.ParamsSHA256(ck.Tensors)
 }
 
 // TestRunChoosesOnValidation: whichever order the candidates come in, the

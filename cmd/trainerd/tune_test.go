@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/trainerd/trainerd/featurestore"
-	"github.com/trainerd/trainerd/gen"
+	"github.com/trainerd/trainerd/internal/teststore"
 	"github.com/trainerd/trainerd/tune"
 )
 
@@ -18,18 +16,7 @@ import (
 // naming train.tune.values[i] before anything is written.
 func TestTrainTunes(t *testing.T) {
 	dir := t.TempDir()
-	store, cfgPath := filepath.Join(dir, "store"), filepath.Join(dir, "mf.yaml")
-	gc, err := gen.Preset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := gen.Generate(context.Background(), gc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := featurestore.Commit(context.Background(), store, ds); err != nil {
-		t.Fatal(err)
-	}
+	store, cfgPath := teststore.Preset(t, "tiny"), filepath.Join(dir, "mf.yaml")
 	yaml := `model: {name: mf, loss: bpr, lr: 0.01, dim: 8}
 producer: {layers: 0, batch_size: 128, negatives: {pool_size: 50}}
 train: {epochs: 3, device: cpu, eval_every: 3, tune: {key: model.lr, values: [0.00001, 0.05], epochs: 1}}
