@@ -506,7 +506,20 @@ func TestStopAfter(t *testing.T) {
 	if lastParams(t, pilot) != lastParams(t, plain) {
 		t.Error("paused then finished run's parameters differ from an unpaused run's")
 	}
-	// The paused run evaluated epoch 3 as well; the epochs both evaluated agree.
+	// train.patience ending a pilot before StopAfter pauses it too: no test score.
+	early := t.TempDir()
+	res, err = runJob(t, context.Background(), loadCfg(t, append(overfitSets, "train.epochs=25", "train.patience=1")...), store, early,
+		func(o *Options) { o.StopAfter = 20 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Paused || res.Final != nil || res.Epoch >= 20 {
+		t.Fatalf("patience within a pilot: %+v; want paused before epoch 20", res)
+	}
+	if _, err := os.Stat(filepath.Join(early, ResultFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a pilot stopped by patience wrote %s (stat: %v)", ResultFile, err)
+	}
+		// The paused run evaluated epoch 3 as well; the epochs both evaluated agree.
 	pc, uc := readCurve(t, pilot), readCurve(t, plain)
 	for _, u := range uc {
 		found := false
