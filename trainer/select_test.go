@@ -519,7 +519,7 @@ func TestStopAfter(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(early, ResultFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a pilot stopped by patience wrote %s (stat: %v)", ResultFile, err)
 	}
-		// The paused run evaluated epoch 3 as well; the epochs both evaluated agree.
+	// The paused run evaluated epoch 3 as well; the epochs both evaluated agree.
 	pc, uc := readCurve(t, pilot), readCurve(t, plain)
 	for _, u := range uc {
 		found := false
