@@ -16,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/obs"
 	"github.com/trainerd/trainerd/trainer"
+	"github.com/trainerd/trainerd/tune"
 )
 
 // newRunsCmd is `trainerd runs compare RUN...`.
@@ -41,6 +43,8 @@ best/best.json, curve.json, config.yaml) and prints:
     validation split has), the last epoch and its --metric, the training
     wall time (evaluations excluded, summed over resumes) and whether it
     stopped early;
+  - for a run that chose a key on validation (train.tune), the value chosen
+    and each pilot's score (tune.json);
   - the config keys whose values differ between the runs (config.yaml),
     one row per key; a key absent from a run's config shows as "-", and a
     run without config.yaml is left out of this part.
@@ -69,6 +73,7 @@ type runSummary struct {
 	best   *trainer.Best      // nil without a validation split
 	curve  []trainer.EvalRecord
 	config map[string]string // flattened config.yaml; nil when missing
+	tuned  *tune.Summary     // tune.json; nil for a run without train.tune
 }
 
 // loadRunSummary reads runDir's result, best, curve and config. A run
@@ -83,6 +88,9 @@ func loadRunSummary(dir string) (*runSummary, error) {
 		return nil, err
 	}
 	if s.curve, err = trainer.ReadCurve(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if s.tuned, err = tune.Read(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if s.result == nil && len(s.curve) == 0 {
@@ -262,6 +270,16 @@ func runsCompare(w io.Writer, runDirs []string, metric, plotBase string) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, s := range runs {
+		if t := s.tuned; t != nil {
+			pilots := make([]string, len(t.Pilots))
+			for i, p := range t.Pilots {
+				pilots[i] = fmt.Sprintf("%s → %.4f at epoch %d", strconv.FormatFloat(p.Value, 'g', -1, 64), p.Score, p.Epoch)
+			}
+			fmt.Fprintf(w, "%s: train.tune chose %s on validation; pilots' %s: %s\n", s.dir,
+				config.TuneSet(t.Key, t.Chosen), t.Select, strings.Join(pilots, ", "))
+		}
 	}
 
 	// Config differences, among the runs that recorded their config.

@@ -20,6 +20,7 @@ import (
 	"github.com/trainerd/trainerd/eval"
 	"github.com/trainerd/trainerd/export"
 	"github.com/trainerd/trainerd/trainer"
+	"github.com/trainerd/trainerd/tune"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -73,6 +74,14 @@ func TestRunsCompareGolden(t *testing.T) {
 		Test:     eval.Metrics{"recall@20": 0.3652, "ndcg@20": 0.2358, "users": 180}, Epochs: 4, TrainSeconds: 12.5},
 		&trainer.Best{Metric: "recall@20", Value: 0.45, Epoch: 2, Step: 32, Metrics: aCurve[1].Metrics}, aCurve,
 		"# hash x\nmodel:\n  name: \"mf\"\n  lr: 0.05\n  dim: 64\ntrain:\n  select: \"recall@20\"\n  patience: 0\n  validation:\n    fraction: 0.1\ncurriculum:\n  lr:\n    values: [[0, 1.0]]\n")
+	tj, err := json.Marshal(tune.Summary{Key: "model.lr", Epochs: 1, Select: "recall@20", Chosen: 0.05,
+		Pilots: []tune.Pilot{{Value: 0.01, RunDir: "tune/model.lr=0.01", Epoch: 1, Score: 0.25}, {Value: 0.05, RunDir: "tune/model.lr=0.05", Epoch: 1, Score: 0.3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("runs/a", tune.File), tj, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bCurve := []trainer.EvalRecord{rec(1, 2, 0.20, 0.10, te), rec(2, 4, 0.25, 0.15, te), rec(3, 6, 0.27, 0.16, te)}
 	writeRunFixture(t, "runs/b", &trainer.RunResult{Split: te, Select: "recall@20", Checkpoint: "latest",
 		Selected: trainer.EpochMetrics{Epoch: 3, Step: 48, Metrics: bCurve[2].Metrics},
