@@ -138,3 +138,31 @@ func Read(runDir string) (*Summary, error) {
 	}
 	return &s, nil
 }
+
+// Chosen returns the config a tuned run in runDir trained with, given the
+// tuned config it was started from (cfg, which config.Load returned for path
+// and sets): the candidate for the value RUN/File records. A cfg without
+// train.tune is returned as it is. It is an error when the run has no File
+// yet (its pilots have not finished) or when File's choice is not one of
+// cfg's candidates.
+func Chosen(path string, sets []string, cfg *config.Config, runDir string) (*config.Config, error) {
+	t := cfg.Train.Tune
+	if t.Key == "" {
+		return cfg, nil
+	}
+	sum, err := Read(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("the config chooses %s on validation (train.tune) and the run records no choice: %w", t.Key, err)
+	}
+	cands, err := config.Candidates(path, sets, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range t.Values {
+		if sum.Key == t.Key && x == sum.Chosen {
+			return cands[i], nil
+		}
+	}
+	return nil, fmt.Errorf("tune: %s chose %s, which is not among this config's train.tune candidates (%s %v)",
+		filepath.Join(runDir, File), config.TuneSet(sum.Key, sum.Chosen), t.Key, t.Values)
+}

@@ -3,10 +3,12 @@ package tune
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trainerd/trainerd/checkpoints"
@@ -160,5 +162,39 @@ func TestRunRefusesMismatch(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(run); len(ents) != 0 {
 		t.Errorf("refused run left %d entries in its directory", len(ents))
+	}
+}
+
+// TestChosen: a tuned config and a run's tune.json give the candidate the
+// run chose; a config without tuning is returned as it is; a run with no
+// choice, or a choice the config does not list, is an error naming it.
+func TestChosen(t *testing.T) {
+	cfg, _ := load(t, "train.tune.key=model.lr", "train.tune.values=[0.01, 0.05]", "train.tune.epochs=3")
+	s := append(append([]string(nil), sets...), "train.tune.key=model.lr", "train.tune.values=[0.01, 0.05]", "train.tune.epochs=3")
+	run := t.TempDir()
+	if _, err := Chosen("", s, cfg, run); err == nil || !strings.Contains(err.Error(), "records no choice") {
+		t.Errorf("no tune.json: err = %v", err)
+	}
+	write := func(sum Summary) {
+		b, err := json.Marshal(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(run, File), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(Summary{Key: "model.lr", Chosen: 0.05})
+	c, err := Chosen("", s, cfg, run)
+	if err != nil || c.Model.LR != 0.05 || c.Train.Tune.Key != "" {
+		t.Fatalf("chosen 0.05: %+v, %v", c, err)
+	}
+	write(Summary{Key: "model.lr", Chosen: 0.02})
+	if _, err := Chosen("", s, cfg, run); err == nil || !strings.Contains(err.Error(), "model.lr=0.02, which is not among") {
+		t.Errorf("choice outside the candidates: err = %v", err)
+	}
+	plain, _ := load(t)
+	if c, err := Chosen("", sets, plain, run); err != nil || c != plain {
+		t.Errorf("untuned config: %p, %v; want the same config back", c, err)
 	}
 }

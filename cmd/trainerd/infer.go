@@ -15,6 +15,7 @@ import (
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/infer"
 	"github.com/trainerd/trainerd/trainer"
+	"github.com/trainerd/trainerd/tune"
 )
 
 // jobIndexEnv is the variable a Kubernetes Indexed Job sets to each pod's
@@ -131,7 +132,8 @@ func shardOf(f inferFlags, getenv func(string) string) (infer.Shard, error) {
 }
 
 // inferConfig loads the training config: --config/--set, else the run's
-// recorded one.
+// recorded one. A --config that chooses a key on validation (train.tune)
+// gives the config with the value the run chose.
 func inferConfig(f inferFlags) (*config.Config, error) {
 	path := f.cfgPath
 	if path == "" {
@@ -144,7 +146,11 @@ func inferConfig(f inferFlags) (*config.Config, error) {
 		}
 		path = rec
 	}
-	return config.Load(path, f.sets)
+	cfg, err := config.Load(path, f.sets)
+	if err != nil {
+		return nil, err
+	}
+	return tune.Chosen(path, f.sets, cfg, f.runDir)
 }
 
 func runInferCmd(cmd *cobra.Command, f inferFlags, w io.Writer) error {

@@ -12,7 +12,7 @@ import (
 
 // TestTrainTunes: a config with train.tune trains through the CLI with
 // pilots in RUN/tune and the winner in RUN, which eval and infer then read
-// with the run's recorded config; a value invalid for the key is refused
+// with the run's recorded config or the tuned config file; a value invalid for the key is refused
 // naming train.tune.values[i] before anything is written.
 func TestTrainTunes(t *testing.T) {
 	dir := t.TempDir()
@@ -46,6 +46,10 @@ http: {addr: "127.0.0.1:0"}
 	}
 	if out, err := execRoot(t, "infer", "--run-dir", run, "--store", store, "--out", filepath.Join(dir, "emb"), "--shard", "0/1"); err != nil {
 		t.Fatalf("infer with the run's recorded config: %v\n%s", err, out)
+	}
+	// The tuned config file itself (lr 0.01 in the file, 0.05 chosen) gives the run's config too.
+	if out, err := execRoot(t, "infer", "--run-dir", run, "--store", store, "--config", cfgPath, "--out", filepath.Join(dir, "emb2"), "--shard", "0/1"); err != nil {
+		t.Fatalf("infer with the tuned config file: %v\n%s", err, out)
 	}
 
 	bad := filepath.Join(dir, "bad")

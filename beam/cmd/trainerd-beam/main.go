@@ -37,6 +37,7 @@ import (
 	"github.com/trainerd/trainerd/beam/inferpipe"
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/trainer"
+	"github.com/trainerd/trainerd/tune"
 )
 
 var (
@@ -81,6 +82,9 @@ func run(ctx context.Context, sets []string) error {
 	}
 	cfg, err := config.Load(path, sets)
 	if err != nil {
+		return err
+	}
+	if cfg, err = tune.Chosen(path, sets, cfg, *runDir); err != nil { // a tuned config: the value the run chose
 		return err
 	}
 	yaml, err := inferpipe.ConfigYAML(cfg)
