@@ -19,15 +19,7 @@ func TestBatchCheck(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.b.Check(10)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			wantErr(t, err, tc.want)
 		})
 	}
 }
@@ -108,15 +100,21 @@ func TestBatchCheckGraph(t *testing.T) {
 			if err == nil {
 				err = b.CheckTargets()
 			}
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
+			wantErr(t, err, tc.want)
 		})
+	}
+}
+
+// wantErr fails t unless err is nil (want "") or contains want.
+func wantErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }
