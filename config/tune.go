@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,12 +89,21 @@ func TuneSet(key string, x float64) string {
 	return key + "=" + strconv.FormatFloat(x, 'g', -1, 64)
 }
 
-// Candidates loads the config of each train.tune value of cfg (which Load
-// returned for path and sets): the same layers with the value set as the
-// last --set, and no train.tune section, so each is the config of a plain
-// run with that value. Every value that is invalid for the key is reported,
-// at once, naming train.tune.values[i]. Candidates returns nil when cfg
-// tunes nothing.
+// Candidate loads the config of a plain run with key set to x: the layers
+// path and sets give, x as the last --set, and no train.tune section.
+func Candidate(path string, sets []string, key string, x float64) (*Config, error) {
+	c, err := Load(path, append(slices.Clone(sets), TuneSet(key, x)))
+	if err != nil {
+		return nil, err
+	}
+	c.Train.Tune = Tune{}
+	return c, nil
+}
+
+// Candidates is Candidate of each train.tune value of cfg (which Load
+// returned for path and sets), in order. Every value that is invalid for the
+// key is reported, at once, naming train.tune.values[i]. Candidates returns
+// nil when cfg tunes nothing.
 func Candidates(path string, sets []string, cfg *Config) ([]*Config, error) {
 	t := cfg.Train.Tune
 	if t.Key == "" {
@@ -102,7 +112,7 @@ func Candidates(path string, sets []string, cfg *Config) ([]*Config, error) {
 	var errs []error // not errList: it keeps one error per key, and each of these names the same key
 	out := make([]*Config, len(t.Values))
 	for i, x := range t.Values {
-		c, err := Load(path, append(append([]string(nil), sets...), TuneSet(t.Key, x), "train.tune.key=", "train.tune.values=[]", "train.tune.epochs=0"))
+		c, err := Candidate(path, sets, t.Key, x)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("config: train.tune.values[%d] (%s): %w", i, TuneSet(t.Key, x), err))
 			continue

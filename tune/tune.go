@@ -18,9 +18,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/internal/atomicfile"
@@ -107,14 +107,12 @@ func Run(ctx context.Context, o Options) (*trainer.Result, error) {
 		}
 	}
 	sum.Chosen = t.Values[best]
-	if err := os.MkdirAll(o.Trainer.RunDir, 0o755); err != nil {
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
 		return nil, fmt.Errorf("tune: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(o.Trainer.RunDir, File), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
-	}); err != nil {
+	// RUN exists: the pilots' directories are inside it.
+	if err := atomicfile.WriteFile(filepath.Join(o.Trainer.RunDir, File), append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("tune: %w", err)
 	}
 	if log != nil {
@@ -154,14 +152,12 @@ func Chosen(path string, sets []string, cfg *config.Config, runDir string) (*con
 	if err != nil {
 		return nil, fmt.Errorf("the config chooses %s on validation (train.tune) and the run records no choice: %w", t.Key, err)
 	}
-	cands, err := config.Candidates(path, sets, cfg)
-	if err != nil {
-		return nil, err
-	}
-	for i, x := range t.Values {
-		if sum.Key == t.Key && x == sum.Chosen {
-			return cands[i], nil
+	if sum.Key == t.Key && slices.Contains(t.Values, sum.Chosen) {
+		c, err := config.Candidate(path, sets, t.Key, sum.Chosen)
+		if err != nil {
+			return nil, fmt.Errorf("tune: %s's choice %s: %w", filepath.Join(runDir, File), config.TuneSet(t.Key, sum.Chosen), err)
 		}
+		return c, nil
 	}
 	return nil, fmt.Errorf("tune: %s chose %s, which is not among this config's train.tune candidates (%s %v)",
 		filepath.Join(runDir, File), config.TuneSet(sum.Key, sum.Chosen), t.Key, t.Values)
