@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,10 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trainerd/trainerd/config"
 	"github.com/trainerd/trainerd/infer"
-	"github.com/trainerd/trainerd/trainer"
-	"github.com/trainerd/trainerd/tune"
 )
 
 // jobIndexEnv is the variable a Kubernetes Indexed Job sets to each pod's
@@ -131,28 +126,6 @@ func shardOf(f inferFlags, getenv func(string) string) (infer.Shard, error) {
 	return infer.Shard{}, fmt.Errorf("no shard: pass --shard i/N, or --shards N with $%s set, or --merge", jobIndexEnv)
 }
 
-// inferConfig loads the training config: --config/--set, else the run's
-// recorded one. A --config that chooses a key on validation (train.tune)
-// gives the config with the value the run chose.
-func inferConfig(f inferFlags) (*config.Config, error) {
-	path := f.cfgPath
-	if path == "" {
-		rec := filepath.Join(f.runDir, trainer.ConfigFile)
-		if _, err := os.Stat(rec); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("--config is required: run %s records no config (%s); pass the config it was trained with", f.runDir, rec)
-			}
-			return nil, err
-		}
-		path = rec
-	}
-	cfg, err := config.Load(path, f.sets)
-	if err != nil {
-		return nil, err
-	}
-	return tune.Chosen(path, f.sets, cfg, f.runDir)
-}
-
 func runInferCmd(cmd *cobra.Command, f inferFlags, w io.Writer) error {
 	if f.merge {
 		if f.shard != "" || f.shards != 0 || f.topK != 0 {
@@ -176,7 +149,7 @@ func runInferCmd(cmd *cobra.Command, f inferFlags, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("infer: %w", err)
 	}
-	cfg, err := inferConfig(f)
+	cfg, err := infer.LoadConfig(f.cfgPath, f.sets, f.runDir)
 	if err != nil {
 		return fmt.Errorf("infer: %w", err)
 	}

@@ -24,9 +24,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,9 +32,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/trainerd/trainerd/beam/inferpipe"
-	"github.com/trainerd/trainerd/config"
-	"github.com/trainerd/trainerd/trainer"
-	"github.com/trainerd/trainerd/tune"
+	"github.com/trainerd/trainerd/infer"
 )
 
 var (
@@ -73,18 +68,8 @@ func run(ctx context.Context, sets []string) error {
 	if *runDir == "" || *out == "" {
 		return errors.New("--run-dir and --out are required")
 	}
-	path := *cfgPath
-	if path == "" {
-		path = filepath.Join(*runDir, trainer.ConfigFile)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--config is required: run %s records no config (%s)", *runDir, path)
-		}
-	}
-	cfg, err := config.Load(path, sets)
+	cfg, err := infer.LoadConfig(*cfgPath, sets, *runDir)
 	if err != nil {
-		return err
-	}
-	if cfg, err = tune.Chosen(path, sets, cfg, *runDir); err != nil { // a tuned config: the value the run chose
 		return err
 	}
 	yaml, err := inferpipe.ConfigYAML(cfg)
