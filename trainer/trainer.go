@@ -473,17 +473,11 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 		pos.Best.Stopped = false
 		j.log.Info("train.patience allows more evaluations without a new best: training goes on", "patience", cfg.Train.Patience, "stale", pos.Best.Stale)
 	}
-	// paused ends a run at Options.StopAfter, as trained and checkpointed.
-	paused := func() (*Result, error) {
-		res.Epoch, res.Step, res.Paused = pos.Epoch-1, pos.Step, true
-		res.Producer = j.sampler.Stats()
-		j.status.Update(func(s *obs.Status) { s.State = "paused" })
-		return res, nil
+	last := cfg.Train.Epochs // the last epoch this process trains
+	if j.o.StopAfter > 0 {
+		last = min(last, j.o.StopAfter)
 	}
-	for pos.Epoch <= cfg.Train.Epochs && !pos.Best.Stopped {
-		if j.o.StopAfter > 0 && pos.Epoch > j.o.StopAfter {
-			return paused()
-		}
+	for pos.Epoch <= last && !pos.Best.Stopped {
 		epoch := pos.Epoch
 		params := j.sched.At(epoch, pos.Step)
 		pl := producer.NewPipeline(ctx, j.sampler, workers, queue, epoch, pos.BatchCursor, epochParams(params))
@@ -626,11 +620,15 @@ func (j *job) loop(ctx context.Context) (*Result, error) {
 			return res, nil
 		}
 	}
-	if j.o.StopAfter > 0 {
-		return paused() // stopped early by train.patience: a pilot never scores the test split
-	}
 	res.Epoch, res.Step = pos.Epoch-1, pos.Step
 	res.Producer = j.sampler.Stats()
+	if j.o.StopAfter > 0 {
+		// Paused at StopAfter, or before it by train.patience: a pilot never
+		// scores the test split.
+		res.Paused = true
+		j.status.Update(func(s *obs.Status) { s.State = "paused" })
+		return res, nil
+	}
 	latest, err := j.writeEmbeddings(ctx, pos.Epoch-1)
 	if err == nil {
 		res.Final, err = j.finish(ctx, pos, latest)

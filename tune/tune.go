@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,25 +82,27 @@ func Run(ctx context.Context, o Options) (*trainer.Result, error) {
 		return nil, fmt.Errorf("tune: want one candidate config per train.tune.values entry (%d), got %d", len(t.Values), len(o.Candidates))
 	}
 	log := o.Trainer.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	sum := Summary{Key: t.Key, Epochs: t.Epochs, Select: cfg.Train.Select}
 	best := -1
 	for i, c := range o.Candidates {
-		rel := filepath.Join(Dir, config.TuneSet(t.Key, t.Values[i]))
+		set := config.TuneSet(t.Key, t.Values[i])
+		rel := filepath.Join(Dir, set)
 		po := o.Trainer
 		po.Config, po.RunDir, po.StopAfter = c, filepath.Join(o.Trainer.RunDir, rel), t.Epochs
-		if log != nil {
-			log.Info("tune: pilot", "candidate", fmt.Sprintf("%d/%d", i+1, len(o.Candidates)), "set", config.TuneSet(t.Key, t.Values[i]), "epochs", t.Epochs, "run_dir", po.RunDir)
-		}
+		log.Info("tune: pilot", "candidate", fmt.Sprintf("%d/%d", i+1, len(o.Candidates)), "set", set, "epochs", t.Epochs, "run_dir", po.RunDir)
 		res, err := trainer.Run(ctx, po)
 		if err != nil {
-			return res, fmt.Errorf("tune: pilot %s: %w", config.TuneSet(t.Key, t.Values[i]), err)
+			return res, fmt.Errorf("tune: pilot %s: %w", set, err)
 		}
 		if res.Interrupted {
 			return res, nil
 		}
 		b, err := trainer.ReadBest(po.RunDir)
 		if err != nil {
-			return res, fmt.Errorf("tune: pilot %s has no best checkpoint: %w", config.TuneSet(t.Key, t.Values[i]), err)
+			return res, fmt.Errorf("tune: pilot %s has no best checkpoint: %w", set, err)
 		}
 		sum.Pilots = append(sum.Pilots, Pilot{Value: t.Values[i], RunDir: rel, Epoch: b.Epoch, Score: b.Value})
 		if best < 0 || b.Value > sum.Pilots[best].Score {
@@ -115,9 +118,7 @@ func Run(ctx context.Context, o Options) (*trainer.Result, error) {
 	if err := atomicfile.WriteFile(filepath.Join(o.Trainer.RunDir, File), append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("tune: %w", err)
 	}
-	if log != nil {
-		log.Info("tune: chosen on validation", "set", config.TuneSet(t.Key, sum.Chosen), cfg.Train.Select, sum.Pilots[best].Score, "pilot_epoch", sum.Pilots[best].Epoch)
-	}
+	log.Info("tune: chosen on validation", "set", config.TuneSet(t.Key, sum.Chosen), cfg.Train.Select, sum.Pilots[best].Score, "pilot_epoch", sum.Pilots[best].Epoch)
 	ro := o.Trainer
 	ro.Config = o.Candidates[best]
 	return trainer.Run(ctx, ro)
