@@ -550,6 +550,17 @@ func Hash(cfg *Config) string {
 	return hashFlat(flat)
 }
 
+// keyIn reports whether key is one of keys, where a key ending in "." stands
+// for every key under it.
+func keyIn(key string, keys []string) bool {
+	for _, k := range keys {
+		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
+			return true
+		}
+	}
+	return false
+}
+
 // hashFlat is Hash of a flattened config (dotted key → value); it deletes
 // the keys it leaves out from flat.
 func hashFlat(flat map[string]any) string {
@@ -558,10 +569,8 @@ func hashFlat(flat map[string]any) string {
 			delete(flat, k)
 			continue
 		}
-		for _, ex := range HashExcluded {
-			if k == ex || (strings.HasSuffix(ex, ".") && strings.HasPrefix(k, ex)) {
-				delete(flat, k)
-			}
+		if keyIn(k, HashExcluded) {
+			delete(flat, k)
 		}
 	}
 	b, err := json.Marshal(flat) // map keys are sorted; floats print shortest round-trip

@@ -3,10 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Tune chooses one numeric key's value on the validation split: before the
@@ -38,27 +36,21 @@ var tuneRefused = []string{"dataset.", "checkpoint.", "http.", "train.validation
 	"train.select", "train.eval_k", "train.eval_every", "train.patience", "producer.workers", "producer.queue"}
 
 // validateTune checks train.tune on its own and against the keys it
-// depends on. Whether each value is valid for the key is Candidates' check.
-func (c *Config) validateTune(add func(error)) {
+// depends on; flat is c flattened (dotted key → value). Whether each value is
+// valid for the key is Candidates' check.
+func (c *Config) validateTune(flat map[string]any, add func(error)) {
 	t := c.Train.Tune
 	if t.Key == "" {
 		return // no tuning; values and epochs are unused, so `--set train.tune.key=` turns a config's tuning off
 	}
-	flat := map[string]any{}
-	flatten(reflect.ValueOf(*c), "", flat)
 	v, known := flat[t.Key]
 	switch {
 	case !known:
 		add(invalid("train.tune.key", "%q is not a config key", t.Key))
 	case !isNumber(v):
 		add(invalid("train.tune.key", "%q is not a numeric key (its values are %T)", t.Key, v))
-	default:
-		for _, r := range tuneRefused {
-			if t.Key == r || (strings.HasSuffix(r, ".") && strings.HasPrefix(t.Key, r)) {
-				add(invalid("train.tune.key", "%q cannot be tuned: it does not change training, or changes what pilots are compared on", t.Key))
-				break
-			}
-		}
+	case keyIn(t.Key, tuneRefused):
+		add(invalid("train.tune.key", "%q cannot be tuned: it does not change training, or changes what pilots are compared on", t.Key))
 	}
 	if len(t.Values) < 2 {
 		add(invalid("train.tune.values", "want at least two candidates for %s, got %d", t.Key, len(t.Values)))

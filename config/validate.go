@@ -372,7 +372,7 @@ func (c *Config) Validate() error {
 	errs.add(keyErrors(p.Config.Validate(), "producer"))
 
 	c.validateSelect(errs.add)
-	c.validateTune(errs.add)
+	c.validateTune(flat, errs.add)
 	c.validateSchedule(errs.add)
 	if !deviceRE.MatchString(c.Train.Device) {
 		errs.add(invalid("train.device", "want auto, cpu, cuda or cuda:N, got %q", c.Train.Device))
